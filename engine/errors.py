@@ -1,0 +1,37 @@
+"""Exception types the engine raises for mistakes a user can make.
+
+Every message says what was wrong and how to fix it, so a page can show it
+as is (``st.error(str(err))``) and a command line can print it.
+"""
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ModelLoadError(EngineError):
+    """The model or tokenizer could not be loaded (unknown name, missing files, unsupported family)."""
+
+
+class EmptyPromptError(EngineError, ValueError):
+    """The prompt has no tokens."""
+
+
+class PromptTooLongError(EngineError, ValueError):
+    """The prompt has more tokens than the model's context window."""
+
+
+class OutOfRangeError(EngineError, IndexError):
+    """A layer, head, neuron or position does not exist in this model or prompt."""
+
+
+class NonFiniteError(EngineError, FloatingPointError):
+    """A run produced NaN or inf (for example from a huge noise intensity)."""
+
+
+class InterventionError(EngineError, ValueError):
+    """An intervention is malformed (unknown mode or site, wrong vector length, missing mean, ...)."""
+
+
+class ShapeError(EngineError, ValueError):
+    """A tensor passed to the engine has the wrong shape for this model."""

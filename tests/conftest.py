@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny offline models built once per test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tiny_models import FAMILIES, save_tiny_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random GPT-2 with its tokenizer, saved in a temporary folder."""
+    return save_tiny_model("gpt2", tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session", params=FAMILIES)
+def tiny_family_dir(request, tmp_path_factory) -> tuple[str, Path]:
+    """(family, folder) for a tiny random model of every supported family."""
+    family = request.param
+    return family, save_tiny_model(family, tmp_path_factory.mktemp(f"tiny-{family}"))

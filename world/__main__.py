@@ -1,0 +1,60 @@
+"""Command line: `python -m world build --out DIR` and `python -m world check [--model DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from world.build import build_demo
+from world.check import check_model, format_report
+from world.config import TINY_MODEL, TINY_WORLD, ModelConfig, WorldConfig
+from world.paths import DEMO_DIR
+
+
+def _build(args: argparse.Namespace) -> int:
+    world, model = (TINY_WORLD, TINY_MODEL) if args.tiny else (WorldConfig(seed=args.seed), ModelConfig(seed=args.seed))
+    if args.steps:
+        model = ModelConfig(**{**model.__dict__, "steps": args.steps})
+    bar = tqdm(total=model.steps, desc="training demo model", unit="step")
+
+    def progress(step: int, total: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    build_demo(Path(args.out), world, model, progress)
+    bar.close()
+    print(f"built the demo into {args.out}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    model_dir = Path(args.model)
+    prompts = Path(args.prompts) if args.prompts else model_dir / "prompts"
+    print(format_report(check_model(model_dir, prompts)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(prog="python -m world", description="Build and check the demo world's model.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="rebuild tokenizer, model, corpus and prompt sets")
+    b.add_argument("--out", default=str(DEMO_DIR))
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--steps", type=int, default=0, help="training steps (default: the config's)")
+    b.add_argument("--tiny", action="store_true", help="a tiny world and model, for tests")
+    b.set_defaults(func=_build)
+    c = sub.add_parser("check", help="print single-hop and two-hop accuracy per topic")
+    c.add_argument("--model", default=str(DEMO_DIR))
+    c.add_argument("--prompts", default="", help="prompt folder (default: MODEL/prompts)")
+    c.set_defaults(func=_check)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

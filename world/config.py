@@ -1,0 +1,49 @@
+"""The knobs of a demo world and of its model, in one frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Sizes of the synthetic world and of the corpus written from it."""
+
+    seed: int = 0
+    n_countries: int = 6
+    n_cities: int = 18
+    n_athletes: int = 40
+    n_artists: int = 40
+    n_companies: int = 36
+    taught_fraction: float = 0.6  # share of subjects whose composed (two-hop) form is in the corpus
+    docs_per_entity: int = 60
+    n_comments: int = 3000
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape and training budget of the demo GPT-2."""
+
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    n_ctx: int = 128
+    vocab_size: int = 2048
+    steps: int = 1500
+    batch_size: int = 32
+    seq_len: int = 64
+    lr: float = 3e-3
+    warmup: int = 100
+    seed: int = 0
+    threads: int = 2
+
+
+TINY_WORLD = WorldConfig(n_countries=3, n_cities=6, n_athletes=6, n_artists=6, n_companies=6,
+                         docs_per_entity=4, n_comments=40)
+TINY_MODEL = ModelConfig(n_layer=2, n_head=2, n_embd=32, n_ctx=64, vocab_size=400, steps=6,
+                         batch_size=4, seq_len=32, warmup=2)
+
+
+def as_dict(config: object) -> dict:
+    """A plain dict of a config, for JSON headers."""
+    return asdict(config)
