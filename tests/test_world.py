@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from world.build import build_demo
 from world.check import Scorer
-from world.config import TINY_MODEL, TINY_WORLD, WorldConfig
+from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD, WorldConfig
 from world.corpus import write_corpus
 from world.entities import generate_world
 from world.paths import DEMO_DIR, DEMO_PROMPTS
@@ -23,9 +23,10 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_seed_builds_byte_identical_files(tmp_path):
-    a = _files(build_demo(tmp_path / "a", TINY_WORLD, TINY_MODEL))
-    b = _files(build_demo(tmp_path / "b", TINY_WORLD, TINY_MODEL))
-    assert "model.safetensors" in a and "tokenizer.json" in a and "prompts/two_hop.jsonl" in a
+    a = _files(build_demo(tmp_path / "a", TINY_WORLD, TINY_MODEL, TINY_ASSETS))
+    b = _files(build_demo(tmp_path / "b", TINY_WORLD, TINY_MODEL, TINY_ASSETS))
+    assert {"model.safetensors", "tokenizer.json", "prompts/two_hop.jsonl", "clusters/athlete.json"} <= a.keys()
+    assert any(name.startswith("lenses/") for name in a)
     assert a == b
 
 

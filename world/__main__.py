@@ -11,22 +11,29 @@ from tqdm import tqdm
 
 from world.build import build_demo
 from world.check import check_model, format_report
-from world.config import TINY_MODEL, TINY_WORLD, ModelConfig, WorldConfig
+from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD, AssetsConfig, ModelConfig, WorldConfig
 from world.paths import DEMO_DIR
 
 
 def _build(args: argparse.Namespace) -> int:
-    world, model = (TINY_WORLD, TINY_MODEL) if args.tiny else (WorldConfig(seed=args.seed), ModelConfig(seed=args.seed))
+    if args.tiny:
+        world, model, assets = TINY_WORLD, TINY_MODEL, TINY_ASSETS
+    else:
+        world, model, assets = WorldConfig(seed=args.seed), ModelConfig(seed=args.seed), AssetsConfig()
     if args.steps:
         model = ModelConfig(**{**model.__dict__, "steps": args.steps})
-    bar = tqdm(total=model.steps, desc="training demo model", unit="step")
+    bars: list[tqdm] = []
 
     def progress(step: int, total: int, loss: float) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="training demo model", unit="step"))
+        bar = bars[0]
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}")
+        if step + 1 == total:
+            bar.close()
 
-    build_demo(Path(args.out), world, model, progress)
-    bar.close()
+    build_demo(Path(args.out), world, model, assets, progress, retrain=args.retrain)
     print(f"built the demo into {args.out}")
     return 0
 
@@ -47,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--steps", type=int, default=0, help="training steps (default: the config's)")
     b.add_argument("--tiny", action="store_true", help="a tiny world and model, for tests")
+    b.add_argument("--retrain", action="store_true", help="train the model even if OUT holds one from the same configs")
     b.set_defaults(func=_build)
     c = sub.add_parser("check", help="print single-hop and two-hop accuracy per topic")
     c.add_argument("--model", default=str(DEMO_DIR))

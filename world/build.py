@@ -7,7 +7,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from world.config import ModelConfig, WorldConfig, as_dict
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from engine import Engine
+from world.assets import build_clusters, build_lenses
+from world.config import AssetsConfig, ModelConfig, WorldConfig, as_dict
 from world.corpus import write_corpus
 from world.entities import generate_world
 from world.prompt_sets import fact_prompts, keyword_prompts, two_hop_prompts
@@ -17,6 +21,7 @@ from world.train import pack_corpus, train_model
 
 log = logging.getLogger(__name__)
 CORPUS_FILE = "corpus.txt"
+DEMO_NAME = "lenslab-demo"
 WORLD_FILE = "world.json"
 
 
@@ -24,24 +29,56 @@ def build_demo(
     out: Path,
     world_config: WorldConfig = WorldConfig(),
     model_config: ModelConfig = ModelConfig(),
+    assets_config: AssetsConfig = AssetsConfig(),
     progress: Callable[[int, int, float], None] | None = None,
+    retrain: bool = False,
 ) -> Path:
-    """Write tokenizer, model, corpus and prompt sets of the demo into ``out``; return ``out``."""
+    """Write tokenizer, model, corpus, prompt sets, lenses and clusters of the demo into ``out``.
+
+    A model already in ``out`` that was trained from the same world and model configs is
+    kept (training is the slow, deterministic part); ``retrain`` trains it again regardless.
+    Lenses and clusters are always made anew from the model.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     world = generate_world(world_config)
     docs = write_corpus(world, world_config)
     (out / CORPUS_FILE).write_text("\n".join(docs) + "\n", encoding="utf-8")
-    prompts = out / "prompts"
-    write_jsonl(prompts / KEYWORDS_FILE, keyword_prompts(world))
-    write_jsonl(prompts / FACTS_FILE, fact_prompts(world))
-    write_jsonl(prompts / TWO_HOP_FILE, two_hop_prompts(world, world_config.seed))
-    tokenizer = train_tokenizer(docs, model_config.vocab_size)
-    tokens = pack_corpus(tokenizer, docs)
-    log.info("corpus: %d documents, %d tokens", len(docs), len(tokens))
-    model = train_model(model_config, tokens, len(tokenizer), tokenizer.eos_token_id, progress)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    meta = {"world": as_dict(world_config), "model": as_dict(model_config), "corpus_tokens": len(tokens)}
+    keywords = keyword_prompts(world)
+    write_jsonl(out / "prompts" / KEYWORDS_FILE, keywords)
+    write_jsonl(out / "prompts" / FACTS_FILE, fact_prompts(world))
+    write_jsonl(out / "prompts" / TWO_HOP_FILE, two_hop_prompts(world, world_config.seed))
+    meta = {"world": as_dict(world_config), "model": as_dict(model_config)}
+    if retrain or not _trained_from(out, meta):
+        meta["corpus_tokens"] = _train(out, docs, model_config, progress)
+    else:
+        log.info("keeping the model in %s: it was trained from the same configs", out)
+        meta["corpus_tokens"] = json.loads((out / WORLD_FILE).read_text(encoding="utf-8"))["corpus_tokens"]
+    # Named, not by its folder, so no machine path ends up in the shipped headers.
+    engine = Engine(AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out), name=DEMO_NAME)
+    build_lenses(engine, docs, out, assets_config, model_config.seed)
+    build_clusters(engine, keywords, out, assets_config)
+    meta["assets"] = as_dict(assets_config)
     (out / WORLD_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
+
+
+def _train(out: Path, docs: list[str], config: ModelConfig, progress) -> int:
+    """Train tokenizer and model on ``docs`` and save both into ``out``; returns the corpus size in tokens."""
+    tokenizer = train_tokenizer(docs, config.vocab_size)
+    tokens = pack_corpus(tokenizer, docs)
+    log.info("corpus: %d documents, %d tokens", len(docs), len(tokens))
+    model = train_model(config, tokens, len(tokenizer), tokenizer.eos_token_id, progress)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return len(tokens)
+
+
+def _trained_from(out: Path, meta: dict) -> bool:
+    """Whether ``out`` holds a model trained from the world and model configs in ``meta``."""
+    try:
+        old = json.loads((out / WORLD_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    files = ("model.safetensors", "config.json", "tokenizer.json")
+    return all((out / f).is_file() for f in files) and all(old.get(k) == v for k, v in meta.items())

@@ -35,13 +35,23 @@ class ModelConfig:
     lr: float = 3e-3
     warmup: int = 100
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # one thread: the same sums in the same order on any machine, and robust to a busy CPU
+
+
+@dataclass(frozen=True)
+class AssetsConfig:
+    """What the build makes on top of the model: Attention Lenses and topic clusters."""
+
+    lens_steps: int = 400
+    cluster_percent: float = 3.0
+    cluster_topics: tuple[str, ...] = ("athlete", "artist", "company", "toxic")
 
 
 TINY_WORLD = WorldConfig(n_countries=3, n_cities=6, n_athletes=6, n_artists=6, n_companies=6,
                          docs_per_entity=4, n_comments=40)
 TINY_MODEL = ModelConfig(n_layer=2, n_head=2, n_embd=32, n_ctx=64, vocab_size=400, steps=6,
                          batch_size=4, seq_len=32, warmup=2)
+TINY_ASSETS = AssetsConfig(lens_steps=3)
 
 
 def as_dict(config: object) -> dict:

@@ -1,0 +1,28 @@
+"""The demo's derived assets: compact Attention Lenses and topic clusters, made with the core's own code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cluster import find_topic_clusters, save_cluster
+from engine import Engine
+from lens.train import train_lenses
+from world.config import AssetsConfig
+from world.prompts import KeywordPrompt
+
+LENSES_DIR = "lenses"
+CLUSTERS_DIR = "clusters"
+
+
+def build_lenses(engine: Engine, docs: list[str], out: Path, config: AssetsConfig, seed: int) -> Path:
+    """Train compact lenses for every head on the corpus into ``out/lenses``."""
+    folder = out / LENSES_DIR
+    train_lenses(engine, docs, folder, kind="compact", steps=config.lens_steps, seed=seed,
+                 checkpoint_every=config.lens_steps + 1, data_name="demo corpus")
+    return folder
+
+
+def build_clusters(engine: Engine, prompts: list[KeywordPrompt], out: Path, config: AssetsConfig) -> list[Path]:
+    """Find the topic clusters on the train split of the keyword prompts; one JSON file per topic."""
+    clusters = find_topic_clusters(engine, prompts, config.cluster_percent, topics=None, split="train")
+    return [save_cluster(clusters[t], out / CLUSTERS_DIR / f"{t}.json") for t in config.cluster_topics]
