@@ -26,7 +26,8 @@ class Impair:
     """Impair units of one layer's MLP.
 
     noise:          x + intensity * eps, eps ~ N(0, 1), seeded by ``seed``.
-    negative_noise: the same eps shifted so its maximum is 0, times intensity.
+    negative_noise: the same eps shifted so its maximum is 0, times intensity (the maximum
+                    is taken per sample over all impaired positions and units together).
     scale:          x * intensity (intensity is the factor; 1.0 is the identity).
     zero:           x -> 0.
     mean:           x -> ``mean`` (one value per unit in ``neurons``).
@@ -54,7 +55,10 @@ class Inject:
 
 @dataclass(frozen=True)
 class Ablate:
-    """Remove one head's write to the residual stream: zero it, or replace it by its mean over positions."""
+    """Remove one head's write to the residual stream: zero it, or replace it by its mean over positions.
+
+    The mean is over the prompt's positions in the same run; the attention output bias is kept.
+    """
 
     layer: int
     head: int

@@ -1,0 +1,24 @@
+"""Load a causal LM, read its activations, and run it with interventions.
+
+    from engine import Engine, Impair
+    eng = Engine.load("assets/demo")
+    trace = eng.trace("The founder of Zentrix was born in")
+    result = eng.run("The founder of Zentrix was born in", [Impair(layer=2, neurons=(5, 9))], samples=8)
+"""
+
+from engine.engine import Engine
+from engine.errors import (EmptyPromptError, EngineError, InterventionError, ModelLoadError,
+                           NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
+from engine.families import FAMILIES
+from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
+                                  Intervention)
+from engine.results import RunResult
+from engine.spec import ModelSpec
+from engine.trace import ACTIVATION_SITES, Trace
+
+__all__ = [
+    "ACTIVATION_SITES", "Ablate", "EmptyPromptError", "Engine", "EngineError", "FAMILIES",
+    "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention", "InterventionError",
+    "ModelLoadError", "ModelSpec", "NonFiniteError", "OutOfRangeError", "PromptTooLongError",
+    "RunResult", "ShapeError", "Trace",
+]

@@ -1,0 +1,85 @@
+"""Checks on interventions against a model and a prompt, with the fix in every message."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from engine.errors import InterventionError, OutOfRangeError
+from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject
+
+
+def check_layer(layer: int, n_layers: int, what: object) -> None:
+    """Raise OutOfRangeError unless ``0 <= layer < n_layers``."""
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
+        raise OutOfRangeError(
+            f"layer {layer!r} does not exist; this model has layers 0-{n_layers - 1} (in {what!r})")
+
+
+def _check_finite(value: float, name: str, what: object) -> None:
+    if not math.isfinite(float(value)):
+        raise InterventionError(f"{name} must be a finite number, got {value!r} (in {what!r})")
+
+
+def resolve_positions(positions: str | Sequence[int], n_pos: int) -> tuple[int, ...]:
+    """"all", "last" or explicit positions (negative from the end) -> sorted absolute positions."""
+    if positions == "all":
+        return tuple(range(n_pos))
+    if positions == "last":
+        return (n_pos - 1,)
+    if isinstance(positions, str):
+        raise InterventionError(f"positions must be 'all', 'last' or a tuple of ints, got {positions!r}")
+    resolved = set()
+    for p in positions:
+        if isinstance(p, bool) or not isinstance(p, int) or not -n_pos <= p < n_pos:
+            raise OutOfRangeError(
+                f"position {p!r} does not exist; this prompt has positions 0-{n_pos - 1} "
+                f"(or -{n_pos} to -1 from the end)")
+        resolved.add(p % n_pos)
+    return tuple(sorted(resolved))
+
+
+def check_impair(imp: Impair, dims: dict[str, int]) -> None:
+    """Validate an Impair's layer, mode, site, units, intensity and mean."""
+    check_layer(imp.layer, dims["n_layers"], imp)
+    if imp.mode not in IMPAIR_MODES:
+        raise InterventionError(f"unknown impair mode {imp.mode!r}; choose one of {', '.join(IMPAIR_MODES)}")
+    if imp.site not in IMPAIR_SITES:
+        raise InterventionError(f"unknown impair site {imp.site!r}; choose one of {', '.join(IMPAIR_SITES)}")
+    width = dims["d_mlp"] if imp.site == "mlp_post" else dims["d_model"]
+    units = tuple(imp.neurons)
+    for n in units:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < width:
+            raise OutOfRangeError(
+                f"neuron {n!r} does not exist; {imp.site} of layer {imp.layer} has units 0-{width - 1}")
+    if len(set(units)) != len(units):
+        raise InterventionError(f"neurons are listed more than once in {imp!r}; list each once")
+    _check_finite(imp.intensity, "intensity", imp)
+    if imp.mode == "mean":
+        if imp.mean is None or len(imp.mean) != len(units):
+            raise InterventionError(
+                f"mode 'mean' needs one mean value per neuron ({len(units)}), got "
+                f"{None if imp.mean is None else len(imp.mean)}; pass mean=(...)")
+        for value in imp.mean:
+            _check_finite(value, "every mean value", imp)
+
+
+def check_inject(inj: Inject, dims: dict[str, int]) -> None:
+    """Validate an Inject's layer, vector length and values."""
+    check_layer(inj.layer, dims["n_layers"], inj)
+    if len(inj.vector) != dims["d_model"]:
+        raise InterventionError(
+            f"the injected vector has {len(inj.vector)} values; this model needs d_model = {dims['d_model']}")
+    _check_finite(inj.scale, "scale", inj)
+    if not all(math.isfinite(v) for v in inj.vector):
+        raise InterventionError("the injected vector contains NaN or inf; pass finite values")
+
+
+def check_ablate(abl: Ablate, dims: dict[str, int]) -> None:
+    """Validate an Ablate's layer, head and mode."""
+    check_layer(abl.layer, dims["n_layers"], abl)
+    n_heads = dims["n_heads"]
+    if isinstance(abl.head, bool) or not isinstance(abl.head, int) or not 0 <= abl.head < n_heads:
+        raise OutOfRangeError(f"head {abl.head!r} does not exist; this model has heads 0-{n_heads - 1}")
+    if abl.mode not in ("zero", "mean"):
+        raise InterventionError(f"unknown ablation mode {abl.mode!r}; choose 'zero' or 'mean'")

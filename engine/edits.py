@@ -1,0 +1,210 @@
+"""Interventions compiled for one run: validated, positions resolved, noise drawn.
+
+An :class:`Edit` knows which module of which block it changes and how; the
+run installs it as a hook. Edits map absolute prompt positions to the rows of
+whatever slice of the prompt a block call computes (see ``engine.frame``), so
+the same numbers come out of the full path and the prefix-cache paths.
+
+Noise: for sample k, ``eps_k ~ N(0, 1)`` of shape ``(pos, n_units)`` is drawn
+from a generator seeded by ``(seed, layer, site, k)``, over the *whole*
+prompt, then the impaired positions are picked. So the numbers depend neither
+on the path a run takes nor on how many samples it asks for (sample 0 is the
+same draw for K=1 and K=8). ``negative_noise`` uses ``eps - max(eps)``, the
+maximum taken per sample over the impaired positions and units together.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Sequence
+
+import torch
+
+from engine.edit_checks import check_ablate, check_impair, check_inject, resolve_positions
+from engine.errors import InterventionError
+from engine.interventions import Ablate, Impair, Inject
+
+
+def noise_seed(seed: int, layer: int, site: str, sample: int) -> int:
+    """A stable 63-bit seed for one sample's noise (independent of Python's hash salt)."""
+    digest = hashlib.blake2b(f"{seed}:{layer}:{site}:{sample}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+# Memoise small draws only: at most 256 entries of 32k floats (32 MiB).
+_MEMO_MAX_FLOATS = 1 << 15
+
+
+def _eps_sample(seed: int, layer: int, site: str, sample: int, n_pos: int, n_units: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(noise_seed(seed, layer, site, sample))
+    return torch.randn(n_pos, n_units, generator=gen)
+
+
+_eps_memo = functools.lru_cache(maxsize=256)(_eps_sample)
+
+
+def draw_eps(seed: int, layer: int, site: str, samples: int, n_pos: int, n_units: int) -> torch.Tensor:
+    """``(samples, n_pos, n_units)`` standard normal noise, one seeded generator per sample.
+
+    Draws are memoised (sweeps repeat them across intensities); the result is a fresh tensor.
+    """
+    draw = _eps_memo if n_pos * n_units <= _MEMO_MAX_FLOATS else _eps_sample
+    return torch.stack([draw(seed, layer, site, k, n_pos, n_units) for k in range(samples)])
+
+
+class Edit:
+    """One intervention ready to hook: where it acts and how it changes a tensor.
+
+    target: which module of block ``layer`` ("attn", "attn_o", "mlp", "mlp_o"); ``pre``: edit the
+    module's input (else its output). ``first``: the earliest position it touches (``n_pos`` if
+    none). ``whole_prompt``: must see every position in one call (mean ablation).
+    """
+
+    stochastic = False
+    in_mlp = False
+    whole_prompt = False
+
+    def __init__(self, source, layer: int, target: str, pre: bool, positions: tuple[int, ...],
+                 n_pos: int) -> None:
+        self.source = source
+        self.layer = layer
+        self.target = target
+        self.pre = pre
+        self.positions = torch.tensor(positions, dtype=torch.long)
+        self.first = positions[0] if positions else n_pos
+        self._rows: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor] | None] = {}
+
+    def rows(self, q0: int, q1: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(rows of the call's tensor, indices into ``positions``) for rows q0..q1-1, or None."""
+        key = (q0, q1)
+        if key not in self._rows:
+            inside = ((self.positions >= q0) & (self.positions < q1)).nonzero().squeeze(1)
+            self._rows[key] = None if inside.numel() == 0 else (self.positions[inside] - q0, inside)
+        return self._rows[key]
+
+    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class UnitEdit(Edit):
+    """Impair: change some units (neurons or residual dimensions) at some positions."""
+
+    in_mlp = True
+
+    def __init__(self, imp: Impair, positions: tuple[int, ...], n_pos: int, samples: int) -> None:
+        target, pre = {"mlp_post": ("mlp_o", True), "mlp_in": ("mlp", True),
+                       "mlp_out": ("mlp", False)}[imp.site]
+        super().__init__(imp, imp.layer, target, pre, positions, n_pos)
+        self.units = torch.tensor(tuple(imp.neurons), dtype=torch.long)
+        self.mode = imp.mode
+        self.factor = float(imp.intensity)
+        self.stochastic = imp.mode in ("noise", "negative_noise") and imp.intensity != 0
+        self.mean = None if imp.mean is None else torch.tensor(tuple(imp.mean), dtype=torch.float32)
+        self.delta = self._delta(imp, n_pos, samples) if self.stochastic else None
+
+    def _delta(self, imp: Impair, n_pos: int, samples: int) -> torch.Tensor:
+        """``(samples, n_selected_positions, n_units)`` what noise adds."""
+        eps = draw_eps(imp.seed, imp.layer, imp.site, samples, n_pos, len(self.units))
+        eps = eps[:, self.positions]
+        if imp.mode == "negative_noise" and eps.numel():
+            eps = eps - eps.amax(dim=(1, 2), keepdim=True)
+        return float(imp.intensity) * eps
+
+    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+        """``x``: ``(batch, q, width)`` -> the same with the chosen units changed."""
+        found = self.rows(q0, q1)
+        if found is None or self.units.numel() == 0:
+            return x
+        rows, picked = found
+        index = (slice(None), rows.unsqueeze(1), self.units)
+        if self.mode == "scale":
+            new = x[index] * self.factor
+        elif self.mode == "zero":
+            new = torch.zeros(())
+        elif self.mode == "mean":
+            new = self.mean
+        elif self.delta is None:
+            return x
+        else:
+            new = x[index] + self.delta[:, picked]
+        x = x.clone()
+        x[index] = new
+        return x
+
+
+class InjectEdit(Edit):
+    """Inject: add ``scale * vector`` to the attention output at some positions."""
+
+    def __init__(self, inj: Inject, positions: tuple[int, ...], n_pos: int) -> None:
+        super().__init__(inj, inj.layer, "attn", False, positions, n_pos)
+        self.add = float(inj.scale) * torch.tensor(tuple(inj.vector), dtype=torch.float32)
+
+    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+        """``x``: ``(batch, q, d_model)`` attention output."""
+        found = self.rows(q0, q1)
+        if found is None:
+            return x
+        x = x.clone()
+        x[:, found[0]] += self.add
+        return x
+
+
+class AblateEdit(Edit):
+    """Ablate: zero one head's ``z`` (so its write), or set it to its mean over the prompt's positions.
+
+    The write is linear in ``z``, so the mean of ``z`` gives the mean write. The
+    output bias belongs to no head and stays.
+    """
+
+    def __init__(self, abl: Ablate, n_pos: int, n_heads: int) -> None:
+        super().__init__(abl, abl.layer, "attn_o", True, tuple(range(n_pos)), n_pos)
+        self.whole_prompt = abl.mode == "mean"
+        self.head = abl.head
+        self.n_heads = n_heads
+
+    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+        """``x``: ``(batch, q, n_heads * d_head)`` concatenated head results."""
+        z = x.clone().unflatten(-1, (self.n_heads, -1))
+        if self.whole_prompt:
+            z[:, :, self.head] = z[:, :, self.head].mean(dim=1, keepdim=True)
+        else:
+            z[:, :, self.head] = 0.0
+        return z.flatten(-2)
+
+
+def compile_edits(interventions: Sequence, n_pos: int, samples: int, dims: dict[str, int]) -> list[Edit]:
+    """Validate ``interventions`` against the model and prompt and build their edits.
+
+    ``dims``: n_layers, n_heads, d_model, d_mlp.
+    """
+    edits: list[Edit] = []
+    for item in interventions:
+        if isinstance(item, Impair):
+            check_impair(item, dims)
+            positions = resolve_positions(item.positions, n_pos)
+            edits.append(UnitEdit(item, positions, n_pos, samples))
+        elif isinstance(item, Inject):
+            check_inject(item, dims)
+            edits.append(InjectEdit(item, resolve_positions(item.positions, n_pos), n_pos))
+        elif isinstance(item, Ablate):
+            check_ablate(item, dims)
+            edits.append(AblateEdit(item, n_pos, dims["n_heads"]))
+        else:
+            raise InterventionError(
+                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values")
+    return edits
+
+
+def blame(edits: Sequence[Edit]) -> str:
+    """Name the edit most likely to have produced NaN/inf: the one with the largest magnitude."""
+    def size(e: Edit) -> float:
+        if isinstance(e, UnitEdit):
+            values = e.mean if e.mode == "mean" else torch.tensor([e.factor])
+        elif isinstance(e, InjectEdit):
+            values = e.add
+        else:
+            return 0.0
+        return float(values.abs().max()) if values.numel() else 0.0
+
+    return repr(max(edits, key=size).source)

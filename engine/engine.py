@@ -1,0 +1,229 @@
+"""The Engine: one loaded model, read and run with interventions by every session.
+
+One Engine is shared by all sessions of the app. Runs install their hooks
+under the engine's lock and remove them before releasing it, so concurrent
+runs never see each other's interventions. Clean runs are cached per prompt
+(a bounded LRU of :class:`Trace`), and runs with interventions restart from
+them (see ``engine.forward``).
+
+Prompts are never truncated: one longer than the model's context raises
+:class:`PromptTooLongError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from engine.adapter import Adapter
+from engine.edit_checks import check_layer
+from engine.edits import blame, compile_edits
+from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, NonFiniteError,
+                           OutOfRangeError, PromptTooLongError, ShapeError)
+from engine.forward import clean_trace, run_last_logits, run_site
+from engine.interventions import Intervention
+from engine.loading import load_pretrained
+from engine.lru import LRU
+from engine.results import RunResult
+from engine.spec import ModelSpec, fingerprint
+from engine.trace import ACTIVATION_SITES, ActivationSite, Trace
+
+Prompt = str | Sequence[int]
+
+
+def _finite(x: torch.Tensor) -> bool:
+    """Whether every value is finite; a finite sum proves it at a fraction of the cost."""
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
+class Engine:
+    """A causal LM plus tokenizer behind the field's vocabulary. Load with :meth:`Engine.load`.
+
+    ``model`` and ``tokenizer`` are shared and never mutated after construction. Anyone
+    calling ``model`` directly while runs may be in flight should hold ``lock``.
+    """
+
+    def __init__(self, model, tokenizer, name: str = "model", max_traces: int = 64,
+                 max_trace_bytes: int = 1 << 30) -> None:
+        if model.config._attn_implementation != "eager":
+            model.set_attn_implementation("eager")  # patterns come only from eager attention
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.lock = threading.RLock()
+        self._adapter = Adapter(model)
+        a = self._adapter
+        self.spec = ModelSpec(
+            name=name, family=a.family, n_layers=a.n_layers, n_heads=a.n_heads, d_model=a.d_model,
+            d_head=a.d_head, d_mlp=a.d_mlp, d_vocab=a.d_vocab, n_ctx=a.n_ctx,
+            fingerprint=fingerprint(model.config, self.W_U))
+        self._dims = dict(n_layers=a.n_layers, n_heads=a.n_heads, d_model=a.d_model, d_mlp=a.d_mlp)
+        self._traces: LRU[Trace] = LRU(max_traces, max_trace_bytes, size=lambda t: t.nbytes)
+        self._encoded: LRU[tuple[int, ...]] = LRU(4096)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, **kwargs) -> "Engine":
+        """Load from a local folder or a Hugging Face name already in the local cache (never downloads).
+
+        Raises ModelLoadError saying where it looked if nothing usable is found.
+        """
+        model, tokenizer = load_pretrained(name_or_path)
+        return cls(model, tokenizer, name=str(name_or_path), **kwargs)
+
+    @property
+    def adapter(self) -> Adapter:
+        """The family adapter (named modules, block calls), for batched captures; hold ``lock`` with hooks."""
+        return self._adapter
+
+    # Tokens ------------------------------------------------------------------
+    def encode(self, prompt: str) -> list[int]:
+        """Token ids of ``prompt`` (with the tokenizer's usual special tokens).
+
+        Raises EmptyPromptError for an empty or blank prompt and PromptTooLongError when it has
+        more tokens than the model's context; it is never truncated.
+        """
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        self._need_tokenizer()
+        with self.lock:
+            cached = self._encoded.get(prompt)
+        if cached is not None:
+            return list(cached)
+        if not prompt.strip():
+            raise EmptyPromptError("the prompt is empty; type some text")
+        ids = tuple(int(i) for i in self.tokenizer.encode(prompt))
+        self._check_tokens(ids)
+        with self.lock:
+            self._encoded.put(prompt, ids)
+        return list(ids)
+
+    def token_strs(self, ids: Sequence[int]) -> list[str]:
+        """Each token's own text, e.g. ``[" Paris", ","]``."""
+        self._need_tokenizer()
+        return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    def _need_tokenizer(self) -> None:
+        if self.tokenizer is None:
+            raise ModelLoadError("this engine was built without a tokenizer; pass token ids instead of text")
+
+    def _check_tokens(self, ids: Sequence[int]) -> None:
+        if len(ids) == 0:
+            raise EmptyPromptError("the prompt has no tokens; type some text")
+        if len(ids) > self.spec.n_ctx:
+            raise PromptTooLongError(
+                f"the prompt has {len(ids)} tokens but this model reads at most {self.spec.n_ctx}; "
+                "shorten it (prompts are never truncated)")
+        n_vocab = self._adapter.embed_tokens.num_embeddings
+        bad = [i for i in ids if not 0 <= i < n_vocab]
+        if bad:
+            raise OutOfRangeError(f"token id {bad[0]} does not exist; this model has ids 0-{n_vocab - 1}")
+
+    def _tokens(self, prompt: Prompt) -> tuple[int, ...]:
+        if isinstance(prompt, str):
+            return tuple(self.encode(prompt))
+        ids = tuple(int(i) for i in prompt)
+        self._check_tokens(ids)
+        return ids
+
+    # Reading -----------------------------------------------------------------
+    def trace(self, prompt: Prompt) -> Trace:
+        """Every activation of the clean run on ``prompt`` (text or token ids); cached per prompt.
+
+        The returned tensors are shared with the cache: treat them as read-only. Raises
+        EmptyPromptError, PromptTooLongError (never truncates) or OutOfRangeError (bad token id).
+        """
+        tokens = self._tokens(prompt)
+        with self.lock:
+            trace = self._traces.get(tokens)
+            if trace is None:
+                with torch.no_grad():
+                    trace = clean_trace(self._adapter, tokens)
+                if not torch.isfinite(trace.logits).all():
+                    raise NonFiniteError(
+                        "the model itself produces NaN or inf on this prompt; its weights may be corrupt")
+                self._traces.put(tokens, trace)
+        return trace
+
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(..., d_model)`` -> ``(..., d_model)`` through the model's final norm."""
+        self._check_width(x)
+        return self._adapter.final_norm(x)
+
+    def unembed(self, x: torch.Tensor, norm: bool = True) -> torch.Tensor:
+        """``x``: ``(..., d_model)`` -> ``(..., d_vocab)`` logits: final norm (if ``norm``), then W_U (+ bias)."""
+        self._check_width(x)
+        return self._adapter.unembed(x, norm=norm)
+
+    def _check_width(self, x: torch.Tensor) -> None:
+        if x.shape[-1:] != (self.spec.d_model,):
+            raise ShapeError(f"expected (..., d_model={self.spec.d_model}), got {tuple(x.shape)}")
+
+    @property
+    def W_U(self) -> torch.Tensor:
+        """``(d_model, d_vocab)`` unembedding (a read-only view of the weights)."""
+        return self._adapter.lm_head.weight.detach().T
+
+    @property
+    def W_E(self) -> torch.Tensor:
+        """``(d_vocab, d_model)`` token embedding (a read-only view of the weights)."""
+        return self._adapter.embed_tokens.weight.detach()
+
+    def W_out(self, layer: int) -> torch.Tensor:
+        """``(d_mlp, d_model)`` MLP output weights of block ``layer`` (a read-only view)."""
+        check_layer(layer, self.spec.n_layers, "W_out")
+        return self._adapter.W_out(layer)
+
+    # Running -----------------------------------------------------------------
+    def run(self, prompt: Prompt, interventions: Sequence[Intervention] = (),
+            samples: int = 1) -> RunResult:
+        """Last-position predictions on ``prompt`` with ``interventions``; ``samples`` noise draws as one batch.
+
+        Without noise every sample is the same run. Raises NonFiniteError naming the intervention
+        that most likely produced NaN or inf.
+        """
+        return self._run(prompt, interventions, samples, use_cache=True)
+
+    def run_full(self, prompt: Prompt, interventions: Sequence[Intervention] = (),
+                 samples: int = 1) -> RunResult:
+        """Like :meth:`run`, but a plain hooked forward over the whole prompt (the slow reference)."""
+        return self._run(prompt, interventions, samples, use_cache=False)
+
+    def _run(self, prompt: Prompt, interventions: Sequence[Intervention], samples: int,
+             use_cache: bool) -> RunResult:
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
+        trace = self.trace(prompt)
+        clean = trace.logits[-1]
+        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self._dims)
+        if not edits:
+            return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
+        batch = samples if any(e.stochastic for e in edits) else 1
+        with self.lock, torch.no_grad():
+            logits = run_last_logits(self._adapter, trace, edits, batch, use_cache=use_cache)
+        if not _finite(logits):
+            raise NonFiniteError(
+                f"the run produced NaN or inf, most likely because of {blame(edits)}; "
+                "lower its intensity or scale")
+        return RunResult.from_logits(logits, clean, samples)
+
+    def run_activations(self, prompt: Prompt, interventions: Sequence[Intervention],
+                        site: ActivationSite) -> torch.Tensor:
+        """``(n_layers, pos, width)`` activations at ``site`` under ``interventions`` (noise sample 0).
+
+        ``site``: resid_pre, resid_mid, resid_post, attn_out, mlp_in, mlp_post or mlp_out.
+        """
+        if site not in ACTIVATION_SITES:
+            raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
+        trace = self.trace(prompt)
+        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self._dims)
+        if not edits:
+            return trace.stack(site).clone()
+        with self.lock, torch.no_grad():
+            acts = run_site(self._adapter, trace, edits, site)
+        if not _finite(acts):
+            raise NonFiniteError(
+                f"the run produced NaN or inf, most likely because of {blame(edits)}; "
+                "lower its intensity or scale")
+        return acts

@@ -1,0 +1,105 @@
+"""Install a run's hooks for the length of a ``with`` block, and always remove them.
+
+The model is shared by every session, so a hook that outlived its run would
+corrupt someone else's result: every handle is removed in ``finally``, also
+when the run raises. Edits are registered before captures, so captures see the
+edited values.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import torch
+
+from engine.adapter import Adapter
+from engine.edits import Edit
+from engine.frame import Frame
+
+
+class Cursor:
+    """The frame (rows q0..q1-1) the current block call computes; the run moves it."""
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+
+
+class Capture:
+    """Per-layer activations seen by hooks: attn_out, pattern, z, mlp_in, mlp_post, mlp_out.
+
+    Each entry is ``layer -> tensor`` with the batch dimension kept.
+    """
+
+    SITES = ("attn_out", "pattern", "z", "mlp_in", "mlp_post", "mlp_out")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[int, torch.Tensor]] = {site: {} for site in self.SITES}
+
+
+def _first(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _edit_hook(edit: Edit, cursor: Cursor):
+    if edit.pre:
+        def pre_hook(module, args):
+            frame = cursor.frame
+            return (edit.edit(args[0], frame.q0, frame.q1),) + tuple(args[1:])
+        return pre_hook
+
+    def post_hook(module, args, output):
+        frame = cursor.frame
+        if isinstance(output, tuple):
+            return (edit.edit(output[0], frame.q0, frame.q1),) + tuple(output[1:])
+        return edit.edit(output, frame.q0, frame.q1)
+    return post_hook
+
+
+def _register_edits(adapter: Adapter, edits: Sequence[Edit], cursor: Cursor, handles: list) -> None:
+    for edit in edits:
+        module = getattr(adapter, edit.target)[edit.layer]
+        hook = _edit_hook(edit, cursor)
+        handles.append(module.register_forward_pre_hook(hook) if edit.pre
+                       else module.register_forward_hook(hook))
+
+
+def _register_capture(adapter: Adapter, capture: Capture, layers: range, handles: list) -> None:
+    seen = capture.seen
+    for layer in layers:
+        def attn_hook(module, args, output, layer=layer):
+            seen["attn_out"][layer] = _first(output)
+            if isinstance(output, tuple) and len(output) > 1 and output[1] is not None:
+                seen["pattern"][layer] = output[1]
+
+        def pre(site, layer=layer):
+            def hook(module, args):
+                seen[site][layer] = args[0]
+            return hook
+
+        def mlp_hook(module, args, output, layer=layer):
+            seen["mlp_out"][layer] = _first(output)
+
+        handles += [
+            adapter.attn[layer].register_forward_hook(attn_hook),
+            adapter.attn_o[layer].register_forward_pre_hook(pre("z")),
+            adapter.mlp[layer].register_forward_pre_hook(pre("mlp_in")),
+            adapter.mlp_o[layer].register_forward_pre_hook(pre("mlp_post")),
+            adapter.mlp[layer].register_forward_hook(mlp_hook),
+        ]
+
+
+@contextmanager
+def installed(adapter: Adapter, edits: Sequence[Edit], cursor: Cursor,
+              capture: Capture | None = None, capture_layers: range | None = None) -> Iterator[None]:
+    """Hooks for ``edits`` (and ``capture`` on ``capture_layers``), removed on exit, even on error."""
+    handles: list = []
+    try:
+        _register_edits(adapter, edits, cursor, handles)
+        if capture is not None:
+            layers = capture_layers if capture_layers is not None else range(adapter.n_layers)
+            _register_capture(adapter, capture, layers, handles)
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

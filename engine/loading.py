@@ -1,0 +1,63 @@
+"""Load a causal LM and its tokenizer from a local folder or the local Hugging Face cache.
+
+Never downloads: ``local_files_only=True``, so an unknown name fails at once
+with a message saying where it looked.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from engine.errors import ModelLoadError
+from engine.families import FAMILIES
+
+log = logging.getLogger(__name__)
+
+
+def _cache_dir() -> str:
+    try:
+        from huggingface_hub import constants
+        return str(constants.HF_HUB_CACHE)
+    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
+        return "the Hugging Face cache"
+
+
+def _where(name: str) -> str:
+    path = Path(name).expanduser()
+    if path.exists():
+        return f"the folder {path.resolve()}"
+    return f"no folder {str(path)!r} and the Hugging Face cache at {_cache_dir()}"
+
+
+def load_pretrained(name_or_path: str | Path):
+    """(model, tokenizer): float32, eval mode, no gradients, eager attention (so patterns are returned).
+
+    Raises ModelLoadError for a missing folder, a name not in the local cache, or an unsupported family.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    name = str(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(name, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"could not load model {name!r}: looked in {_where(name)} and found no usable config.json "
+            f"(nothing is downloaded; pass a local folder or a name already in the cache). {err}") from err
+    if config.model_type not in FAMILIES:
+        raise ModelLoadError(
+            f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            name, local_files_only=True, dtype=torch.float32, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"could not load the weights or tokenizer of {name!r} from {_where(name)}: {err}") from err
+    model.eval()
+    model.requires_grad_(False)
+    log.info("loaded %s (%s, %d parameters)", name, config.model_type,
+             sum(p.numel() for p in model.parameters()))
+    return model, tokenizer
