@@ -1,0 +1,162 @@
+"""Command line: ``python -m memory sweep|inject|check`` (the same core the app's Memory page calls)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.errors import EngineError
+from memory.build import MEMORY_SOURCES
+from memory.errors import MemorySpecError
+from memory.evaluate import (answers_top1, format_report, format_stats, repair_check, repair_stats,
+                             split_prompts, two_hop_cases)
+from memory.inject import InjectionSpec, inject_memory
+from memory.job import CSV_NAME, run_sweep_job
+from memory.sweep import LayerScaleSweep, SweepSpec
+
+
+def parse_range(text: str, kind: type) -> tuple:
+    """"1:15:1" (inclusive end), "1,2,4" or "3" -> a tuple of ``kind``."""
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) > 2 else 1.0
+            if step <= 0 or len(parts) > 3:
+                raise ValueError
+            n = int(round((stop - start) / step)) + 1
+            return tuple(kind(round(start + i * step, 10)) for i in range(max(n, 0)))
+        return tuple(kind(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise MemorySpecError(f"cannot read {text!r}; write start:stop[:step] (stop included) or a list like 1,2,4") from None
+
+
+def parse_positions(text: str):
+    """"all", "last" or a list of positions like "0,-1"."""
+    return text if text in ("all", "last") else parse_range(text, int)
+
+
+def _add_recipe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model folder (HF format) or a name in the local HF cache")
+    p.add_argument("--source", choices=MEMORY_SOURCES, default="unembedding", help="rows summed into the memory")
+    p.add_argument("--normalise", action="store_true", help="rescale the memory to unit norm before the scale")
+    p.add_argument("--positions", default="all", help="all (the paper), last, or a list like 0,-1")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest for tiny models)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m memory``."""
+    root = argparse.ArgumentParser(prog="python -m memory", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    sw = sub.add_parser("sweep", help="layer x scale sweep over two-hop prompts -> CSV + HTML heatmaps (resumable)")
+    _add_recipe(sw)
+    sw.add_argument("--prompts", required=True, help="folder holding two_hop.jsonl")
+    sw.add_argument("--split", default="heldout", help="taught, heldout, or all")
+    sw.add_argument("--layers", default="all", help="all, or e.g. 0:3 or 1,2")
+    sw.add_argument("--scales", default="1:15:1", help="start:stop[:step], stop included, or a list")
+    sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
+    sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
+    sw.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
+    inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
+    _add_recipe(inj)
+    inj.add_argument("--prompt", required=True)
+    inj.add_argument("--memory", required=True, help="memory text, e.g. ' Tovaren' (mind the leading space)")
+    inj.add_argument("--answer", default=None, help="expected answer, e.g. ' Marlow'; default: the clean top-1 token")
+    inj.add_argument("--layer", type=int, required=True)
+    inj.add_argument("--scale", type=float, default=1.0)
+    ck = sub.add_parser("check", help="repair check: choose layer/scale on taught prompts, test bridge vs control")
+    _add_recipe(ck)
+    ck.add_argument("--prompts", required=True, help="folder holding two_hop.jsonl")
+    ck.add_argument("--layers", default="all")
+    ck.add_argument("--scales", default="1:15:1")
+    return root
+
+
+def _spec(args) -> SweepSpec:
+    layers = None if args.layers == "all" else parse_range(args.layers, int)
+    return SweepSpec(layers=layers, scales=parse_range(args.scales, float), source=args.source,
+                     normalise=args.normalise, positions=parse_positions(args.positions))
+
+
+def _load(args):
+    from engine import Engine
+
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    return Engine.load(args.model)
+
+
+def _prompts(args) -> list:
+    from world.prompts import load_two_hop_prompts
+
+    return load_two_hop_prompts(Path(args.prompts))
+
+
+def summarise(sweep: LayerScaleSweep) -> str:
+    """Per label: the best cell by median gain, and the stats there and at each prompt's own best cell."""
+    lines = []
+    for label in sorted(sweep.labels):
+        s = sweep.select(label)
+        med = np.median(s.gain, axis=0)
+        i, j = np.unravel_index(int(np.argmax(med)), med.shape)
+        lines.append(f"[{label}] best cell by median gain: layer {s.layers[i]}, scale {s.scales[j]:g}")
+        lines.append(format_stats(f"{label} @ that cell", repair_stats(s.gain[:, i, j])))
+        lines.append(format_stats(f"{label} @ own best", repair_stats(s.best_gains()[0])))
+    return "\n".join(lines)
+
+
+def cmd_sweep(args) -> None:
+    """Run or resume a sweep and print its summary."""
+    engine, prompts = _load(args), _prompts(args)
+    if args.split != "all":
+        prompts = split_prompts(prompts, args.split)
+    if args.only_wrong:
+        prompts = [p for p in prompts if not answers_top1(engine, p.prompt, p.answer)]
+    cases = two_hop_cases(prompts, tuple(m for m in args.memories.split(",") if m))
+    with tqdm(total=1, desc="memory sweep", unit="run") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        sweep = run_sweep_job(engine, cases, _spec(args), Path(args.out), progress)
+    print(summarise(sweep))
+    print(f"rows: {Path(args.out) / CSV_NAME}; heatmaps: {Path(args.out)}/heatmap_*.html")
+
+
+def cmd_inject(args) -> None:
+    """Inject once and print before/after."""
+    spec = InjectionSpec(args.memory, args.layer, args.scale, args.source, args.normalise, parse_positions(args.positions))
+    r = inject_memory(_load(args), args.prompt, args.answer, spec)
+    print(f"memory tokens: {list(r.memory_tokens)}  layer {spec.layer}  scale {spec.scale:g}  positions {spec.positions}")
+    print(f"P({r.answer_token!r}) before {r.p_before:.6g}  after {r.p_after:.6g}  gain ×{r.gain:.4g}")
+    print("top before: " + ", ".join(f"{t!r} {p:.3f}" for t, p in r.top_before))
+    print("top after:  " + ", ".join(f"{t!r} {p:.3f}" for t, p in r.top_after))
+
+
+def cmd_check(args) -> None:
+    """Run the repair check and print the report."""
+    engine, prompts = _load(args), _prompts(args)
+    with tqdm(total=1, desc="repair check", unit="run") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report, _, _ = repair_check(engine, prompts, _spec(args), progress)
+    print(format_report(report))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors are printed as one line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        {"sweep": cmd_sweep, "inject": cmd_inject, "check": cmd_check}[args.command](args)
+    except (EngineError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

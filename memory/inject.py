@@ -1,0 +1,128 @@
+"""Inject one memory into one attention layer and measure the answer's probability before and after."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.errors import OutOfRangeError
+from engine.interventions import Inject, Positions
+from memory.build import MemorySource, build_memory, memory_token_ids, text_token_ids
+from memory.errors import MemorySpecError
+
+
+@dataclass(frozen=True)
+class InjectionSpec:
+    """Where and how strongly to inject the memory made from ``memory`` (the paper: all positions, unnormalised W_U rows)."""
+
+    memory: str
+    layer: int
+    scale: float = 1.0
+    source: MemorySource = "unembedding"
+    normalise: bool = False
+    positions: Positions = "all"
+
+
+@dataclass(frozen=True)
+class InjectionResult:
+    """Probability of the answer's first token at the last position, without and with the memory.
+
+    ``top_before`` / ``top_after`` hold the k most likely next tokens as (token, probability).
+    """
+
+    prompt: str
+    answer: str
+    answer_token: str
+    spec: InjectionSpec
+    memory_tokens: tuple[str, ...]
+    p_before: float
+    p_after: float
+    top_before: tuple[tuple[str, float], ...]
+    top_after: tuple[tuple[str, float], ...]
+
+    @property
+    def gain(self) -> float:
+        """``p_after / p_before``: above 1 the memory helped."""
+        return gain_ratio(self.p_before, self.p_after)
+
+
+def gain_ratio(p_before: float, p_after: float) -> float:
+    """``p_after / p_before``, with 0/0 read as 1 (no change) and x/0 as inf."""
+    if p_before == 0.0:
+        return 1.0 if p_after == 0.0 else math.inf
+    return p_after / p_before
+
+
+def check_layer(engine, layer: int) -> None:
+    """Raise OutOfRangeError unless ``layer`` is one of the model's layers."""
+    n = engine.spec.n_layers
+    if not isinstance(layer, (int, np.integer)) or not 0 <= int(layer) < n:
+        raise OutOfRangeError(f"layer {layer} does not exist; this model has layers 0-{n - 1}")
+
+
+def check_scale(scale: float) -> None:
+    """Raise MemorySpecError unless ``scale`` is a finite number."""
+    if not math.isfinite(float(scale)):
+        raise MemorySpecError(f"scale {scale} is not a finite number; use e.g. 1 to 15")
+
+
+def answer_token_id(engine, answer: str) -> int:
+    """The id of the answer's first token (answers carry their leading space, e.g. " Marlow")."""
+    ids = text_token_ids(engine, answer)
+    if not ids:
+        raise MemorySpecError(f"answer {answer!r} has no tokens; give the expected next word, e.g. ' Marlow'")
+    return ids[0]
+
+
+def log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """``(d_vocab,)`` logits -> ``(d_vocab,)`` log-probabilities in float64, so tiny probabilities survive."""
+    return torch.log_softmax(logits.detach().double().reshape(-1), dim=-1)
+
+
+def inject_logits(engine, prompt: str, vector: np.ndarray, layer: int, scale: float,
+                  positions: Positions = "all") -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``prompt`` with ``scale * vector`` (``(d_model,)``) added to layer ``layer``'s attention output.
+
+    Returns (clean, injected) last-position logits, each ``(d_vocab,)``.
+    """
+    check_layer(engine, layer)
+    check_scale(scale)
+    inj = Inject(layer=int(layer), vector=tuple(float(v) for v in vector), scale=float(scale), positions=positions)
+    res = engine.run(prompt, [inj])
+    return res.clean_logits.reshape(-1), res.logits[0].reshape(-1)
+
+
+def _top(engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:
+    vals, idx = torch.topk(logp, k)
+    strs = engine.token_strs(idx.tolist())
+    return tuple((s, float(math.exp(v))) for s, v in zip(strs, vals.tolist()))
+
+
+def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, top_k: int = 5) -> InjectionResult:
+    """Inject ``spec``'s memory while the model reads ``prompt``; report the answer's probability before and after.
+
+    With ``answer=None`` the tracked token is the model's clean top-1 prediction.
+    """
+    vector = build_memory(engine, spec.memory, spec.source, spec.normalise)
+    clean, injected = inject_logits(engine, prompt, vector, spec.layer, spec.scale, spec.positions)
+    if answer is None:
+        a = int(clean.argmax())
+        answer = engine.token_strs([a])[0]
+    else:
+        a = answer_token_id(engine, answer)
+    lp_before, lp_after = log_probs(clean), log_probs(injected)
+    k = min(top_k, lp_before.shape[0])
+    return InjectionResult(
+        prompt=prompt,
+        answer=answer,
+        answer_token=engine.token_strs([a])[0],
+        spec=spec,
+        memory_tokens=tuple(engine.token_strs(memory_token_ids(engine, spec.memory))),
+        p_before=float(lp_before[a].exp()),
+        p_after=float(lp_after[a].exp()),
+        top_before=_top(engine, lp_before, k),
+        top_after=_top(engine, lp_after, k),
+    )

@@ -1,0 +1,119 @@
+"""A sweep as a resumable job: every measured cell is appended to a CSV, so an interrupted run picks up where it stopped.
+
+An output folder holds ``sweep.json`` (what was swept: model fingerprint,
+spec, a digest of the cases), ``sweep.csv`` (one row per case x layer x scale)
+and ``heatmap*.html``. Resuming with other settings is refused, not mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from memory.errors import SweepResumeError
+from memory.plots import plot_layer_scale_heatmap
+from memory.sweep import CellKey, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid, sweep_layer_scale
+
+log = logging.getLogger(__name__)
+
+CSV_NAME = "sweep.csv"
+META_NAME = "sweep.json"
+COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "p_before", "p_after", "gain")
+
+
+def sweep_identity(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
+    """What makes two sweeps the same job: model fingerprint, resolved grid, recipe and a digest of the cases."""
+    layers, scales = resolve_grid(engine, spec)
+    digest = hashlib.sha256(json.dumps([asdict(c) for c in cases], sort_keys=True).encode()).hexdigest()
+    recipe = asdict(spec) | {"layers": list(layers), "scales": list(scales)}
+    if isinstance(recipe["positions"], tuple):
+        recipe["positions"] = list(recipe["positions"])
+    return {"model": engine.spec.fingerprint, "spec": recipe, "n_cases": len(cases), "cases_sha256": digest}
+
+
+def _check_meta(out: Path, identity: dict) -> None:
+    meta = out / META_NAME
+    if meta.is_file():
+        try:
+            old = json.loads(meta.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SweepResumeError(f"{meta} is not valid JSON ({err}); delete the folder or choose another --out") from err
+        if old != identity:
+            changed = sorted(k for k in identity if old.get(k) != identity[k])
+            raise SweepResumeError(f"{out} holds a sweep with different {', '.join(changed)}; "
+                                   "choose another --out folder or delete this one to start over")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _parse_row(row: dict) -> tuple[CellKey, float] | None:
+    try:
+        return (row["key"], int(row["layer"]), float(row["scale"])), float(row["p_after"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_done_cells(path: Path) -> tuple[dict[CellKey, float], list[dict]]:
+    """Cells already measured in ``path`` and their rows; a torn last line (from an interrupted run) is dropped."""
+    if not path.is_file():
+        return {}, []
+    done, rows = {}, []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if None in row or any(v is None for v in row.values()):
+                continue
+            parsed = _parse_row(row)
+            if parsed is not None:
+                done[parsed[0]] = parsed[1]
+                rows.append(row)
+    return done, rows
+
+
+def _rewrite(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def run_sweep_job(engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
+                  progress: Progress | None = None) -> LayerScaleSweep:
+    """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done."""
+    out = Path(out)
+    _check_meta(out, sweep_identity(engine, cases, spec))
+    path = out / CSV_NAME
+    done, rows = read_done_cells(path)
+    if done:
+        log.info("resuming %s: %d cell(s) already measured", path, len(done))
+    _rewrite(path, rows)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+
+        def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
+            gain = p_after / p_before if p_before > 0 else float("inf")
+            writer.writerow(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
+                                                p_after=repr(float(p_after)), gain=repr(float(gain))))
+            f.flush()
+
+        sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell)
+    write_heatmaps(sweep, out)
+    return sweep
+
+
+def write_heatmaps(sweep: LayerScaleSweep, out: Path) -> list[Path]:
+    """One standalone HTML heatmap of median gain per case label, e.g. ``heatmap_bridge.html``."""
+    paths = []
+    for label in sorted(sweep.labels):
+        path = Path(out) / f"heatmap_{label}.html"
+        plot_layer_scale_heatmap(sweep, label=label).write_html(path, include_plotlyjs="directory")
+        paths.append(path)
+    return paths

@@ -1,0 +1,158 @@
+"""Layer x scale sweeps: inject each case's memory at every (layer, scale) and record the answer's probability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from engine.interventions import Positions
+from memory.build import MemorySource, build_memory
+from memory.errors import MemorySpecError
+from memory.inject import answer_token_id, check_layer, check_scale, inject_logits, log_probs
+
+Progress = Callable[[int, int], None]
+CellKey = tuple[str, int, float]
+DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in range(1, 16))
+
+
+@dataclass(frozen=True)
+class SweepCase:
+    """One prompt and one memory to inject into it; ``key`` is unique within a sweep, ``label`` groups cases
+    (e.g. "bridge" or "control")."""
+
+    key: str
+    prompt: str
+    answer: str
+    memory: str
+    label: str = "memory"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The grid and the memory recipe; ``layers=None`` means every layer (the paper: 0..n-1, scales 1..15)."""
+
+    layers: tuple[int, ...] | None = None
+    scales: tuple[float, ...] = DEFAULT_SCALES
+    source: MemorySource = "unembedding"
+    normalise: bool = False
+    positions: Positions = "all"
+
+
+@dataclass(frozen=True, eq=False)
+class LayerScaleSweep:
+    """Answer probabilities over a layer x scale grid.
+
+    ``p_before``: ``(n_cases,)`` clean probability of each case's answer token;
+    ``p_after``: ``(n_cases, n_layers, n_scales)`` with the memory injected.
+    """
+
+    cases: tuple[SweepCase, ...]
+    layers: tuple[int, ...]
+    scales: tuple[float, ...]
+    p_before: np.ndarray
+    p_after: np.ndarray
+    spec: SweepSpec = field(default_factory=SweepSpec)
+
+    @property
+    def gain(self) -> np.ndarray:
+        """``(n_cases, n_layers, n_scales)`` ratios p_after / p_before."""
+        before = np.maximum(self.p_before, np.finfo(np.float64).tiny)[:, None, None]
+        return self.p_after / before
+
+    def select(self, label: str) -> "LayerScaleSweep":
+        """The sub-sweep of cases whose label is ``label``."""
+        keep = [i for i, c in enumerate(self.cases) if c.label == label]
+        if not keep:
+            raise MemorySpecError(f"no case is labelled {label!r}; labels here: {sorted(self.labels)}")
+        return LayerScaleSweep(tuple(self.cases[i] for i in keep), self.layers, self.scales,
+                               self.p_before[keep], self.p_after[keep], self.spec)
+
+    @property
+    def labels(self) -> set[str]:
+        """The distinct case labels."""
+        return {c.label for c in self.cases}
+
+    def cell(self, layer: int, scale: float) -> tuple[int, int]:
+        """Grid indices of (layer, scale); MemorySpecError if the grid lacks them."""
+        if layer not in self.layers or float(scale) not in self.scales:
+            raise MemorySpecError(f"(layer {layer}, scale {scale}) is not in this sweep's grid "
+                                  f"(layers {list(self.layers)}, scales {list(self.scales)})")
+        return self.layers.index(layer), self.scales.index(float(scale))
+
+    def gains_at(self, layer: int, scale: float) -> np.ndarray:
+        """``(n_cases,)`` gains of every case at one grid cell."""
+        i, j = self.cell(layer, scale)
+        return self.gain[:, i, j]
+
+    def best_gains(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per case, the best cell: ``(n_cases,)`` gains, layers and scales (an optimistic, per-prompt choice)."""
+        flat = self.gain.reshape(len(self.cases), -1)
+        arg = flat.argmax(axis=1)
+        li, si = np.unravel_index(arg, self.gain.shape[1:])
+        return flat[np.arange(len(arg)), arg], np.asarray(self.layers)[li], np.asarray(self.scales)[si]
+
+
+def resolve_grid(engine, spec: SweepSpec) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The (layers, scales) a spec names, checked against the model."""
+    layers = tuple(range(engine.spec.n_layers)) if spec.layers is None else tuple(int(l) for l in spec.layers)
+    if not layers or not spec.scales:
+        raise MemorySpecError("a sweep needs at least one layer and one scale, e.g. --layers all --scales 1:15:1")
+    for layer in layers:
+        check_layer(engine, layer)
+    for scale in spec.scales:
+        check_scale(scale)
+    if len(set(layers)) != len(layers) or len(set(spec.scales)) != len(spec.scales):
+        raise MemorySpecError(f"layers {list(layers)} and scales {list(spec.scales)} must not repeat")
+    return layers, tuple(float(s) for s in spec.scales)
+
+
+def _check_keys(cases: Sequence[SweepCase]) -> None:
+    keys = [c.key for c in cases]
+    if len(set(keys)) != len(keys):
+        raise MemorySpecError("sweep case keys must be unique; number the prompts, e.g. '3:bridge'")
+    if not cases:
+        raise MemorySpecError("a sweep needs at least one prompt; check the prompt file and --split")
+
+
+def sweep_layer_scale(
+    engine,
+    cases: Sequence[SweepCase],
+    spec: SweepSpec = SweepSpec(),
+    progress: Progress | None = None,
+    known: Mapping[CellKey, float] | None = None,
+    on_cell: Callable[[SweepCase, int, float, float, float], None] | None = None,
+) -> LayerScaleSweep:
+    """Inject every case's memory at every (layer, scale) of the grid.
+
+    ``known`` maps (case key, layer, scale) to an already measured p_after, so
+    a resumed sweep skips it; ``on_cell(case, layer, scale, p_before, p_after)``
+    is called for each new cell (to persist it); ``progress(done, total)`` after each cell.
+    """
+    _check_keys(cases)
+    layers, scales = resolve_grid(engine, spec)
+    known = known or {}
+    total = len(cases) * len(layers) * len(scales)
+    p_before = np.zeros(len(cases))
+    p_after = np.zeros((len(cases), len(layers), len(scales)))
+    memories: dict[str, np.ndarray] = {}
+    done = 0
+    for c, case in enumerate(cases):
+        answer = answer_token_id(engine, case.answer)
+        if case.memory not in memories:
+            memories[case.memory] = build_memory(engine, case.memory, spec.source, spec.normalise)
+        p_before[c] = float(log_probs(engine.trace(case.prompt).logits[-1])[answer].exp())
+        for i, layer in enumerate(layers):
+            for j, scale in enumerate(scales):
+                hit = known.get((case.key, layer, scale))
+                if hit is None:
+                    _, logits = inject_logits(engine, case.prompt, memories[case.memory], layer, scale, spec.positions)
+                    hit = float(log_probs(logits)[answer].exp())
+                    if on_cell is not None:
+                        on_cell(case, layer, scale, float(p_before[c]), hit)
+                p_after[c, i, j] = hit
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return LayerScaleSweep(tuple(cases), layers, scales, p_before, p_after, spec)
