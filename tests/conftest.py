@@ -14,7 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import torch  # noqa: E402
+
 from tiny_models import FAMILIES, save_tiny_model  # noqa: E402
+
+# Tests run many small forwards: one thread avoids stalls when the cores are busy, and gives
+# the same sums in the same order on every machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

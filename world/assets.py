@@ -24,5 +24,5 @@ def build_lenses(engine: Engine, docs: list[str], out: Path, config: AssetsConfi
 
 def build_clusters(engine: Engine, prompts: list[KeywordPrompt], out: Path, config: AssetsConfig) -> list[Path]:
     """Find the topic clusters on the train split of the keyword prompts; one JSON file per topic."""
-    clusters = find_topic_clusters(engine, prompts, config.cluster_percent, topics=None, split="train")
+    clusters = find_topic_clusters(engine, prompts, config.cluster_percent, topics=config.cluster_topics, split="train")
     return [save_cluster(clusters[t], out / CLUSTERS_DIR / f"{t}.json") for t in config.cluster_topics]

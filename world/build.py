@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from engine import Engine
@@ -41,6 +42,7 @@ def build_demo(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(model_config.threads)  # lenses too: the same thread count, the same bytes
     world = generate_world(world_config)
     docs = write_corpus(world, world_config)
     (out / CORPUS_FILE).write_text("\n".join(docs) + "\n", encoding="utf-8")

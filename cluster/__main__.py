@@ -1,0 +1,7 @@
+"""Entry point of ``python -m cluster``."""
+
+import sys
+
+from cluster.cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""``python -m cluster find | describe | sweep``: the command-line face of the cluster tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm import tqdm
+
+from cluster.describe import describe_cluster
+from cluster.errors import ClusterError
+from cluster.evaluate import make_eval_set
+from cluster.find import find_topic_clusters
+from cluster.profiles import find_profile_clusters
+from cluster.report import curves_from_rows, write_sweep_html
+from cluster.storage import load_cluster, save_cluster
+from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep
+from engine.interventions import IMPAIR_SITES
+from world.prompts import PromptSetError, load_keyword_prompts
+
+
+@contextmanager
+def progress_bar(desc: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar driven by the core's ``progress(done, total)`` callbacks."""
+    bar = tqdm(desc=desc, unit="step", leave=False)
+    try:
+        def update(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+        yield update
+    finally:
+        bar.close()
+
+
+def _split(name: str) -> str | None:
+    """``--split all`` means every prompt."""
+    return None if name == "all" else name
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` as integers."""
+    try:
+        return tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ClusterError(f"cannot read seeds {text!r}; write whole numbers separated by commas, e.g. 0,1") from None
+
+
+def load_engine(model: str):
+    """The engine for ``model`` (imported here so ``--help`` stays fast)."""
+    from engine import Engine
+
+    return Engine.load(model)
+
+
+def cmd_find(args: argparse.Namespace) -> None:
+    """Find clusters and write one JSON file per cluster."""
+    engine, prompts = load_engine(args.model), load_keyword_prompts(Path(args.prompts))
+    with progress_bar("reading activations") as progress:
+        if args.method == "selectivity":
+            topics = args.topics.split(",") if args.topics else None
+            clusters = find_topic_clusters(engine, prompts, args.percent, topics=topics, split=_split(args.split),
+                                           site=args.site, progress=progress)
+        else:
+            clusters = find_profile_clusters(engine, prompts, args.k, method=args.method, split=_split(args.split),
+                                             site=args.site, seed=args.seed, progress=progress)
+    print(f"{'cluster':<16}{'topic':<12}{'units':>6}  per layer")
+    for name, cluster in clusters.items():
+        path = save_cluster(cluster, Path(args.out) / f"{name}.json")
+        counts = " ".join(str(c) for c in cluster.counts(engine.spec.n_layers))
+        print(f"{name:<16}{cluster.topic or '-':<12}{cluster.size:>6}  {counts}   -> {path}")
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    """Print where a cluster's units are, what fires them and what they promote."""
+    engine = load_engine(args.model)
+    cluster = load_cluster(args.cluster, engine)
+    with progress_bar("reading activations") as progress:
+        d = describe_cluster(engine, cluster, load_keyword_prompts(Path(args.prompts)), split=_split(args.split),
+                             top_k=args.top, max_units=args.units, progress=progress)
+    print(f"cluster {d.name!r} ({cluster.method}, topic {cluster.topic}): {cluster.size} {d.site} units")
+    print("units per layer: " + ", ".join(f"L{layer}: {c}" for layer, c in enumerate(d.counts)))
+    print("\nprompts that fire it most (last position):")
+    for f in d.top_prompts:
+        print(f"  {f.score:+6.2f}  [{f.topic}] {f.prompt!r}")
+    print("\ntoken positions that fire it most:")
+    for f in d.top_tokens:
+        print(f"  {f.score:+6.2f}  {f.pos}: {f.token!r}  in [{f.topic}] {f.prompt!r}")
+    print("\ntokens the cluster's summed output promotes: " + " ".join(repr(t) for t in d.cluster_tokens))
+    for u in d.units:
+        print(f"  L{u.layer} n{u.unit} (score {u.score:+.2f}): " + " ".join(repr(t) for t in u.tokens))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    """Run (or resume) a sweep, then write the CSV's plot and print the specificity."""
+    engine = load_engine(args.model)
+    cluster = load_cluster(args.cluster, engine)
+    if args.site and args.site != cluster.site:
+        raise ClusterError(f"cluster {cluster.name!r} holds {cluster.site} units, not {args.site} units; "
+                           f"find a cluster at that site with `python -m cluster find --site {args.site}`")
+    spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=parse_intensities(args.intensities),
+                     seeds=_seeds(args.seeds), samples=args.samples,
+                     baseline=not args.no_baseline)
+    evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
+    out = Path(args.out)
+    csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
+    with progress_bar(f"sweeping {cluster.name}") as progress:
+        ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress)
+    rows = read_rows(csv_path)
+    target = args.target or cluster.topic
+    write_sweep_html(rows, html_path, target)
+    print(f"{ran} new points; {len(rows)} rows in {csv_path}; plot in {html_path}")
+    if target in evalset.topics and len(evalset.topics) > 1:
+        print_specificity(rows, spec.modes, target)
+
+
+def print_specificity(rows: list[dict[str, str]], modes: tuple[str, ...], target: str) -> None:
+    """Print, per mode and intensity, the accuracy specificity of the cluster and of random clusters."""
+    for mode in modes:
+        curves = curves_from_rows(rows, mode, target)
+        spec = curves.specificity("accuracy")
+        base = curves.specificity("accuracy", baseline=True) if curves.baseline is not None else None
+        print(f"\n{mode}: specificity on top-1 accuracy (target {target!r} drop - others' mean drop)")
+        print(f"{'intensity':>10}{'cluster':>10}{'random':>10}")
+        for j, x in enumerate(curves.intensities):
+            rand = f"{base[j]:>10.3f}" if base is not None else f"{'-':>10}"
+            print(f"{x:>10.3g}{spec[j]:>10.3f}{rand}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m cluster``."""
+    parser = argparse.ArgumentParser(prog="python -m cluster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
+    common.add_argument("--prompts", required=True, help="folder holding keywords.jsonl")
+    common.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice; 1 is fastest for small models on a busy machine)")
+    find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
+    find.add_argument("--out", required=True, help="folder for the <name>.json cluster files")
+    find.add_argument("--method", default="selectivity", choices=("selectivity", "kmeans", "agglomerative"))
+    find.add_argument("--percent", type=float, default=3.0, help="selectivity: top percent of each layer's units")
+    find.add_argument("--topics", default="", help="selectivity: comma list of topics (default: all)")
+    find.add_argument("--k", type=int, default=8, help="kmeans/agglomerative: number of clusters")
+    find.add_argument("--seed", type=int, default=0)
+    find.add_argument("--split", default="train", help="prompt split to use, or all")
+    find.add_argument("--site", default="mlp_post", choices=IMPAIR_SITES)
+    describe = sub.add_parser("describe", parents=[common], help="print what a cluster is")
+    describe.add_argument("--cluster", required=True, help="cluster JSON file")
+    describe.add_argument("--top", type=int, default=10)
+    describe.add_argument("--units", type=int, default=10, help="how many units to list promoted tokens for")
+    describe.add_argument("--split", default="train")
+    sweep = sub.add_parser("sweep", parents=[common], help="impairment curves to CSV + HTML (resumable)")
+    sweep.add_argument("--cluster", required=True, help="cluster JSON file")
+    sweep.add_argument("--out", required=True, help="folder for <cluster>-sweep.csv and .html")
+    sweep.add_argument("--modes", default="noise,negative_noise,scale")
+    sweep.add_argument("--intensities", default="0:2:0.1", help="start:stop:step (stop included) or a comma list")
+    sweep.add_argument("--seeds", default="0")
+    sweep.add_argument("--samples", type=int, default=1, help="noise draws per run")
+    sweep.add_argument("--site", default="", choices=("", *IMPAIR_SITES), help="must match the cluster's site")
+    sweep.add_argument("--split", default="heldout")
+    sweep.add_argument("--target", default="", help="target topic (default: the cluster's)")
+    sweep.add_argument("--no-baseline", action="store_true", help="skip the random-cluster rows")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; user errors print one line and exit with status 2."""
+    from engine.errors import EngineError
+
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    command = {"find": cmd_find, "describe": cmd_describe, "sweep": cmd_sweep}[args.command]
+    try:
+        command(args)
+    except (ClusterError, EngineError, PromptSetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,136 @@
+"""Impairment curves: metric against intensity, one line per topic, with a random-cluster baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from cluster.activations import unit_means
+from cluster.errors import ClusterError
+from cluster.evaluate import EvalSet, make_eval_set, score
+from cluster.impair import impairs, random_cluster
+from cluster.metrics import METRICS, WORSE, metric_index
+from cluster.spec import Cluster, site_width
+from cluster.storage import check_cluster
+from engine.interventions import Positions
+from world.prompts import KeywordPrompt
+
+Progress = Callable[[int, int], None]
+NOISY_MODES = ("noise", "negative_noise")
+
+
+@dataclass(frozen=True, eq=False)
+class ImpairmentCurves:
+    """Metrics of a cluster's impairment over a range of intensities.
+
+    values / baseline: ``(len(METRICS), n_topics, n_intensities)``, means over
+    prompts and seeds (baseline: over random clusters; None if not measured).
+    clean: ``(len(METRICS), n_topics)``, the unimpaired model.
+    """
+
+    cluster: str
+    target: str | None
+    mode: str
+    site: str
+    topics: tuple[str, ...]
+    intensities: np.ndarray
+    values: np.ndarray
+    clean: np.ndarray
+    baseline: np.ndarray | None = None
+    n_prompts: tuple[int, ...] = ()
+
+    def curve(self, metric: str, topic: str, baseline: bool = False) -> np.ndarray:
+        """``(n_intensities,)`` one topic's line."""
+        return self._values(baseline)[metric_index(metric), self._topic(topic)]
+
+    def drop(self, metric: str, baseline: bool = False) -> np.ndarray:
+        """``(n_topics, n_intensities)`` how much worse than clean each topic got (positive = impaired)."""
+        i = metric_index(metric)
+        return WORSE[i] * (self._values(baseline)[i] - self.clean[i][:, None])
+
+    def specificity(self, metric: str = "accuracy", baseline: bool = False) -> np.ndarray:
+        """``(n_intensities,)`` the target topic's drop minus the mean drop of the other topics."""
+        if self.target is None or self.target not in self.topics:
+            raise ClusterError(f"cluster {self.cluster!r} has no target topic among {list(self.topics)}; pass target=")
+        if len(self.topics) < 2:
+            raise ClusterError("specificity needs prompts of at least two topics")
+        drop = self.drop(metric, baseline)
+        t = self._topic(self.target)
+        return drop[t] - np.delete(drop, t, axis=0).mean(axis=0)
+
+    def _values(self, baseline: bool) -> np.ndarray:
+        if not baseline:
+            return self.values
+        if self.baseline is None:
+            raise ClusterError("these curves have no random baseline; compute them with baseline_seeds")
+        return self.baseline
+
+    def _topic(self, topic: str) -> int:
+        if topic not in self.topics:
+            raise ClusterError(f"no prompts of topic {topic!r}; the curves have {list(self.topics)}")
+        return self.topics.index(topic)
+
+
+def impairment_curves(
+    engine: Any,
+    cluster: Cluster,
+    prompts: Sequence[KeywordPrompt] | EvalSet,
+    mode: str,
+    intensities: Sequence[float],
+    *,
+    split: str | None = "heldout",
+    seeds: Sequence[int] = (0,),
+    baseline_seeds: Sequence[int] = (0, 1, 2),
+    samples: int = 1,
+    positions: Positions = "all",
+    target: str | None = None,
+    progress: Progress | None = None,
+) -> ImpairmentCurves:
+    """Impair ``cluster`` with ``mode`` at each intensity and score the ``split`` keyword prompts.
+
+    Noise modes average over ``seeds`` (and ``samples`` draws per run); the
+    baseline averages random clusters with the cluster's per-layer counts, one per
+    baseline seed. ``progress(done, total)`` is called after each (cluster, seed, intensity).
+    """
+    check_cluster(cluster, engine.spec)
+    evalset = prompts if isinstance(prompts, EvalSet) else make_eval_set(engine, prompts, split)
+    seeds = tuple(seeds) if mode in NOISY_MODES else tuple(seeds)[:1]
+    if not seeds or not len(intensities):
+        raise ClusterError("give at least one seed and one intensity")
+    means = unit_means(engine, evalset.prompts, cluster.site) if mode == "mean" else None
+    width = site_width(engine.spec, cluster.site)
+    randoms = [random_cluster(cluster, width, b) for b in baseline_seeds]
+    jobs = [(cluster, s) for s in seeds] + [(r, b) for r, b in zip(randoms, baseline_seeds)]
+    tick = _ticker(progress, len(jobs) * len(intensities))
+    grids = [_grid(engine, evalset, c, mode, intensities, s, samples, positions, means, tick) for c, s in jobs]
+    return ImpairmentCurves(
+        cluster=cluster.name, target=target or cluster.topic, mode=mode, site=cluster.site,
+        topics=evalset.topics, intensities=np.asarray(intensities, dtype=np.float64),
+        values=np.mean(grids[: len(seeds)], axis=0), clean=score(engine, evalset),
+        baseline=np.mean(grids[len(seeds):], axis=0) if randoms else None,
+        n_prompts=tuple(int(n) for n in evalset.counts()),
+    )
+
+
+def _grid(engine, evalset, cluster, mode, intensities, seed, samples, positions, means, tick) -> np.ndarray:
+    """``(len(METRICS), n_topics, n_intensities)`` for one cluster and seed."""
+    out = np.empty((len(METRICS), len(evalset.topics), len(intensities)))
+    for j, x in enumerate(intensities):
+        ivs = impairs(cluster, mode, x, seed=seed, positions=positions, means=means)
+        out[:, :, j] = score(engine, evalset, ivs, samples=samples)
+        tick()
+    return out
+
+
+def _ticker(progress: Progress | None, total: int) -> Callable[[], None]:
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    return tick
+

@@ -1,0 +1,40 @@
+"""Per-prompt metrics of one run: answer probability, loss, top-1 accuracy, KL from clean."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cluster.errors import ClusterError
+
+METRICS: tuple[str, ...] = ("prob", "loss", "accuracy", "kl")
+METRIC_LABELS = {
+    "prob": "p(answer)",
+    "loss": "loss, -log p(answer)",
+    "accuracy": "top-1 accuracy",
+    "kl": "KL(clean || impaired)",
+}
+# +1 where a larger value means a more impaired model, -1 where smaller does.
+WORSE = np.array([-1.0, 1.0, -1.0, 1.0])
+
+
+def prompt_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int) -> np.ndarray:
+    """``(len(METRICS),)`` metrics of one prompt, averaged over noise samples.
+
+    logits: ``(samples, d_vocab)`` at the last position; clean_logits: ``(d_vocab,)``;
+    answer: the answer's first token id.
+    """
+    logp = torch.log_softmax(logits.double(), dim=-1)
+    clean_logp = torch.log_softmax(clean_logits.double(), dim=-1)
+    prob = logp[:, answer].exp().mean()
+    loss = -logp[:, answer].mean()
+    accuracy = (logits.argmax(dim=-1) == answer).double().mean()
+    kl = (clean_logp.exp() * (clean_logp - logp)).sum(dim=-1).clamp_min(0.0).mean()
+    return np.array([prob.item(), loss.item(), accuracy.item(), kl.item()])
+
+
+def metric_index(metric: str) -> int:
+    """Position of ``metric`` in METRICS; ClusterError names the choices."""
+    if metric not in METRICS:
+        raise ClusterError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    return METRICS.index(metric)

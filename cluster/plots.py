@@ -1,0 +1,76 @@
+"""Plotly figures of clusters and impairment curves; they read results, never the model."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from cluster.curves import ImpairmentCurves
+from cluster.metrics import METRIC_LABELS, metric_index
+from cluster.spec import Cluster
+
+PALETTE = qualitative.Plotly
+
+
+def plot_impairment_curves(curves: ImpairmentCurves, metric: str = "accuracy") -> go.Figure:
+    """``metric`` against intensity, one solid line per topic; dashed: the same topic under random clusters."""
+    metric_index(metric)
+    fig = go.Figure()
+    x = curves.intensities
+    for i, topic in enumerate(curves.topics):
+        color = PALETTE[i % len(PALETTE)]
+        is_target = topic == curves.target
+        name = f"{topic} (target)" if is_target else topic
+        fig.add_trace(go.Scatter(
+            x=x, y=curves.curve(metric, topic), name=name, mode="lines+markers", legendgroup=topic,
+            line=dict(color=color, width=3 if is_target else 1.5),
+        ))
+        if curves.baseline is not None:
+            fig.add_trace(go.Scatter(
+                x=x, y=curves.curve(metric, topic, baseline=True), name=f"{topic}, random cluster",
+                mode="lines", legendgroup=topic, line=dict(color=color, width=1, dash="dash"),
+            ))
+    fig.update_layout(
+        title=_title(curves, metric), xaxis_title=_x_label(curves.mode), yaxis_title=METRIC_LABELS[metric],
+        legend_title="topic (dashed: random cluster, same size per layer)", template="plotly_white",
+    )
+    return fig
+
+
+def plot_specificity(curves: ImpairmentCurves, metric: str = "accuracy") -> go.Figure:
+    """Specificity (target drop minus the others' mean drop) against intensity, cluster vs random baseline."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=curves.intensities, y=curves.specificity(metric), name=curves.cluster,
+                             mode="lines+markers"))
+    if curves.baseline is not None:
+        fig.add_trace(go.Scatter(x=curves.intensities, y=curves.specificity(metric, baseline=True),
+                                 name="random cluster", mode="lines", line=dict(dash="dash")))
+    fig.update_layout(title=f"Specificity of {curves.cluster!r} on {METRIC_LABELS[metric]} ({curves.mode})",
+                      xaxis_title=_x_label(curves.mode), yaxis_title="target drop - mean drop of others",
+                      template="plotly_white")
+    return fig
+
+
+def plot_cluster_layers(cluster: Cluster, n_layers: int | None = None) -> go.Figure:
+    """Bar chart of how many units the cluster holds in each layer."""
+    n_layers = n_layers if n_layers is not None else (max(cluster.layers) + 1 if cluster.neurons else 0)
+    counts = cluster.counts(n_layers)
+    fig = go.Figure(go.Bar(x=[f"layer {layer}" for layer in range(n_layers)], y=counts,
+                           text=[str(c) for c in counts], textposition="auto"))
+    fig.update_layout(title=f"{cluster.name!r}: {cluster.size} {cluster.site} units by layer",
+                      xaxis_title="layer", yaxis_title="units", template="plotly_white")
+    return fig
+
+
+def _title(curves: ImpairmentCurves, metric: str) -> str:
+    counts = f" ({sum(curves.n_prompts)} prompts)" if curves.n_prompts else ""
+    return f"Impairing {curves.cluster!r} at {curves.site}, mode {curves.mode}: {METRIC_LABELS[metric]}{counts}"
+
+
+def _x_label(mode: str) -> str:
+    if mode == "scale":
+        return "scale factor (1 = clean)"
+    if mode in ("noise", "negative_noise"):
+        return "noise intensity (std of the added noise)"
+    return "intensity"
+

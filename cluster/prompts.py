@@ -1,0 +1,39 @@
+"""Keyword prompt sets as the cluster tools use them: split, topics, hash, answer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+from cluster.errors import ClusterError
+from world.prompts import KeywordPrompt
+
+
+def select_split(prompts: Sequence[KeywordPrompt], split: str | None) -> list[KeywordPrompt]:
+    """The prompts of ``split`` ("train" / "heldout"), or all of them when ``split`` is None."""
+    chosen = [p for p in prompts if split is None or p.split == split]
+    if not chosen:
+        found = sorted({p.split for p in prompts})
+        raise ClusterError(f"no keyword prompts in split {split!r}; the prompt set has splits {found}")
+    return chosen
+
+
+def topics_of(prompts: Sequence[KeywordPrompt]) -> tuple[str, ...]:
+    """The topics, in the order they first appear."""
+    return tuple(dict.fromkeys(p.topic for p in prompts))
+
+
+def prompt_hash(prompts: Sequence[KeywordPrompt]) -> str:
+    """A short, order-sensitive hash of the prompts' topic, text and answer (to pin what a cluster came from)."""
+    h = hashlib.sha256()
+    for p in prompts:
+        h.update(f"{p.topic}\x1f{p.prompt}\x1f{p.answer}\x1e".encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def answer_token(engine: Any, answer: str) -> int:
+    """The first token of ``answer`` (which starts with a space), tokenised on its own."""
+    ids = engine.tokenizer(answer, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ClusterError(f"answer {answer!r} has no tokens; every keyword prompt needs a non-empty answer")
+    return int(ids[0])

@@ -1,0 +1,102 @@
+"""Clusters on disk (JSON) and the check that a cluster fits a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cluster.errors import ClusterError, ClusterMismatchError
+from cluster.spec import Cluster, site_width
+
+FORMAT = "lenslab-cluster"
+VERSION = 1
+
+
+def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
+    """A JSON-ready dict of ``cluster`` (neurons as ``[layer, neuron]`` lists)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": cluster.name,
+        "method": cluster.method,
+        "site": cluster.site,
+        "topic": cluster.topic,
+        "neurons": [list(p) for p in cluster.neurons],
+        "scores": list(cluster.scores),
+        "prompt_set": cluster.prompt_set,
+        "prompt_hash": cluster.prompt_hash,
+        "fingerprint": cluster.fingerprint,
+        "model_name": cluster.model_name,
+        "detail": cluster.detail,
+    }
+
+
+def cluster_from_dict(obj: Any, where: str = "cluster") -> Cluster:
+    """Rebuild a Cluster from ``cluster_to_dict`` output; ClusterError names what is wrong."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ClusterError(f"{where} is not a LensLab cluster file (no \"format\": \"{FORMAT}\")")
+    if obj.get("version") != VERSION:
+        raise ClusterError(f"{where} has cluster format version {obj.get('version')!r}; this LensLab reads version {VERSION}")
+    missing = {"name", "neurons"} - obj.keys()
+    if missing:
+        raise ClusterError(f"{where} lacks field(s) {sorted(missing)}")
+    keys = ("method", "site", "topic", "scores", "prompt_set", "prompt_hash", "fingerprint", "model_name", "detail")
+    kwargs = {k: obj[k] for k in keys if k in obj}
+    if not isinstance(obj["neurons"], list):
+        raise ClusterError(f"{where}: \"neurons\" must be a list of [layer, neuron] pairs")
+    kwargs["neurons"] = tuple(tuple(p) if isinstance(p, list) else p for p in obj["neurons"])
+    kwargs["scores"] = tuple(kwargs.get("scores") or ())
+    try:
+        return Cluster(name=obj["name"], **kwargs)
+    except ClusterError as err:
+        raise ClusterError(f"{where}: {err}") from None
+
+
+def save_cluster(cluster: Cluster, path: str | Path) -> Path:
+    """Write ``cluster`` as JSON to ``path`` (folders are created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One key per line, each value on one line: small, stable, readable diffs.
+    items = sorted(cluster_to_dict(cluster).items())
+    text = "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in items) + "\n}\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_cluster(path: str | Path, engine: Any = None) -> Cluster:
+    """Read a cluster file; with ``engine``, also check it fits that model (see ``check_cluster``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClusterError(f"cluster file {path} does not exist; make one with `python -m cluster find`")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClusterError(f"cluster file {path} is not valid JSON ({err}); find the cluster again") from None
+    cluster = cluster_from_dict(obj, where=f"cluster file {path}")
+    if engine is not None:
+        check_cluster(cluster, engine.spec)
+    return cluster
+
+
+def check_cluster(cluster: Cluster, spec: Any) -> None:
+    """Raise ClusterMismatchError unless ``cluster`` was made for the model of ``spec`` and names real units."""
+    if cluster.fingerprint and cluster.fingerprint != spec.fingerprint:
+        made_for = cluster.model_name or "another model"
+        raise ClusterMismatchError(
+            f"cluster {cluster.name!r} was made for {made_for} (fingerprint {cluster.fingerprint[:12]}), "
+            f"not for the loaded model {spec.name} (fingerprint {spec.fingerprint[:12]}); "
+            "find it again for this model with `python -m cluster find`"
+        )
+    width = site_width(spec, cluster.site)
+    for layer, unit in cluster.neurons:
+        if layer >= spec.n_layers:
+            raise ClusterMismatchError(
+                f"cluster {cluster.name!r} names layer {layer}, which does not exist; "
+                f"this model has layers 0-{spec.n_layers - 1}"
+            )
+        if unit >= width:
+            raise ClusterMismatchError(
+                f"cluster {cluster.name!r} names unit {unit} of layer {layer}, which does not exist; "
+                f"{cluster.site} of this model has units 0-{width - 1}"
+            )

@@ -1,0 +1,177 @@
+"""Command-line sweeps: one CSV row per topic x mode x intensity x seed, resumable."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from cluster.activations import unit_means
+from cluster.curves import NOISY_MODES
+from cluster.errors import ClusterError
+from cluster.evaluate import EvalSet, score
+from cluster.impair import impairs, random_cluster
+from cluster.metrics import METRICS
+from cluster.spec import Cluster, site_width
+from cluster.storage import check_cluster
+from engine.interventions import IMPAIR_MODES
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+HEADER = ("model", "cluster", "site", "split", "kind", "mode", "intensity", "seed", "topic", "n_prompts",
+          *METRICS, "clean_prob", "clean_loss", "clean_accuracy")
+# A CSV holds one sweep: these columns must match for its rows to be resumed.
+IDENTITY = ("model", "cluster", "site", "split")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What to sweep: impairment modes x intensities x seeds, for the cluster and (optionally) random clusters.
+
+    A "random" row with seed s impairs a random cluster drawn with seed s.
+    """
+
+    modes: tuple[str, ...]
+    intensities: tuple[float, ...]
+    seeds: tuple[int, ...] = (0,)
+    samples: int = 1
+    baseline: bool = True
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.modes if m not in IMPAIR_MODES]
+        if bad or not self.modes:
+            raise ClusterError(f"unknown or no modes {bad}; use some of {', '.join(IMPAIR_MODES)}")
+        if not self.intensities or not self.seeds:
+            raise ClusterError("a sweep needs at least one intensity and one seed")
+        if self.samples < 1:
+            raise ClusterError(f"samples must be at least 1, got {self.samples}")
+
+    def points(self) -> Iterator[tuple[str, str, float, int]]:
+        """Every (kind, mode, intensity, seed) the sweep computes."""
+        kinds = ("cluster", "random") if self.baseline else ("cluster",)
+        for mode in self.modes:
+            for x in self.intensities:
+                for seed in self.seeds:
+                    for kind in kinds:
+                        yield kind, mode, x, seed
+
+
+def parse_intensities(text: str) -> tuple[float, ...]:
+    """``"start:stop:step"`` (stop included) or a comma list, e.g. ``"0:2:0.1"`` or ``"0,0.5,1"``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            n = int(np.floor((stop - start) / step + 1e-9)) + 1
+            return tuple(round(start + i * step, 9) for i in range(n))
+        return tuple(round(float(v), 9) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ClusterError(f"cannot read intensities {text!r}; write start:stop:step (e.g. 0:2:0.1) or 0,0.5,1") from None
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a sweep CSV (empty if it does not exist); a line cut short is left out."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None:
+            return []
+        if tuple(reader.fieldnames) != HEADER:
+            raise ClusterError(f"{path} is not a cluster sweep CSV (unexpected columns); choose another --out")
+        return [r for r in reader if all(r.get(k) not in (None, "") for k in HEADER)]
+
+
+def row_key(kind: str, mode: str, intensity: float | str, seed: int | str) -> tuple[str, str, float, int]:
+    """The key that identifies one computed point, tolerant of float formatting."""
+    return kind, mode, round(float(intensity), 9), int(seed)
+
+
+def run_sweep(
+    engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None
+) -> int:
+    """Compute the sweep's missing points and append their rows to ``csv_path``; returns how many points ran.
+
+    Points already in the CSV are skipped, so an interrupted sweep resumes where
+    it stopped; rows of a point left half-written are dropped and recomputed.
+    """
+    check_cluster(cluster, engine.spec)
+    identity = {"model": engine.spec.fingerprint[:16], "cluster": cluster.name, "site": cluster.site,
+                "split": str(evalset.split)}
+    have = _prepare_csv(csv_path, identity, len(evalset.topics))
+    todo = [p for p in spec.points() if row_key(*p) not in have]
+    clean = score(engine, evalset)
+    means = unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
+    width = site_width(engine.spec, cluster.site)
+    memo: dict[tuple, np.ndarray] = {}
+    with open(csv_path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        for done, (kind, mode, x, seed) in enumerate(todo, start=1):
+            # Deterministic modes give the same numbers for every seed of the cluster itself.
+            memo_key = (kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0)
+            if memo_key not in memo:
+                target = cluster if kind == "cluster" else random_cluster(cluster, width, seed)
+                ivs = impairs(target, mode, x, seed=seed, means=means)
+                memo[memo_key] = score(engine, evalset, ivs, samples=spec.samples)
+            _write_point(writer, identity, evalset, clean, memo[memo_key], (kind, mode, x, seed))
+            f.flush()
+            if progress is not None:
+                progress(done, len(todo))
+    return len(todo)
+
+
+def _prepare_csv(path: Path, identity: dict[str, str], n_topics: int) -> set[tuple[str, str, float, int]]:
+    """Check the CSV belongs to this sweep, keep only complete points, and return their keys."""
+    rows = read_rows(path)
+    _check_identity(rows, identity, path)
+    have = _complete_points(rows, n_topics)
+    kept = [r for r in rows if row_key(r["kind"], r["mode"], r["intensity"], r["seed"]) in have]
+    if path.is_file() and _count_lines(path) == len(kept) + 1:
+        return have
+    if path.is_file():
+        logger.warning("%s: dropping rows of interrupted points; they will be recomputed", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=HEADER, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+    tmp.replace(path)
+    return have
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def _complete_points(rows: list[dict[str, str]], n_topics: int) -> set[tuple[str, str, float, int]]:
+    """The points whose rows cover every topic."""
+    topics: dict[tuple[str, str, float, int], set[str]] = {}
+    for r in rows:
+        topics.setdefault(row_key(r["kind"], r["mode"], r["intensity"], r["seed"]), set()).add(r["topic"])
+    return {key for key, seen in topics.items() if len(seen) >= n_topics}
+
+
+def _check_identity(rows: list[dict[str, str]], identity: dict[str, str], path: Path) -> None:
+    for r in rows[:1]:
+        found = {k: r[k] for k in IDENTITY}
+        if found != identity:
+            raise ClusterError(
+                f"{path} holds a sweep of {found}, not of {identity}; choose another --out or delete the file"
+            )
+
+
+def _write_point(writer: Any, identity: dict[str, str], evalset: EvalSet, clean: np.ndarray, values: np.ndarray,
+                 point: tuple[str, str, float, int]) -> None:
+    kind, mode, x, seed = point
+    counts = evalset.counts()
+    for t, topic in enumerate(evalset.topics):
+        writer.writerow([*identity.values(), kind, mode, repr(float(x)), seed, topic, int(counts[t]),
+                         *(f"{v:.6g}" for v in values[:, t]), *(f"{v:.6g}" for v in clean[:3, t])])
