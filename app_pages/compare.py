@@ -1,0 +1,39 @@
+"""Compare page: per-layer linear CKA, clean vs impaired, and between two models sharing a tokenizer."""
+
+import streamlit as st
+
+from compare.layers import COMPARE_SITES
+from ui.compare_panels import impaired_cka_panel, models_cka_panel
+from ui.config import resolve_model
+from ui.errors import attempt
+from ui.impair_controls import impair_controls
+from ui.impair_curves import keyword_prompts
+from ui.page import open_page
+
+engine, sel = open_page(
+    "Compare",
+    "Linear CKA measures how similar two sets of activations are up to rotation and scale, over the token "
+    "positions of some prompts. Compare each layer before and after impairing a cluster, or two models' layers.",
+)
+c1, c2 = st.columns(2)
+site = c1.selectbox("Activations compared", COMPARE_SITES, key="cka_site", bind="query-params",
+                    help="resid_post: the residual stream after the block; attn_out / mlp_out: what the block writes")
+extra = tuple(p.prompt for p in keyword_prompts() if p.split == "heldout")
+n_extra = int(c2.number_input("Demo prompts pooled with yours", 0, len(extra), min(24, len(extra)),
+                              key="cka_pool", bind="query-params", disabled=not extra,
+                              help="CKA needs many positions; the sidebar prompt's are pooled with these"))
+prompts = (sel.prompt, *extra[:n_extra])
+
+st.subheader("Clean vs impaired")
+setup = attempt(impair_controls, engine, sel.model, sel.prompt, prompts)
+if setup is not None:
+    impaired_cka_panel(sel.model, prompts, setup, site)
+
+st.subheader("Two models")
+other = st.text_input("Second model (B)", value="", key="model_b", bind="query-params",
+                      placeholder="a local folder or cached Hugging Face name with the same tokenizer",
+                      help='"demo" compares the demo model with itself (every diagonal cell is 1)')
+if other.strip():
+    models_cka_panel(sel.model, resolve_model(other), prompts, site)
+else:
+    st.caption("Type a second model to compare it with the sidebar's model, layer by layer.")

@@ -1,0 +1,33 @@
+"""Lens page: what every layer and every attention head would predict next."""
+
+import streamlit as st
+
+from ui.config import default_lens_folder
+from ui.errors import attempt
+from ui.lens_panels import head_panel, lens_stamp, load_lens_set, logit_lens_panel
+from ui.lens_train import train_panel
+from ui.page import open_page
+
+engine, sel = open_page(
+    "Lens",
+    "Decode the model's inner states into tokens: the logit lens reads the residual stream after each layer, "
+    "the Attention Lens reads what each head writes. The target token (sidebar) is followed throughout.",
+)
+st.subheader("Logit lens")
+logit_lens_panel(sel.model, sel.prompt, sel.target)
+
+st.subheader("Attention Lens: every head")
+folder = st.text_input("Lens folder", value=default_lens_folder(sel.model), key="lenses", bind="query-params",
+                       help="a folder written by `python -m lens train` for this model")
+stamp = lens_stamp(folder)
+lenses = None if stamp is None else attempt(load_lens_set, sel.model, folder, stamp)
+if lenses is not None:
+    st.caption(f"{lenses.name}, layers {', '.join(map(str, lenses.layers))}, trained {lenses.header.steps} steps.")
+    head_panel(sel.model, folder, stamp, sel.prompt, sel.target)
+else:
+    if stamp is None:
+        st.info(f"This model has no trained lenses in {folder}. Train them here (a progress bar shows how far) "
+                "or from the command line.")
+    with st.expander("Train lenses", expanded=stamp is None):
+        if train_panel(sel.model, folder):
+            st.rerun()

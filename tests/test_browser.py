@@ -1,0 +1,58 @@
+"""One real-browser test: headless Debian Chromium, driven by Playwright, against `streamlit run app.py`.
+
+It opens the Impair page by its URL, moves the intensity slider with the mouse, sees the
+chart change, and saves screenshots under pytest's tmp dir.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from test_app_helpers import demo_built
+
+
+def _load_bench():
+    """bench/app_latency.py by its path: bench/ also holds engine.py, lens.py, ..., which must not
+    shadow the packages of the same names on sys.path."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "app_latency.py"
+    spec = importlib.util.spec_from_file_location("app_latency", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+browser_page, chart_signature, move_slider = bench.browser_page, bench.chart_signature, bench.move_slider
+open_impair, running_app = bench.open_impair, bench.running_app
+
+
+@pytest.fixture
+def server_env(request) -> dict[str, str]:
+    """The app runs on the demo model when it is built, else on the tiny GPT-2 fixture."""
+    if demo_built():
+        return {"LENSLAB_WORKSHOP": ""}
+    return {"LENSLAB_MODEL": str(request.getfixturevalue("tiny_model_dir")), "LENSLAB_WORKSHOP": ""}
+
+
+@pytest.mark.timeout(300)
+def test_moving_the_intensity_slider_redraws_the_chart(server_env, tmp_path):
+    with running_app(server_env) as url, browser_page() as page:
+        before = open_impair(page, url)
+        page.get_by_text("Target token").first.wait_for()  # the shared sidebar is there on a direct link
+        page.screenshot(path=tmp_path / "impair-before.png", full_page=True)
+        thumb = page.locator(".st-key-intensity_noise input[type='range']")
+        assert thumb.get_attribute("aria-valuetext") == "2.00"
+
+        move_slider(page, 0.9, before)
+        after = chart_signature(page)
+        page.screenshot(path=tmp_path / "impair-after.png", full_page=True)
+
+        assert after != before
+        assert float(thumb.get_attribute("aria-valuetext")) > 8.0
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert "intensity_noise=" in page.url, "the slider's value must be in the link"
+    for name in ("impair-before.png", "impair-after.png"):
+        assert (tmp_path / name).stat().st_size > 10_000

@@ -1,0 +1,106 @@
+"""The Clusters page's panels: find clusters with progress, upload one, describe, save and download."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from cluster.describe import ClusterDescription, describe_cluster
+from cluster.find import find_topic_clusters
+from cluster.profiles import find_profile_clusters
+from cluster.spec import Cluster
+from cluster.storage import check_cluster, cluster_from_dict, cluster_to_dict, save_cluster
+from engine import Engine
+from engine.interventions import IMPAIR_SITES
+from ui.cluster_picker import remember_cluster
+from ui.commands import cluster_find
+from ui.downloads import cli_snippet
+from ui.errors import attempt
+from world.prompts import KeywordPrompt
+
+DESCRIBED = "_cluster_descriptions"
+FIND_METHODS = ("selectivity", "kmeans", "agglomerative")
+
+
+def _progress_bar(text: str):
+    bar = st.progress(0.0, text=text)
+    return bar, lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total} prompts")
+
+
+def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -> None:
+    """Method, size and site, and a button that finds clusters on the train prompts (with progress)."""
+    c1, c2, c3 = st.columns(3)
+    method = c1.selectbox("Method", FIND_METHODS, key="find_method", bind="query-params",
+                          help="selectivity: each topic's most selective units; kmeans / agglomerative: group units by activation profile")
+    percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
+                              disabled=method != "selectivity")
+    k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method == "selectivity"))
+    site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
+    if st.button("Find clusters", key="find_go", type="primary"):
+        bar, tick = _progress_bar("Reading activations…")
+        if method == "selectivity":
+            found = attempt(find_topic_clusters, engine, prompts, percent, site=site, progress=tick)
+        else:
+            found = attempt(find_profile_clusters, engine, prompts, k, method=method, site=site, progress=tick)
+        bar.empty()
+        for cluster in (found or {}).values():
+            remember_cluster(cluster)
+        if found:
+            st.success(f"Found {len(found)} clusters: {', '.join(found)}. Choose one below.")
+    cli_snippet(cluster_find(model, method, site, percent, k, 0))
+
+
+def upload_panel(engine: Engine) -> None:
+    """Read a cluster JSON file; a corrupt or mismatched file shows its error."""
+    upload = st.file_uploader("Cluster file (.json)", type=["json"], key="cluster_upload")
+    if upload is None:
+        return
+    try:
+        obj = json.loads(upload.getvalue().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        st.error(f"{upload.name} is not valid JSON ({err}); choose a file saved by LensLab")
+        return
+    cluster = attempt(cluster_from_dict, obj, f"cluster file {upload.name}")
+    if cluster is not None and attempt(check_cluster, cluster, engine.spec) is None:
+        remember_cluster(cluster)
+        st.success(f"Loaded cluster {cluster.name!r}; choose it below.")
+
+
+def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[KeywordPrompt, ...]) -> None:
+    """Top prompts, top token positions and promoted tokens, computed on demand with progress."""
+    store = st.session_state.setdefault(DESCRIBED, {})
+    key = (model, cluster)
+    if st.button("Describe: top prompts and promoted tokens", key="describe_go"):
+        bar, tick = _progress_bar("Reading activations…")
+        store[key] = attempt(describe_cluster, engine, cluster, prompts, progress=tick)
+        bar.empty()
+    desc: ClusterDescription | None = store.get(key)
+    if desc is None:
+        return
+    st.markdown("**Tokens the whole cluster promotes:** " + ", ".join(repr(t) for t in desc.cluster_tokens))
+    c1, c2 = st.columns(2)
+    c1.markdown("**Prompts that fire it most (last position)**")
+    c1.dataframe(pd.DataFrame([vars(f) for f in desc.top_prompts]), hide_index=True)
+    c2.markdown("**Token positions that fire it most**")
+    c2.dataframe(pd.DataFrame([vars(f) for f in desc.top_tokens]), hide_index=True)
+    st.markdown("**Promoted tokens of its highest-scoring units**")
+    st.dataframe(pd.DataFrame([{"layer": u.layer, "unit": u.unit, "score": u.score, "tokens": ", ".join(map(repr, u.tokens))}
+                               for u in desc.units]), hide_index=True)
+    st.caption("score = mean z-scored activation of the cluster's units at that position (higher = fires more).")
+
+
+def save_panel(cluster: Cluster) -> None:
+    """Save the cluster to a folder on the server, or download it."""
+    text = json.dumps(cluster_to_dict(cluster), indent=1, sort_keys=True) + "\n"
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    path = c1.text_input("Save to", value=f"clusters/{cluster.name}.json", key="save_path")
+    if c2.button("Save", key="save_go"):
+        try:
+            st.success(f"Saved {save_cluster(cluster, Path(path))}")
+        except OSError as err:
+            st.error(f"cannot write {path}: {err.strerror}; choose another folder")
+    st.download_button("Download cluster (JSON)", text, file_name=f"{cluster.name}.json", mime="application/json",
+                       key="cluster_json", on_click="ignore")

@@ -1,0 +1,71 @@
+"""The Compare page's panels: CKA of clean vs impaired activations, and of two models."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from compare.layers import CkaResult, ModelCkaResult, cka_between_models, cka_clean_vs_impaired
+from compare.plots import plot_cka_layers, plot_cka_models
+from engine.interventions import Intervention
+from ui.commands import compare_impaired, compare_models
+from ui.downloads import cli_snippet, show_figure
+from ui.engine_cache import load_engine
+from ui.errors import attempt
+from ui.impair_controls import ImpairSetup, intensity_slider
+
+LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
+                  "prompt's positions (1 = same geometry, lower = the impairment reshaped that layer).")
+MODELS_CAPTION = ("Each cell pairs a layer of model A (row) with a layer of model B (column); colour = linear CKA "
+                  "of their activations on the same tokens (yellow 1 = same geometry, dark 0 = unrelated).")
+
+
+FEW_POSITIONS = 8
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_cka_impaired(model: str, prompts: tuple[str, ...], interventions: tuple[Intervention, ...],
+                        site: str) -> CkaResult:
+    """Per-layer CKA, clean vs impaired, positions of all ``prompts`` pooled (small: one number per layer)."""
+    return cka_clean_vs_impaired(load_engine(model), prompts, interventions, site)
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing the two models…")
+def cached_cka_models(model_a: str, model_b: str, prompts: tuple[str, ...], site: str) -> ModelCkaResult:
+    """Layer x layer CKA between two models that share a tokenizer."""
+    return cka_between_models(load_engine(model_a), load_engine(model_b), prompts, site)
+
+
+def warn_if_few(n_positions: int) -> None:
+    """CKA over a handful of positions is close to 1 whatever happens; say so."""
+    if n_positions < FEW_POSITIONS:
+        st.warning(f"Only {n_positions} token positions: CKA over so few points is near 1 by construction. "
+                   "Pool more prompts above.")
+
+
+@st.fragment
+def impaired_cka_panel(model: str, prompts: tuple[str, ...], setup: ImpairSetup, site: str) -> None:
+    """Intensity slider + per-layer CKA bars; reruns alone."""
+    intensity = intensity_slider(setup.mode, key="cka_intensity", top=setup.noise_max)
+    ivs = setup.interventions(1.0 if intensity is None else intensity)
+    result = attempt(cached_cka_impaired, model, prompts, ivs, site)
+    if result is None:
+        return
+    warn_if_few(result.n_positions)
+    show_figure(plot_cka_layers(result, f"{setup.cluster.name}, {setup.mode}"), "cka-clean-vs-impaired",
+                LAYERS_CAPTION, key="cka_layers",
+                table=pd.DataFrame({"layer": range(len(result.cka)), "cka": result.cka}))
+    cli_snippet(compare_impaired(model, setup.cluster.name, setup.mode, 1.0 if intensity is None else intensity,
+                                 setup.seed, site, prompts[0], len(prompts) - 1))
+
+
+def models_cka_panel(model_a: str, model_b: str, prompts: tuple[str, ...], site: str) -> None:
+    """Layer x layer CKA heatmap between the sidebar's model and ``model_b``."""
+    result = attempt(cached_cka_models, model_a, model_b, prompts, site)
+    if result is None:
+        return
+    warn_if_few(result.n_positions)
+    n_a, n_b = result.cka.shape
+    table = pd.DataFrame([{"layer_a": i, "layer_b": j, "cka": result.cka[i, j]} for i in range(n_a) for j in range(n_b)])
+    show_figure(plot_cka_models(result), "cka-models", MODELS_CAPTION, key="cka_models", table=table)
+    cli_snippet(compare_models(model_a, model_b, site, prompts[0], len(prompts) - 1))

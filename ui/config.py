@@ -1,0 +1,63 @@
+"""App settings read from the environment or the command line (no Streamlit here).
+
+LENSLAB_MODEL: the model "demo" stands for (default: the shipped demo folder).
+LENSLAB_THREADS: torch CPU threads per run (default 1; see ``torch_threads``).
+LENSLAB_WORKSHOP=1, or ``streamlit run app.py -- --workshop``: workshop mode pins
+the model, caps the prompt length and opens on starter prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from world.paths import DEMO_DIR, DEMO_LENSES
+
+MODEL_ENV = "LENSLAB_MODEL"
+WORKSHOP_ENV = "LENSLAB_WORKSHOP"
+DEMO_NAME = "demo"
+THREADS_ENV = "LENSLAB_THREADS"
+WORKSHOP_MAX_CHARS = 200
+MAX_CHARS = 4000
+
+
+def demo_model() -> str:
+    """The folder or name that "demo" stands for."""
+    return os.environ.get(MODEL_ENV) or str(DEMO_DIR)
+
+
+def resolve_model(name: str) -> str:
+    """What the user typed -> what ``Engine.load`` takes ("demo" or empty -> the demo model)."""
+    name = name.strip()
+    return demo_model() if name in ("", DEMO_NAME) else name
+
+
+def workshop_mode() -> bool:
+    """True when the app runs for a workshop room (env flag or ``--workshop`` after ``--``)."""
+    flag = os.environ.get(WORKSHOP_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag or "--workshop" in sys.argv[1:]
+
+
+def max_prompt_chars() -> int:
+    """The longest prompt the sidebar accepts, in characters."""
+    return WORKSHOP_MAX_CHARS if workshop_mode() else MAX_CHARS
+
+
+def default_lens_folder(model: str) -> str:
+    """Where a model's Attention Lenses live by default: the demo's shipped folder, or ``<model>/lenses``."""
+    if Path(model).resolve() == DEMO_DIR.resolve():
+        return str(DEMO_LENSES)
+    if Path(model).is_dir():
+        return str(Path(model) / "lenses")
+    return str(Path("lenses") / model.replace("/", "--"))
+
+
+def torch_threads() -> int:
+    """CPU threads for each model run. The app serves many small runs, often from several
+    sessions at once; one thread each avoids the threads fighting over the cores, which on a
+    small model costs far more than it gains. Raise it for a large model and a single user."""
+    try:
+        return max(1, int(os.environ.get(THREADS_ENV, "1")))
+    except ValueError:
+        return 1

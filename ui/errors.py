@@ -1,0 +1,31 @@
+"""Show mistakes a user can make as ``st.error`` with the core's message, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import streamlit as st
+
+from cluster.errors import ClusterError
+from engine.errors import EngineError
+from world.prompts import PromptSetError
+
+T = TypeVar("T")
+
+# Every core package's user-facing error types (lens, memory and compare errors subclass
+# EngineError), plus a file the user named that does not exist.
+USER_ERRORS: tuple[type[Exception], ...] = (EngineError, ClusterError, PromptSetError, FileNotFoundError)
+
+
+def show_error(err: Exception) -> None:
+    """The core's message in a red box; it already says how to fix the input."""
+    st.error(str(err), icon=":material/error:")
+
+
+def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """``fn(*args, **kwargs)``, or None after showing its user error with st.error."""
+    try:
+        return fn(*args, **kwargs)
+    except USER_ERRORS as err:
+        show_error(err)
+        return None

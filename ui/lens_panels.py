@@ -1,0 +1,86 @@
+"""The Lens page's panels: logit-lens heatmap, Attention Lens grid with a chosen head, lens training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from lens import HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens, load_lenses
+from lens.header import HEADER_FILE
+from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
+from ui.commands import lens_decode, logit_lens
+from ui.downloads import cli_snippet, show_figure
+from ui.engine_cache import load_engine
+from ui.errors import attempt
+
+TOP_K = 5
+LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
+                 "predicts next if decoded there; colour = that token's probability; hover for the top 5 and the target.")
+GRID_CAPTION = ("Each cell is one attention head (column) of one layer (row) at the chosen position: the top token "
+                "its write decodes to through its lens, with its probability as colour; hover for the target's probability and rank.")
+TOPK_CAPTION = "Each bar is one of the chosen head's top tokens; bar length = probability; dashed line = the target."
+PATTERN_CAPTION = "Each cell is how much a query position (row) attends to a key position (column); colour = attention weight."
+
+
+def lens_stamp(folder: str) -> float | None:
+    """The lens header's modification time (a cache key that changes on retraining), None if there are no lenses."""
+    path = Path(folder) / HEADER_FILE
+    return path.stat().st_mtime if path.is_file() else None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the lenses…")
+def load_lens_set(model: str, folder: str, stamp: float) -> LensSet:
+    """The trained lenses of ``folder`` for ``model`` (LensMismatch if made for another model)."""
+    return load_lenses(Path(folder), load_engine(model))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_logit_lens(model: str, prompt: str, target: str | None) -> LogitLensResult:
+    """Top-5 logit-lens tokens per layer and position (small arrays)."""
+    return decode_logit_lens(load_engine(model), prompt, k=TOP_K, target=target)
+
+
+@st.cache_data(max_entries=128, show_spinner="Decoding every head…")
+def cached_heads(model: str, folder: str, stamp: float, prompt: str, target: str | None) -> HeadLensResult:
+    """Top-5 tokens of every head at every position through the trained lenses (small arrays)."""
+    return decode_heads(load_engine(model), load_lens_set(model, folder, stamp), prompt, k=TOP_K, target=target)
+
+
+def logit_lens_panel(model: str, prompt: str, target: str | None) -> None:
+    """The layer x position heatmap with its table."""
+    result = attempt(cached_logit_lens, model, prompt, target)
+    if result is None:
+        return
+    n_pos = result.top_ids.shape[1]
+    table = pd.DataFrame([
+        {"layer": layer, "pos": p, "token": result.tokens[p], "top1": result.top_strs[i, p, 0],
+         "p_top1": result.top_probs[i, p, 0],
+         "p_target": None if result.target_prob is None else result.target_prob[i, p]}
+        for i, layer in enumerate(result.layers) for p in range(n_pos)])
+    show_figure(plot_logit_lens(result), "logit-lens", LOGIT_CAPTION, key="logit_lens", table=table)
+    cli_snippet(logit_lens(model, prompt, target))
+
+
+@st.fragment
+def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str | None) -> None:
+    """Position slider, the layer x head grid, and the chosen head's top-k and attention pattern; reruns alone."""
+    result = attempt(cached_heads, model, folder, stamp, prompt, target)
+    if result is None:
+        return
+    labels = result.labels
+    label = st.select_slider("Position", labels, value=labels[-1], key="lens_pos", bind="query-params")
+    pos = labels.index(label)
+    show_figure(plot_head_grid(result, pos), "head-grid", GRID_CAPTION, key="head_grid")
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", result.layers, index=len(result.layers) - 1, key="lens_layer", bind="query-params")
+    head = c2.selectbox("Head", range(result.n_heads), key="lens_head", bind="query-params")
+    c1, c2 = st.columns(2)
+    with c1:
+        show_figure(plot_head_topk(result, layer, head, pos), f"head-L{layer}H{head}-topk", TOPK_CAPTION, key="head_topk")
+    with c2:
+        pattern = attempt(attention_pattern, load_engine(model), prompt, layer)
+        if pattern is not None:
+            show_figure(plot_attention_pattern(pattern, head), f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
+    cli_snippet(lens_decode(model, folder, prompt, target, pos))

@@ -1,0 +1,79 @@
+"""The Memory page's panels: a live injection (layer, scale) and the layer x scale heatmap on demand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from memory.inject import InjectionResult, InjectionSpec, inject_memory
+from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
+from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
+from ui.commands import memory_inject, memory_sweep, positions_arg
+from ui.downloads import cli_snippet, show_figure
+from ui.engine_cache import load_engine
+from ui.errors import attempt
+
+STORE = "_memory_sweeps"
+TOP_CAPTION = ("Each bar is one of the most likely next tokens, labelled with its rank in that run: grey = without "
+               "the memory, red = with it injected; bar length = probability.")
+HEAT_CAPTION = ("Each cell is one (layer, scale) injection; colour = how many times more likely the answer "
+                "became (red: more, blue: less, white: unchanged).")
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def cached_injection(model: str, prompt: str, answer: str | None, spec: InjectionSpec) -> InjectionResult:
+    """One injection's before/after numbers (small), keyed by the frozen spec."""
+    return inject_memory(load_engine(model), prompt, answer, spec, top_k=8)
+
+
+@st.fragment
+def live_injection(model: str, prompt: str, answer: str | None, base: InjectionSpec, n_layers: int) -> None:
+    """Layer and scale sliders with the answer's probability before/after; reruns alone."""
+    c1, c2 = st.columns(2)
+    layer = c1.slider("Layer", 0, n_layers - 1, min(n_layers - 1, n_layers // 2), key="mem_layer", bind="query-params")
+    scale = c2.slider("Scale τ", 0.0, 15.0, 4.0, 0.5, key="mem_scale", bind="query-params")
+    spec = InjectionSpec(base.memory, layer, scale, base.source, base.normalise, base.positions)
+    result = attempt(cached_injection, model, prompt, answer, spec)
+    if result is None:
+        return
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"p({result.answer_token!r}) before", f"{result.p_before:.4f}")
+    m2.metric("after injection", f"{result.p_after:.4f}", delta=f"{result.p_after - result.p_before:+.4f}")
+    m3.metric("gain (after / before)", f"×{result.gain:.4g}")
+    st.caption(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}")
+    rows = [{"when": w, "token": t, "p": p} for w, top in (("before", result.top_before), ("after", result.top_after))
+            for t, p in top]
+    show_figure(plot_top_tokens(result), "memory-top-tokens", TOP_CAPTION, key="mem_top", table=pd.DataFrame(rows))
+    cli_snippet(memory_inject(model, prompt, spec.memory, answer, spec.layer, spec.scale, spec.source,
+                              spec.normalise, positions_arg(spec.positions)))
+
+
+def sweep_table(sweep: LayerScaleSweep) -> pd.DataFrame:
+    """One row per (case, layer, scale) with p_before, p_after and gain."""
+    return pd.DataFrame([
+        {"case": c.key, "prompt": c.prompt, "memory": c.memory, "layer": layer, "scale": scale,
+         "p_before": sweep.p_before[i], "p_after": sweep.p_after[i, j, k], "gain": sweep.gain[i, j, k]}
+        for i, c in enumerate(sweep.cases) for j, layer in enumerate(sweep.layers) for k, scale in enumerate(sweep.scales)
+    ])
+
+
+@st.fragment
+def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> None:
+    """A button that sweeps every layer x scale 1..15 on this prompt (with progress), then the heatmap."""
+    st.subheader("Layer × scale heatmap")
+    spec = SweepSpec(scales=DEFAULT_SCALES, source=base.source, normalise=base.normalise, positions=base.positions)
+    key = (model, prompt, answer, base.memory, spec)
+    store = st.session_state.setdefault(STORE, {})
+    if st.button("Sweep layers × scales", key="mem_sweep", type="primary"):
+        bar = st.progress(0.0, text="Injecting at every layer and scale…")
+        case = SweepCase("0", prompt, answer, base.memory)
+        store[key] = attempt(sweep_layer_scale, load_engine(model), [case], spec,
+                             progress=lambda d, t: bar.progress(d / t, text=f"{d}/{t} injections"))
+        bar.empty()
+    sweep = store.get(key)
+    if sweep is None:
+        st.caption("Press the button to inject the memory at every layer with scales 1 to 15 on this prompt.")
+        return
+    show_figure(plot_layer_scale_heatmap(sweep, "gain"), "memory-heatmap", HEAT_CAPTION, key="mem_heat",
+                table=sweep_table(sweep))
+    cli_snippet(memory_sweep(model, base.source, base.normalise, positions_arg(base.positions)))

@@ -1,0 +1,40 @@
+"""What every page does first: a title, the shared engine, and a checked prompt."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import Engine
+from engine.errors import EngineError, PromptTooLongError
+from ui.config import max_prompt_chars
+from ui.engine_cache import load_engine
+from ui.errors import show_error
+from ui.sidebar import Selection, selection
+
+
+def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine, Selection]:
+    """Title the page, load the sidebar's model and check its prompt; on a user error show it and stop the page."""
+    st.title(title)
+    st.caption(intro)
+    sel = selection()
+    try:
+        engine = load_engine(sel.model)
+        if needs_prompt:
+            if len(sel.prompt) > max_prompt_chars():
+                raise PromptTooLongError(f"this app takes prompts of at most {max_prompt_chars()} characters; "
+                                           f"yours has {len(sel.prompt)}: shorten it")
+            engine.encode(sel.prompt)
+    except EngineError as err:
+        show_error(err)
+        st.stop()
+    return engine, sel
+
+
+def target_id(engine: Engine, text: str | None) -> int | None:
+    """The first token of ``text`` as the model would predict it (no special tokens); None for no target."""
+    if not text:
+        return None
+    ids = engine.tokenizer(text, add_special_tokens=False)["input_ids"]
+    special = set(getattr(engine.tokenizer, "all_special_ids", []) or [])
+    ids = [int(i) for i in ids if int(i) not in special]
+    return ids[0] if ids else None
