@@ -1,0 +1,133 @@
+"""``python -m lens``: train, evaluate, import and decode Attention Lenses from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from engine import Engine, EngineError
+from lens.data import read_texts, split_holdout, text_digest
+from lens.decode import decode_heads, load_lenses
+from lens.evaluate import evaluate_lenses
+from lens.original import import_original
+from lens.report import goal_lines, gpt2_small_sizes, kl_table, size_table
+from lens.train import DEFAULT_STEPS, train_lenses
+from world.paths import DEMO_DIR
+
+DEFAULT_DATA = DEMO_DIR / "corpus.txt"
+
+
+def _layers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--layers takes comma-separated layer numbers such as 0,1,3; got {text!r}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    eng = Engine.load(args.model)
+    texts = read_texts(args.data)
+    lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=_layers(args.layers), steps=args.steps,
+                          seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
+                          batch_size=args.batch_size, lr=args.lr, data_name=Path(args.data).name)
+    print(f"saved {lenses.kind} lenses for layers {list(lenses.layers)} to {args.out}")
+    for layer, kl in zip(lenses.layers, lenses.header.final_kl):
+        print(f"layer {layer}: held-out KL per head " + " ".join(f"{x:.4f}" for x in kl))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    eng = Engine.load(args.model)
+    sets = [load_lenses(args.lenses, eng)] + ([load_lenses(args.full, eng)] if args.full else [])
+    data = sets[0].header.data
+    texts = read_texts(args.data)
+    if data is not None and text_digest(texts) != data.sha256:
+        logging.warning("%s is not the text these lenses were trained on (%s); its held-out tail may "
+                        "overlap their training text", args.data, data.name)
+    held = split_holdout(texts, data.holdout if data else 0.05)[1][: args.max_texts]
+    result = evaluate_lenses(eng, held, sets, batch_size=args.batch_size)
+    for line in kl_table(result) + [""] + size_table(sets) + gpt2_small_sizes(sets[0].header.rank) + [""]:
+        print(line)
+    names = {s.kind: s.name for s in sets}
+    for line in goal_lines(result, names.get("compact"), names.get("full")):
+        print(line)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    eng = Engine.load(args.model)
+    header = import_original([Path(f) for f in args.files], args.out, eng.spec)
+    print(f"imported full lenses for layers {list(header.layers)} into {args.out} ({header.convention})")
+
+
+def cmd_decode(args: argparse.Namespace) -> None:
+    eng = Engine.load(args.model)
+    result = decode_heads(eng, load_lenses(args.lenses, eng), args.prompt, k=1, target=args.target,
+                          positions=[args.pos])
+    label = result.labels[result.positions[0]]
+    print(f"{result.lens}, position {label!r}" + (f", target {result.target!r}" if result.target else ""))
+    for i, layer in enumerate(result.layers):
+        cells = []
+        for h in range(result.n_heads):
+            cell = f"{result.top_strs[i, h, 0, 0]!r} {result.top_probs[i, h, 0, 0]:.2f}"
+            if result.target_rank is not None:
+                cell += f" (#{result.target_rank[i, h, 0]})"
+            cells.append(cell.ljust(24))
+        print(f"layer {layer}: " + "".join(cells))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lens", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train lenses for every head of some layers")
+    t.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
+    t.add_argument("--out", required=True, type=Path, help="folder for the lenses (and checkpoints)")
+    t.add_argument("--kind", choices=("compact", "full"), default="compact")
+    t.add_argument("--layers", help="comma-separated layers (default: all)")
+    t.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="text file, one document per line")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--rank", type=int, default=None, help="low-rank compact translators of this rank")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-3 compact, 1e-3 full)")
+    t.add_argument("--checkpoint-every", type=int, default=100)
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("eval", help="held-out KL per layer: logit lens vs trained lenses")
+    e.add_argument("--model", required=True)
+    e.add_argument("--lenses", required=True, type=Path)
+    e.add_argument("--full", type=Path, help="a second (full) lens folder to compare")
+    e.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    e.add_argument("--max-texts", type=int, default=1000)
+    e.add_argument("--batch-size", type=int, default=32)
+    e.set_defaults(func=cmd_eval)
+    i = sub.add_parser("import", help="import the original tool's per-layer .ckpt files")
+    i.add_argument("--model", required=True)
+    i.add_argument("--out", required=True, type=Path)
+    i.add_argument("files", nargs="+")
+    i.set_defaults(func=cmd_import)
+    d = sub.add_parser("decode", help="top token of every head at one position of a prompt")
+    d.add_argument("--model", required=True)
+    d.add_argument("--lenses", required=True, type=Path)
+    d.add_argument("--prompt", required=True)
+    d.add_argument("--target")
+    d.add_argument("--pos", type=int, default=-1)
+    d.set_defaults(func=cmd_decode)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        args.func(args)
+    except (EngineError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

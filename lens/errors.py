@@ -1,0 +1,19 @@
+"""Exception types of the lens package; every message says what is wrong and how to fix it."""
+
+from engine.errors import EngineError
+
+
+class LensError(EngineError):
+    """Base class of every error the lens package raises on purpose."""
+
+
+class LensMismatch(LensError, ValueError):
+    """The lenses were trained for another model (fingerprint or shape differs)."""
+
+
+class LensFormatError(LensError, ValueError):
+    """A lens folder or file is missing, corrupt, or of an unknown format."""
+
+
+class LensImportError(LensError, ValueError):
+    """A checkpoint of the original Attention Lens could not be imported safely."""

@@ -1,0 +1,79 @@
+"""Held-out evaluation: KL(final || lens) per layer for the logit lens and any trained lenses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from lens.base import Lens
+from lens.capture import capture_batch
+from lens.data import eval_batches, pad_id, tokenize
+from lens.decode import logit_lens
+from lens.objective import kl_per_head, layer_kl
+
+RESID_NAME = "logit lens (resid_post)"
+
+
+@dataclass(frozen=True, eq=False)
+class EvalResult:
+    """Mean KL(final || lens) in nats over every real position of the held-out texts.
+
+    kl_heads: ``(n_lenses, n_layers, n_heads)`` per lens in ``names`` (head-write lenses).
+    kl:       ``(n_lenses, n_layers)`` its mean over heads.
+    resid_kl: ``(n_layers,)`` the logit lens on the residual stream after each layer.
+    """
+
+    layers: tuple[int, ...]
+    names: tuple[str, ...]
+    kl_heads: np.ndarray
+    resid_kl: np.ndarray
+    n_texts: int
+    n_tokens: int
+
+    @property
+    def kl(self) -> np.ndarray:
+        return self.kl_heads.mean(-1)
+
+    def row(self, name: str) -> np.ndarray:
+        """``(n_layers,)`` KL of the lens called ``name`` (or of :data:`RESID_NAME`)."""
+        return self.resid_kl if name == RESID_NAME else self.kl[self.names.index(name)]
+
+
+def evaluate_lenses(engine, texts: Sequence[str], lenses: Sequence[Lens] = (), layers: Sequence[int] | None = None,
+                    batch_size: int = 32, max_len: int = 64) -> EvalResult:
+    """KL of the logit lens (on head writes and on resid_post) and of ``lenses`` on ``texts``.
+
+    ``layers`` defaults to every layer all ``lenses`` cover. ``texts`` should be held out
+    from training (see ``lens.data.split_holdout``).
+    """
+    all_lenses = [logit_lens(engine), *lenses]
+    if layers is None:
+        layers = sorted(set.intersection(*(set(lens.layers) for lens in all_lenses)))
+    layers = tuple(layers)
+    for lens in all_lenses:
+        for layer in layers:
+            lens.check_layer(layer)
+    n_heads = engine.spec.n_heads
+    total = torch.zeros(len(all_lenses), len(layers), n_heads)
+    resid = torch.zeros(len(layers))
+    seqs = tokenize(engine, texts, max_len)
+    n_tokens = 0
+    for batch in eval_batches(seqs, batch_size, pad_id(engine)):
+        acts = capture_batch(engine, batch, layers)
+        with torch.no_grad():
+            for i, lens in enumerate(all_lenses):
+                for j, layer in enumerate(layers):
+                    kl = layer_kl(lambda x, heads, lens=lens, layer=layer: lens.head_logits(layer, x, heads),
+                                  acts.head_writes[layer], acts.log_probs, n_heads)
+                    total[i, j] += kl * batch.n_real
+            for j, layer in enumerate(layers):
+                logits = all_lenses[0].unembed(acts.resid_post[layer])[:, None]
+                resid[j] += kl_per_head(logits, acts.log_probs)[0][0] * batch.n_real
+        n_tokens += batch.n_real
+    scale = 1.0 / max(n_tokens, 1)
+    names = ("logit lens (head writes)", *(lens.name for lens in lenses))
+    return EvalResult(layers=layers, names=names, kl_heads=(total * scale).numpy(),
+                      resid_kl=(resid * scale).numpy(), n_texts=len(seqs), n_tokens=n_tokens)

@@ -1,0 +1,112 @@
+"""Lens folders: a JSON header plus one safetensors file per layer, read lazily with mmap."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from lens.base import Lens
+from lens.errors import LensFormatError
+from lens.header import LensHeader, layer_file, read_header, write_header
+from lens.kinds import LayerLens, layer_lens_from_state
+from lens.unembed import Unembed
+
+
+def save_lenses(folder: Path, header: LensHeader, states: Mapping[int, Mapping[str, Tensor]]) -> Path:
+    """Write one safetensors file per layer in ``states`` and then ``header``; return ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if set(states) != set(header.layers):
+        raise ValueError(f"header lists layers {header.layers} but weights were given for {sorted(states)}")
+    for layer, state in states.items():
+        tensors = {name: t.detach().contiguous() for name, t in state.items()}
+        # One metadata entry only: safetensors writes a map's keys in no fixed order, and
+        # rebuilds must give the same bytes.
+        save_file(tensors, str(folder / layer_file(layer)), metadata={"lens": f"{header.kind} layer {layer}"})
+    write_header(folder, header)
+    return folder
+
+
+class ModuleLens(Lens):
+    """Layer lenses held in memory, ``{layer: module}``, with the unembedding compact lenses end in."""
+
+    def __init__(self, modules: Mapping[int, LayerLens], unembed: Unembed, name: str = "attention lens") -> None:
+        self.unembed = unembed
+        self.name = name
+        self._loaded: dict[int, LayerLens] = dict(modules)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(sorted(self._loaded))
+
+    def layer(self, layer: int) -> LayerLens:
+        """The lens module of ``layer``."""
+        return self._loaded[self.check_layer(layer)]
+
+    @torch.no_grad()
+    def head_logits(self, layer: int, x: Tensor, heads: slice = slice(None)) -> Tensor:
+        """``x``: ``(..., h, d_model)`` writes of ``layer``'s heads ``heads`` -> ``(..., h, d_vocab)``."""
+        return self.layer(layer)(x, self.unembed, heads)
+
+    def n_params(self, layer: int) -> int:
+        """Number of parameters of ``layer``'s lenses (all heads)."""
+        return sum(p.numel() for p in self.layer(layer).parameters())
+
+
+class LensSet(ModuleLens):
+    """Trained Attention Lenses of one kind for one model, from a folder; each layer is read on first use.
+
+    Safe to share between threads: loading a layer is guarded by a lock, decoding is read-only.
+    """
+
+    def __init__(self, folder: Path, header: LensHeader, unembed: Unembed) -> None:
+        super().__init__({}, unembed, f"{header.kind} attention lens")
+        self.folder = Path(folder)
+        self.header = header
+        self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        return self.header.kind
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self.header.layers
+
+    def layer(self, layer: int) -> LayerLens:
+        """The lens module of ``layer`` (read from disk the first time)."""
+        self.check_layer(layer)
+        with self._lock:
+            if layer not in self._loaded:
+                self._loaded[layer] = self._read(layer)
+            return self._loaded[layer]
+
+    def _read(self, layer: int) -> LayerLens:
+        path = self.folder / layer_file(layer)
+        if not path.is_file():
+            raise LensFormatError(f"{path} is missing; the lens folder is incomplete, retrain the lenses")
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                state = {name: f.get_tensor(name) for name in f.keys()}
+        except (SafetensorError, OSError) as err:
+            raise LensFormatError(f"{path} is not a readable safetensors file ({err}); retrain the lenses") from err
+        h = self.header
+        return layer_lens_from_state(h.kind, state, h.n_heads, h.d_model, h.d_vocab, h.rank)
+
+    def nbytes(self, layer: int) -> int:
+        """Bytes ``layer``'s lenses take on disk."""
+        self.check_layer(layer)
+        return (self.folder / layer_file(layer)).stat().st_size
+
+
+def open_lenses(folder: Path, spec, unembed: Unembed) -> LensSet:
+    """Open a lens folder for the model ``spec`` describes; :class:`LensMismatch` if made for another."""
+    header = read_header(folder)
+    header.check_model(spec)
+    return LensSet(folder, header, unembed)
