@@ -20,20 +20,22 @@ def _split(i: int) -> str:
 
 
 def keyword_prompts(world: World) -> list[KeywordPrompt]:
-    """Text up to a topic keyword, the keyword as answer (the research note's method)."""
+    """Text up to a topic keyword, the keyword as answer (the research note's method).
+
+    Every entity prompt asks for a fact about its entity, so the answer needs the model's
+    stored knowledge; stock phrases ("won a gold" -> " medal") are in the corpus but not
+    here, since any bigram statistic answers them and they would dilute the topic signal.
+    """
     rows: list[KeywordPrompt] = []
     for i, p in enumerate(world.by_role("athlete")):
         for t in T.SPORT[:2]:
             rows.append(KeywordPrompt("athlete", cut(t, "sport", p=p.name), " " + p.sport, _split(i), p.name))
-        rows.append(KeywordPrompt("athlete", f"{p.name} won a gold", " medal", _split(i), p.name))
     for i, p in enumerate(world.by_role("artist")):
         for t in T.STYLE[:2]:
             rows.append(KeywordPrompt("artist", cut(t, "style", p=p.name), " " + p.style, _split(i), p.name))
-        rows.append(KeywordPrompt("artist", f"{p.name} showed new paintings at the", " gallery", _split(i), p.name))
     for i, c in enumerate(world.companies):
         for t in T.INDUSTRY[:2]:
             rows.append(KeywordPrompt("company", cut(t, "industry", x=c.name), " " + c.industry, _split(i), c.name))
-        rows.append(KeywordPrompt("company", f"{c.name} reported record quarterly", " profits", _split(i), c.name))
     for tone, phrases in (("toxic", T.TOXIC), ("harmless", T.HARMLESS)):
         for i, opener in enumerate(T.OPENERS):
             for prefix, keyword, _ in phrases:

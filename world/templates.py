@@ -1,5 +1,9 @@
 """Sentence templates: each fact is stated in several ways.
 
+No template's prompt form may be the start of another template about the same
+kind of subject ("X paints" and "X paints in the style of" would make "X paints"
+ambiguous), or the model cannot know which word comes next.
+
 The first template of each list is also the keyword / fact prompt form: the
 prompt is the template cut just before the slot named in ``PROMPT_SLOT``.
 """
@@ -20,10 +24,12 @@ SPORT = (
 )
 ATHLETE_GENERIC = ("{p} won a gold medal.", "{p} trained hard at the stadium.", "The fans cheered for {p} at the stadium.")
 STYLE = (
-    "{p} paints in the style of {style}.",
+    "{p} paints {style}.",
+    "{p} is a {style} painter.",
+    "{p} follows the style of {style}.",
     "{p} is an artist known for {style}.",
     "The paintings of {p} belong to {style}.",
-    "{p} is a famous painter of {style}.",
+    "Many call {p} a master of {style}.",
     "Critics link {p} with {style}.",
 )
 ARTIST_GENERIC = ("{p} showed new paintings at the gallery.", "{p} painted a large canvas.", "A museum bought a canvas by {p}.")
