@@ -83,3 +83,20 @@ def test_entity_names_are_single_tokens():
     bridges = {t.bridge for t in load_two_hop_prompts(DEMO_PROMPTS)}
     multi = [b for b in bridges if len(tokenizer(b).input_ids) != 1]
     assert len(multi) <= len(bridges) // 10
+
+
+def test_corpus_determines_every_single_hop_answer():
+    """Wherever a keyword or fact prompt occurs in the corpus, the answer follows it, so a perfect model answers it."""
+    import re
+
+    from world.prompt_sets import fact_prompts, keyword_prompts
+
+    config = WorldConfig()
+    world = generate_world(config)
+    corpus = "\n".join(write_corpus(world, config))
+    ambiguous = []
+    for p in keyword_prompts(world) + fact_prompts(world):
+        nexts = {m.group(1) for m in re.finditer(re.escape(p.prompt) + r"( [\w]+)", corpus)}
+        if nexts != {p.answer}:
+            ambiguous.append((p.prompt, p.answer, sorted(nexts)[:4]))
+    assert ambiguous == []
