@@ -30,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Engine, Impair  # noqa: E402
+from bench.shapes import gpt2_small_engine  # noqa: E402
 
 N_TOKENS = 32
 
@@ -107,16 +108,6 @@ def bench_model(label: str, eng: Engine, repeats: int) -> dict[str, tuple[float,
     for name, (a, b) in ratios.items():
         print(f"  {name:<48} {a[0] / b[0]:5.2f}x {a[1] / b[1]:5.2f}x")
     return t
-
-
-def gpt2_small_engine() -> Engine:
-    """GPT-2 small's shape with random weights (no download, no tokenizer)."""
-    from transformers import AutoModelForCausalLM, GPT2Config
-    torch.manual_seed(0)
-    config = GPT2Config(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, n_positions=1024)
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
-    model.requires_grad_(False)
-    return Engine(model, tokenizer=None, name="gpt2-small-shape (random)")
 
 
 def main() -> None:

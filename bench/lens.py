@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Engine  # noqa: E402
+from bench.shapes import gpt2_small_engine  # noqa: E402
 from lens import Lens, decode_layer, load_lenses  # noqa: E402
 from lens.capture import adapter_of  # noqa: E402
 from lens.kinds import new_layer_lens  # noqa: E402
@@ -93,16 +94,6 @@ def bench_model(label: str, eng: Engine, repeats: int, shipped: Path | None = No
     for name in [n.removesuffix(", batched") for n in t if n.endswith(", batched")]:
         print(f"  {name}: naive / batched = {t[name + ', naive'] / t[name + ', batched']:.2f}x")
     return t
-
-
-def gpt2_small_engine() -> Engine:
-    """GPT-2 small's shape with random weights (no download, no tokenizer: prompts are token ids)."""
-    from transformers import AutoModelForCausalLM, GPT2Config
-    torch.manual_seed(0)
-    config = GPT2Config(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, n_positions=1024)
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
-    model.requires_grad_(False)
-    return Engine(model, tokenizer=None, name="gpt2-small-shape (random)")
 
 
 def main() -> None:

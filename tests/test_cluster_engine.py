@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from cluster import (
     Cluster, ClusterMismatchError, describe_cluster, find_profile_clusters, find_topic_clusters,
@@ -29,15 +28,6 @@ def tiny_prompts() -> list[KeywordPrompt]:
         KeywordPrompt(topic=t, prompt=text.format(n), answer=answer, split="train" if i < 4 else "heldout", entity=n)
         for t, (text, answer) in TEMPLATES.items() for i, n in enumerate(NAMES)
     ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Hundreds of tiny forward passes run far faster on one thread than on a busy shared pool."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,6 @@ from tiny_models import SENTENCES
 TEXTS = [f"{s} {i}" for i, s in enumerate(SENTENCES)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny models run fastest, and steadiest on a shared machine, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def eng(tiny_model_dir) -> Engine:
     return Engine.load(tiny_model_dir)
