@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from cluster import impairment_curves, load_cluster, make_eval_set
-from test_cluster_engine import one_thread  # noqa: F401 (autouse fixture)
 from engine import Engine
 from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 from world.prompts import load_keyword_prompts

@@ -11,7 +11,7 @@ from cluster import ClusterError, find_topic_clusters, make_eval_set, save_clust
 from cluster.cli import main
 from cluster.sweep import SweepSpec, read_rows, row_key, run_sweep
 from engine import Engine
-from test_cluster_engine import TEMPLATES, one_thread, tiny_prompts  # noqa: F401 (one_thread is an autouse fixture)
+from test_cluster_engine import TEMPLATES, tiny_prompts  # noqa: F401
 from tiny_models import save_tiny_model
 from world.prompts import write_jsonl
 

@@ -10,7 +10,7 @@ from ui.config import DEMO_NAME, max_prompt_chars, resolve_model, workshop_mode
 from ui.prompt_sets import STARTERS, PromptChoice, available_sets, default_choice, load_set
 from world.prompts import PromptSetError
 
-FALLBACK_PROMPT = "The founder of Zentrix was born in"
+FALLBACK_PROMPT = "The founder of Bogrolix was born in"
 FREE_TEXT = "(type your own)"
 SELECTION_KEY = "_lenslab_selection"
 
