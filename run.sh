@@ -24,7 +24,7 @@ setup_browser() {
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -q
-    $sudo apt-get install -y -q chromium chromium-driver
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
   fi
 }
 
