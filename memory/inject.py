@@ -30,7 +30,9 @@ class InjectionSpec:
 class InjectionResult:
     """Probability of the answer's first token at the last position, without and with the memory.
 
-    ``top_before`` / ``top_after`` hold the k most likely next tokens as (token, probability).
+    ``top_before`` / ``top_after`` hold the k most likely next tokens as (token, probability);
+    ``top_both`` holds every token of either list as (token, p_before, p_after), so the two
+    sides can be compared token by token.
     """
 
     prompt: str
@@ -42,6 +44,7 @@ class InjectionResult:
     p_after: float
     top_before: tuple[tuple[str, float], ...]
     top_after: tuple[tuple[str, float], ...]
+    top_both: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def gain(self) -> float:
@@ -101,6 +104,14 @@ def _top(engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:
     return tuple((s, float(math.exp(v))) for s, v in zip(strs, vals.tolist()))
 
 
+def _top_both(engine, lp_before: torch.Tensor, lp_after: torch.Tensor, k: int) -> tuple[tuple[str, float, float], ...]:
+    """(token, p_before, p_after) for the union of both top-k lists, most likely (either side) first."""
+    ids = sorted(set(torch.topk(lp_before, k).indices.tolist()) | set(torch.topk(lp_after, k).indices.tolist()),
+                 key=lambda i: -max(float(lp_before[i]), float(lp_after[i])))
+    return tuple((s, float(lp_before[i].exp()), float(lp_after[i].exp()))
+                 for s, i in zip(engine.token_strs(ids), ids))
+
+
 def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, top_k: int = 5) -> InjectionResult:
     """Inject ``spec``'s memory while the model reads ``prompt``; report the answer's probability before and after.
 
@@ -125,4 +136,5 @@ def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, 
         p_after=float(lp_after[a].exp()),
         top_before=_top(engine, lp_before, k),
         top_after=_top(engine, lp_after, k),
+        top_both=_top_both(engine, lp_before, lp_after, k),
     )

@@ -84,12 +84,11 @@ def plot_injection_effect(results: InjectionResult | Sequence[InjectionResult], 
 
 
 def plot_top_tokens(result: InjectionResult) -> go.Figure:
-    """The most likely next tokens before and after one injection, side by side."""
+    """The most likely next tokens before and after one injection, paired token by token."""
+    labels = [f"{i}: {t}" for i, (t, _, _) in enumerate(result.top_both)]
     fig = go.Figure([
-        go.Bar(name="before", y=[f"{i}: {t}" for i, (t, _) in enumerate(result.top_before)],
-               x=[p for _, p in result.top_before], orientation="h", marker_color="#9aa5b1"),
-        go.Bar(name="after", y=[f"{i}: {t}" for i, (t, _) in enumerate(result.top_after)],
-               x=[p for _, p in result.top_after], orientation="h", marker_color="#d1495b"),
+        go.Bar(name="before", y=labels, x=[b for _, b, _ in result.top_both], orientation="h", marker_color="#9aa5b1"),
+        go.Bar(name="after", y=labels, x=[a for _, _, a in result.top_both], orientation="h", marker_color="#d1495b"),
     ])
     fig.update_layout(barmode="group", title=f"Top next tokens after {result.prompt!r}", xaxis_title="probability",
                       yaxis_autorange="reversed")

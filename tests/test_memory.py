@@ -226,3 +226,12 @@ def test_repair_check_reports_bridge_and_control_on_wrong_heldout_prompts(engine
     assert [d for d, _ in seen] == list(range(1, len(seen) + 1)) and seen[-1][0] == seen[-1][1]
     with pytest.raises(MemorySpecError, match="splits present"):
         repair_check(engine, prompts[1:], spec)
+
+
+def test_top_tokens_of_both_runs_are_paired(engine):
+    r = inject_memory(engine, PROMPT, " Marlow", InjectionSpec(" Tovaren", 1, 8.0))
+    # Every token of either top list is in the pairs, with the same probability on its side.
+    for side, top in ((1, r.top_before), (2, r.top_after)):
+        for t, p in top:
+            assert any(row[0] == t and row[side] == pytest.approx(p, rel=1e-6) for row in r.top_both)
+    assert len(r.top_both) <= len(r.top_before) + len(r.top_after)

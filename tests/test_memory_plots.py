@@ -41,7 +41,8 @@ def test_heatmap_of_probability_and_bad_options():
 def result(p_before: float, p_after: float, memory: str = " Tovaren") -> InjectionResult:
     return InjectionResult("The founder of Zentrix was born in", " Marlow", " Marlow", InjectionSpec(memory, 2, 4.0),
                            (memory,), p_before, p_after, ((" the", 0.5), (" Marlow", p_before)),
-                           ((" Marlow", p_after), (" the", 0.2)))
+                           ((" Marlow", p_after), (" the", 0.2)),
+                           ((" the", 0.5, 0.2), (" Marlow", p_before, p_after)))
 
 
 def test_injection_effect_bars_before_and_after():
@@ -56,7 +57,9 @@ def test_injection_effect_bars_before_and_after():
 
 def test_top_tokens_and_scatter():
     fig = plot_top_tokens(result(0.01, 0.2))
-    assert list(fig.data[1].x) == [0.2, 0.2]
+    before, after = fig.data
+    assert list(before.y) == list(after.y)  # bars pair up token by token
+    assert list(before.x) == [0.5, 0.01] and list(after.x) == [0.2, 0.2]
     sweep = make_sweep()
     scatter = plot_repair_scatter(sweep, 1, 3.0)
     bridge = next(t for t in scatter.data if t.name == "bridge")

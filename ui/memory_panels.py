@@ -14,8 +14,8 @@ from ui.engine_cache import load_engine
 from ui.errors import attempt
 
 STORE = "_memory_sweeps"
-TOP_CAPTION = ("Each bar is one of the most likely next tokens, labelled with its rank in that run: grey = without "
-               "the memory, red = with it injected; bar length = probability.")
+TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
+               "its probability without the memory, red bar = with it injected.")
 HEAT_CAPTION = ("Each cell is one (layer, scale) injection; colour = how many times more likely the answer "
                 "became (red: more, blue: less, white: unchanged).")
 
@@ -41,8 +41,7 @@ def live_injection(model: str, prompt: str, answer: str | None, base: InjectionS
     m2.metric("after injection", f"{result.p_after:.4f}", delta=f"{result.p_after - result.p_before:+.4f}")
     m3.metric("gain (after / before)", f"×{result.gain:.4g}")
     st.caption(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}")
-    rows = [{"when": w, "token": t, "p": p} for w, top in (("before", result.top_before), ("after", result.top_after))
-            for t, p in top]
+    rows = [{"token": t, "p_before": b, "p_after": a} for t, b, a in result.top_both]
     show_figure(plot_top_tokens(result), "memory-top-tokens", TOP_CAPTION, key="mem_top", table=pd.DataFrame(rows))
     cli_snippet(memory_inject(model, prompt, spec.memory, answer, spec.layer, spec.scale, spec.source,
                               spec.normalise, positions_arg(spec.positions)))
