@@ -4,8 +4,10 @@ Each message says what was wrong and how to fix it, so a page can show it
 as is and a command line can print it.
 """
 
+from engine.errors import LensLabError
 
-class ClusterError(ValueError):
+
+class ClusterError(LensLabError, ValueError):
     """A cluster file is missing or corrupt, or a request about a cluster cannot be met."""
 
 

@@ -7,8 +7,9 @@
 """
 
 from engine.engine import Engine
-from engine.errors import (EmptyPromptError, EngineError, InterventionError, ModelLoadError,
-                           NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
+from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError,
+                           ModelLoadError, NonFiniteError, OutOfRangeError, PromptTooLongError,
+                           ShapeError)
 from engine.families import FAMILIES
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention)
@@ -19,6 +20,6 @@ from engine.trace import ACTIVATION_SITES, Trace
 __all__ = [
     "ACTIVATION_SITES", "Ablate", "EmptyPromptError", "Engine", "EngineError", "FAMILIES",
     "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention", "InterventionError",
-    "ModelLoadError", "ModelSpec", "NonFiniteError", "OutOfRangeError", "PromptTooLongError",
-    "RunResult", "ShapeError", "Trace",
+    "LensLabError", "ModelLoadError", "ModelSpec", "NonFiniteError", "OutOfRangeError",
+    "PromptTooLongError", "RunResult", "ShapeError", "Trace",
 ]

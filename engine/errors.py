@@ -5,7 +5,15 @@ as is (``st.error(str(err))``) and a command line can print it.
 """
 
 
-class EngineError(Exception):
+class LensLabError(Exception):
+    """Root of every error LensLab raises on purpose: a mistake in the user's input.
+
+    Callers (the app, the command lines) catch this root to show the message and
+    let anything else (a real bug) surface with its traceback.
+    """
+
+
+class EngineError(LensLabError):
     """Base class of every error the engine raises on purpose."""
 
 

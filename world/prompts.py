@@ -12,12 +12,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, TypeVar
 
+from engine.errors import LensLabError
+
 KEYWORDS_FILE = "keywords.jsonl"
 FACTS_FILE = "facts.jsonl"
 TWO_HOP_FILE = "two_hop.jsonl"
 
 
-class PromptSetError(ValueError):
+class PromptSetError(LensLabError, ValueError):
     """A prompt file is missing, is not JSONL, or lacks a field."""
 
 
