@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from typing import Sequence
 
 from cluster.errors import ClusterError
+from engine.engine import Engine
 from world.prompts import KeywordPrompt
 
 
@@ -31,9 +32,8 @@ def prompt_hash(prompts: Sequence[KeywordPrompt]) -> str:
     return h.hexdigest()[:16]
 
 
-def answer_token(engine: Any, answer: str) -> int:
-    """The first token of ``answer`` (which starts with a space), tokenised on its own."""
-    ids = engine.tokenizer(answer, add_special_tokens=False)["input_ids"]
-    if not ids:
+def answer_token(engine: Engine, answer: str) -> int:
+    """The answer's first token as the model would predict it (answers start with a space)."""
+    if not answer:
         raise ClusterError(f"answer {answer!r} has no tokens; every keyword prompt needs a non-empty answer")
-    return int(ids[0])
+    return engine.token_id(answer, "keyword answer", first=True)

@@ -8,7 +8,7 @@
 
 from engine.engine import Engine
 from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError,
-                           ModelLoadError, NonFiniteError, OutOfRangeError, PromptTooLongError,
+                           ModelLoadError, MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError,
                            ShapeError)
 from engine.families import FAMILIES
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
@@ -20,6 +20,6 @@ from engine.trace import ACTIVATION_SITES, Trace
 __all__ = [
     "ACTIVATION_SITES", "Ablate", "EmptyPromptError", "Engine", "EngineError", "FAMILIES",
     "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention", "InterventionError",
-    "LensLabError", "ModelLoadError", "ModelSpec", "NonFiniteError", "OutOfRangeError",
+    "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError", "OutOfRangeError",
     "PromptTooLongError", "RunResult", "ShapeError", "Trace",
 ]

@@ -21,14 +21,15 @@ import torch
 from engine.adapter import Adapter
 from engine.edit_checks import check_layer
 from engine.edits import blame, compile_edits
-from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, NonFiniteError,
-                           OutOfRangeError, PromptTooLongError, ShapeError)
+from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, MultiTokenError,
+                           NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
 from engine.forward import clean_trace, run_last_logits, run_site
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
 from engine.results import RunResult
 from engine.spec import ModelSpec, fingerprint
+from engine.tokens import continuation_ids, piece_texts
 from engine.trace import ACTIVATION_SITES, ActivationSite, Trace
 
 Prompt = str | Sequence[int]
@@ -98,6 +99,35 @@ class Engine:
         with self.lock:
             self._encoded.put(prompt, ids)
         return list(ids)
+
+    def token_ids(self, text: str, what: str = "text") -> list[int]:
+        """Ids of ``text`` as it continues a prompt: what the model reads and predicts for it mid-prompt.
+
+        No BOS or other special tokens, and no word-start piece ``▁`` that SentencePiece
+        tokenizers put before standalone text. Answers carry their leading space (" Paris").
+        Raises EmptyPromptError (naming ``what``) for an empty text.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+        self._need_tokenizer()
+        ids = continuation_ids(self.tokenizer, text) if text else []
+        if not ids:
+            raise EmptyPromptError(f"the {what} is empty; type a word (with its leading space, e.g. ' Paris')")
+        return ids
+
+    def token_id(self, text: str, what: str = "answer", first: bool = False) -> int:
+        """The single token id the model would predict for ``text`` (e.g. " Paris"), see :meth:`token_ids`.
+
+        Raises MultiTokenError naming the pieces when ``text`` is several tokens, unless ``first``
+        asks for the first of them (the metric of answers that may be longer than a token).
+        """
+        ids = self.token_ids(text, what)
+        if len(ids) > 1 and not first:
+            pieces = piece_texts(self.tokenizer, ids)
+            raise MultiTokenError(
+                f"the {what} {text!r} is {len(ids)} tokens for this model ({', '.join(map(repr, pieces))}); "
+                f"give a single token, e.g. {pieces[0]!r}")
+        return ids[0]
 
     def token_strs(self, ids: Sequence[int]) -> list[str]:
         """Each token's own text, e.g. ``[" Paris", ","]``."""

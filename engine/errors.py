@@ -43,3 +43,7 @@ class InterventionError(EngineError, ValueError):
 
 class ShapeError(EngineError, ValueError):
     """A tensor passed to the engine has the wrong shape for this model."""
+
+
+class MultiTokenError(EngineError, ValueError):
+    """An answer or target text is several tokens where one is needed."""

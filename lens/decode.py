@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.errors import EmptyPromptError, OutOfRangeError
+from engine.errors import OutOfRangeError
 from lens.base import Lens, LogitLens, ResidSite
 from lens.capture import adapter_of
 from lens.results import HeadLensResult, LogitLensResult, PatternResult
@@ -61,14 +61,14 @@ def load_lenses(folder: Path, engine) -> LensSet:
 
 
 def resolve_target(engine, target: Target) -> tuple[int | None, str | None]:
-    """``(token id, token text)`` of a target given as an id or a text (its first token), or ``(None, None)``."""
+    """``(token id, token text)`` of a target given as an id or a one-token text, or ``(None, None)``.
+
+    Raises EmptyPromptError for an empty text and MultiTokenError for a text of several tokens.
+    """
     if target is None:
         return None, None
     if isinstance(target, str):
-        ids = engine.tokenizer.encode(target, add_special_tokens=False)
-        if not ids:
-            raise EmptyPromptError("the target token is empty; type a word (with its leading space, e.g. ' Paris')")
-        target = int(ids[0])
+        target = engine.token_id(target, "target token")
     d_vocab = engine.spec.d_vocab
     if not 0 <= int(target) < d_vocab:
         raise OutOfRangeError(f"target token id {target} does not exist; this model has ids 0-{d_vocab - 1}")

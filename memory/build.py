@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from engine.engine import Engine
+from engine.errors import EmptyPromptError
 from memory.errors import MemorySpecError
 
 MemorySource = Literal["unembedding", "embedding"]
@@ -27,29 +29,18 @@ class MemorySpec:
     normalise: bool = False
 
 
-def text_token_ids(engine, text: str) -> list[int]:
-    """Token ids of ``text`` as they appear inside a prompt: no BOS or other special tokens added.
+def memory_token_ids(engine: Engine, text: str) -> list[int]:
+    """The unique token ids of a memory text as it reads inside a prompt, in order of first appearance.
 
-    Used for memory texts and answers alike, so " Marlow" gives the token the
-    model would predict after "born in".
+    ``Engine.token_ids`` gives them: no BOS and no stray word-start piece, so a SentencePiece
+    tokenizer's bare ``▁`` never joins the memory. Raises MemorySpecError for an empty text.
     """
-    tok = engine.tokenizer
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    special = set(getattr(tok, "all_special_ids", []) or [])
-    return [int(i) for i in ids if int(i) not in special]
-
-
-def memory_token_ids(engine, text: str) -> list[int]:
-    """The unique token ids of a memory text, in order of first appearance.
-
-    Raises MemorySpecError if the text has no ordinary tokens.
-    """
-    ids = list(dict.fromkeys(text_token_ids(engine, text)))
-    if not ids:
+    try:
+        return list(dict.fromkeys(engine.token_ids(text, "memory text")))
+    except EmptyPromptError as err:
         raise MemorySpecError(
             f"memory text {text!r} has no tokens; type the entity to inject, e.g. ' Tovaren' (with its leading space)"
-        )
-    return ids
+        ) from err
 
 
 def build_memory(engine, text: str, source: MemorySource = "unembedding", normalise: bool = False) -> np.ndarray:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.errors import OutOfRangeError
+from engine.engine import Engine
+from engine.errors import EmptyPromptError, OutOfRangeError
 from engine.interventions import Inject, Positions
-from memory.build import MemorySource, build_memory, memory_token_ids, text_token_ids
+from memory.build import MemorySource, build_memory, memory_token_ids
 from memory.errors import MemorySpecError
 
 
@@ -72,12 +73,15 @@ def check_scale(scale: float) -> None:
         raise MemorySpecError(f"scale {scale} is not a finite number; use e.g. 1 to 15")
 
 
-def answer_token_id(engine, answer: str) -> int:
-    """The id of the answer's first token (answers carry their leading space, e.g. " Marlow")."""
-    ids = text_token_ids(engine, answer)
-    if not ids:
-        raise MemorySpecError(f"answer {answer!r} has no tokens; give the expected next word, e.g. ' Marlow'")
-    return ids[0]
+def answer_token_id(engine: Engine, answer: str) -> int:
+    """The id of the answer's first token as the model predicts it (answers carry their leading space, e.g. " Marlow").
+
+    The paper's metric reads the first token of a possibly longer answer.
+    """
+    try:
+        return engine.token_id(answer, "answer", first=True)
+    except EmptyPromptError as err:
+        raise MemorySpecError(f"answer {answer!r} has no tokens; give the expected next word, e.g. ' Marlow'") from err
 
 
 def log_probs(logits: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,6 @@ from engine.errors import OutOfRangeError
 from memory import (InjectionSpec, LayerScaleSweep, MemorySpecError, SweepCase, SweepSpec, build_memory,
                     choose_layer_scale, inject_memory, memory_token_ids, repair_stats, sweep_layer_scale,
                     two_hop_cases)
-from memory.build import text_token_ids
 
 PROMPT = "The founder of Zentrix was born in"
 
@@ -28,14 +27,14 @@ def single_token_text(engine: Engine, prompt: str = PROMPT) -> str:
     ranked = engine.trace(prompt).logits[-1].argsort(descending=True).tolist()
     for t in ranked[1:]:
         text = engine.token_strs([t])[0]
-        if text_token_ids(engine, text) == [t]:
+        if engine.token_ids(text) == [t]:
             return text
     raise AssertionError("no token of the tiny vocabulary survives decode + encode")
 
 
 def test_unembedding_memory_sums_unique_token_rows(engine):
     ids = memory_token_ids(engine, " Tovaren Tovaren")
-    assert len(ids) == len(set(ids)) and len(ids) < len(text_token_ids(engine, " Tovaren Tovaren"))
+    assert len(ids) == len(set(ids)) and len(ids) < len(engine.token_ids(" Tovaren Tovaren"))
     expected = engine.W_U[:, ids].sum(dim=1).numpy()
     np.testing.assert_allclose(build_memory(engine, " Tovaren Tovaren"), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(build_memory(engine, " Tovaren Tovaren"), build_memory(engine, " Tovaren"), atol=1e-6)
@@ -67,7 +66,7 @@ def test_scale_zero_is_the_identity(engine):
 
 def test_before_matches_the_clean_forward(engine):
     r = inject_memory(engine, PROMPT, " Marlow", InjectionSpec(" Tovaren", layer=0, scale=3.0))
-    answer = text_token_ids(engine, " Marlow")[0]
+    answer = engine.token_ids(" Marlow")[0]
     clean = torch.softmax(engine.trace(PROMPT).logits[-1].double(), dim=-1)[answer]
     assert r.p_before == pytest.approx(float(clean), rel=1e-5)
     assert r.answer_token == engine.token_strs([answer])[0]
@@ -83,7 +82,7 @@ def test_injection_is_added_to_the_attention_output(engine):
     torch.testing.assert_close(attn[-1], 2.5 * vec, rtol=1e-4, atol=1e-5)
     assert float(attn[:-1].abs().max()) < 1e-5
     resid = engine.run_activations(PROMPT, [inj], "resid_post")[layer, -1]
-    expected = torch.softmax(engine.unembed(resid).double(), dim=-1)[text_token_ids(engine, text)[0]]
+    expected = torch.softmax(engine.unembed(resid).double(), dim=-1)[engine.token_ids(text)[0]]
     assert r.p_after == pytest.approx(float(expected), rel=1e-4)
 
 
@@ -218,7 +217,7 @@ def test_repair_check_reports_bridge_and_control_on_wrong_heldout_prompts(engine
     seen = []
     spec = SweepSpec(layers=(0, 2), scales=(1.0, 4.0))
     report, taught, held = repair_check(engine, prompts, spec, progress=lambda d, t: seen.append((d, t)))
-    wrong = [p for p in prompts[1:] if int(engine.trace(p.prompt).logits[-1].argmax()) != text_token_ids(engine, p.answer)[0]]
+    wrong = [p for p in prompts[1:] if int(engine.trace(p.prompt).logits[-1].argmax()) != engine.token_ids(p.answer)[0]]
     assert report.n_heldout == 2 and report.n_wrong == len(wrong) == len(held.cases) // 2
     assert (report.layer, report.scale) in [(l, s) for l in (0, 2) for s in (1.0, 4.0)]
     assert report.fixed_bridge.n == report.fixed_control.n == report.n_wrong

@@ -63,3 +63,46 @@ def save_tiny_model(family: str, out: Path, seed: int = 0) -> Path:
     model.save_pretrained(out)
     train_tokenizer(SENTENCES, VOCAB).save_pretrained(out)
     return out
+
+
+# A SentencePiece-style tokenizer (Llama, Mistral): Metaspace always puts the word-start piece "▁"
+# first, so "." alone encodes as [▁, .] and " girl" as [▁girl]; a BOS is added to prompts.
+SP_SENTENCES = ["She is a girl.", "the girl is here.", "a girl and a boy went home.",
+                "Tovaren plays tennis and was born in Marlow."] * 20
+SP_PROMPTS = {"She is a": "▁girl", "She is a girl": "."}
+
+
+def sentencepiece_tokenizer():
+    """A tiny BPE tokenizer with a Metaspace pre-tokenizer (prepend always) and a BOS post-processor."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=120, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
+    tok.train_from_iterator(SP_SENTENCES, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def save_sentencepiece_llama(out: Path, seed: int = 0) -> Path:
+    """A tiny Llama with the SentencePiece-style tokenizer whose next token after each of
+    ``SP_PROMPTS`` is the piece named there (its unembedding rows are set to make it so)."""
+    torch.manual_seed(seed)
+    tokenizer = sentencepiece_tokenizer()
+    config = LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=32,
+                         intermediate_size=64, max_position_embeddings=CTX, vocab_size=len(tokenizer),
+                         bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        finals = [model(torch.tensor([tokenizer.encode(p)]), output_hidden_states=True).hidden_states[-1][0, -1]
+                  for p in SP_PROMPTS]
+        for i, piece in enumerate(SP_PROMPTS.values()):
+            other = finals[1 - i]
+            # Orthogonal to the other prompt's final state: this row wins here and stays quiet there.
+            row = finals[i] - (finals[i] @ other) / (other @ other) * other
+            model.lm_head.weight[tokenizer.convert_tokens_to_ids(piece)] = 12 * row / (row @ finals[i])
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -8,7 +8,7 @@ from engine import Engine
 from engine.errors import EngineError, PromptTooLongError
 from ui.config import max_prompt_chars
 from ui.engine_cache import load_engine
-from ui.errors import show_error
+from ui.errors import attempt, show_error
 from ui.sidebar import Selection, selection
 
 
@@ -31,10 +31,7 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
 
 
 def target_id(engine: Engine, text: str | None) -> int | None:
-    """The first token of ``text`` as the model would predict it (no special tokens); None for no target."""
+    """The token the model would predict for ``text``; None for no target, or after showing why it is not one token."""
     if not text:
         return None
-    ids = engine.tokenizer(text, add_special_tokens=False)["input_ids"]
-    special = set(getattr(engine.tokenizer, "all_special_ids", []) or [])
-    ids = [int(i) for i in ids if int(i) not in special]
-    return ids[0] if ids else None
+    return attempt(engine.token_id, text, "target token")

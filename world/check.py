@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from engine.tokens import continuation_ids
 from world.prompts import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
 
 
@@ -36,7 +37,7 @@ class Scorer:
     def top1(self, prompt: str, answer: str) -> bool:
         """Whether the model's most likely next token is the answer's first token."""
         ids = self.tokenizer(prompt, return_tensors="pt").input_ids
-        target = self.tokenizer(answer, add_special_tokens=False).input_ids[0]
+        target = continuation_ids(self.tokenizer, answer)[0]
         return int(self.model(ids).logits[0, -1].argmax()) == target
 
 
