@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from cluster.errors import ClusterError
+from engine.readout import read_next_token
 
 METRICS: tuple[str, ...] = ("prob", "loss", "accuracy", "kl")
 METRIC_LABELS = {
@@ -19,18 +20,13 @@ WORSE = np.array([-1.0, 1.0, -1.0, 1.0])
 
 
 def prompt_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int) -> np.ndarray:
-    """``(len(METRICS),)`` metrics of one prompt, averaged over noise samples.
+    """``(len(METRICS),)`` metrics of one prompt, averaged over noise samples (the engine's readout).
 
     logits: ``(samples, d_vocab)`` at the last position; clean_logits: ``(d_vocab,)``;
     answer: the answer's first token id.
     """
-    logp = torch.log_softmax(logits.double(), dim=-1)
-    clean_logp = torch.log_softmax(clean_logits.double(), dim=-1)
-    prob = logp[:, answer].exp().mean()
-    loss = -logp[:, answer].mean()
-    accuracy = (logits.argmax(dim=-1) == answer).double().mean()
-    kl = (clean_logp.exp() * (clean_logp - logp)).sum(dim=-1).clamp_min(0.0).mean()
-    return np.array([prob.item(), loss.item(), accuracy.item(), kl.item()])
+    r = read_next_token(logits, clean_logits, k=1, target_id=answer)
+    return np.array([r.target_mean, r.target_loss, r.target_top1, r.kl])
 
 
 def metric_index(metric: str) -> int:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 from engine.errors import InterventionError, OutOfRangeError
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject
 
 
-def check_layer(layer: int, n_layers: int, what: object) -> None:
-    """Raise OutOfRangeError unless ``0 <= layer < n_layers``."""
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
-        raise OutOfRangeError(
-            f"layer {layer!r} does not exist; this model has layers 0-{n_layers - 1} (in {what!r})")
+def check_layer(layer: int, n_layers: int, what: object = None) -> int:
+    """``layer`` as an int (numpy integers too); OutOfRangeError unless ``0 <= layer < n_layers``.
+
+    The one layer check: the engine, its traces and every package call it.
+    """
+    index = None if isinstance(layer, bool) or not hasattr(layer, "__index__") else operator.index(layer)
+    if index is None or not 0 <= index < n_layers:
+        where = "" if what is None else f" (in {what!r})"
+        raise OutOfRangeError(f"layer {layer!r} does not exist; this model has layers 0-{n_layers - 1}{where}")
+    return index
 
 
 def _check_finite(value: float, name: str, what: object) -> None:

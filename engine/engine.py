@@ -200,6 +200,10 @@ class Engine:
         """``(d_vocab, d_model)`` token embedding (a read-only view of the weights)."""
         return self._adapter.embed_tokens.weight.detach()
 
+    def check_layer(self, layer: int, what: object = None) -> int:
+        """``layer`` as an int; OutOfRangeError ("this model has layers 0-N") unless the model has it."""
+        return check_layer(layer, self.spec.n_layers, what)
+
     def W_out(self, layer: int) -> torch.Tensor:
         """``(d_mlp, d_model)`` MLP output weights of block ``layer`` (a read-only view)."""
         check_layer(layer, self.spec.n_layers, "W_out")

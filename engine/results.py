@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.readout import Readout, mean_std, read_next_token
+
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
@@ -13,7 +15,7 @@ class RunResult:
 
     logits:       ``(samples, d_vocab)``, one row per noise sample (identical rows without noise).
     probs_mean:   ``(d_vocab,)`` mean over samples of the softmax probabilities.
-    probs_std:    ``(d_vocab,)`` their standard deviation over samples (zeros for one sample).
+    probs_std:    ``(d_vocab,)`` their sample standard deviation (n - 1) over samples (zeros for one sample).
     clean_logits: ``(d_vocab,)`` the same prompt without interventions.
     """
 
@@ -38,11 +40,9 @@ class RunResult:
             one = RunResult.from_logits(logits, clean_logits)
             return RunResult(logits=logits.expand(samples, -1).clone(), probs_mean=one.probs_mean,
                              probs_std=one.probs_std, clean_logits=clean_logits)
-        probs = torch.softmax(logits, dim=-1)
-        mean = probs.mean(dim=0)
-        samples = probs.shape[0]
-        if samples == 1:
-            std = torch.zeros_like(mean)
-        else:  # Tensor.std over dim 0 takes a slow path on CPU; the sample std by hand is 20x faster.
-            std = ((probs - mean).square().sum(dim=0) / (samples - 1)).sqrt()
+        mean, std = mean_std(torch.softmax(logits, dim=-1))
         return RunResult(logits=logits, probs_mean=mean, probs_std=std, clean_logits=clean_logits)
+
+    def readout(self, k: int = 10, target_id: int | None = None) -> Readout:
+        """Top-k clean against this run, KL from clean, and ``target_id``'s fate (default: the clean top-1)."""
+        return read_next_token(self.logits, self.clean_logits, k, target_id)

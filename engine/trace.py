@@ -11,7 +11,7 @@ from typing import Literal
 
 import torch
 
-from engine.errors import OutOfRangeError
+from engine.edit_checks import check_layer
 
 ActivationSite = Literal[
     "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_in", "mlp_post", "mlp_out"]
@@ -59,10 +59,7 @@ class Trace:
         return len(self.tokens)
 
     def _check(self, layer: int) -> int:
-        if not isinstance(layer, int) or not 0 <= layer < self.n_layers:
-            raise OutOfRangeError(
-                f"layer {layer} does not exist; this model has layers 0-{self.n_layers - 1}")
-        return layer
+        return check_layer(layer, self.n_layers)
 
     def resid_pre(self, layer: int) -> torch.Tensor:
         """``(pos, d_model)`` residual stream entering block ``layer``."""

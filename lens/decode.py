@@ -61,14 +61,13 @@ def load_lenses(folder: Path, engine) -> LensSet:
 
 
 def resolve_target(engine, target: Target) -> tuple[int | None, str | None]:
-    """``(token id, token text)`` of a target given as an id or a one-token text, or ``(None, None)``.
-
-    Raises EmptyPromptError for an empty text and MultiTokenError for a text of several tokens.
+    """``(token id, token text)`` of a target given as an id or a text (its first token, as the model
+    predicts it), or ``(None, None)``. Raises EmptyPromptError for an empty text.
     """
     if target is None:
         return None, None
     if isinstance(target, str):
-        target = engine.token_id(target, "target token")
+        target = engine.token_id(target, "target token", first=True)
     d_vocab = engine.spec.d_vocab
     if not 0 <= int(target) < d_vocab:
         raise OutOfRangeError(f"target token id {target} does not exist; this model has ids 0-{d_vocab - 1}")

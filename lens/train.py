@@ -44,10 +44,9 @@ def _check_args(engine, kind: str, layers: Sequence[int] | None, steps: int) -> 
         raise ValueError(f"steps must be at least 1, got {steps}")
     n_layers = engine.spec.n_layers
     layers = tuple(range(n_layers)) if layers is None else tuple(sorted(set(layers)))
-    bad = [l for l in layers if not 0 <= l < n_layers]
-    if bad or not layers:
-        raise OutOfRangeError(f"layer(s) {bad or '(none)'} do not exist; this model has layers 0-{n_layers - 1}")
-    return layers
+    if not layers:
+        raise OutOfRangeError(f"no layers chosen; this model has layers 0-{n_layers - 1}")
+    return tuple(engine.check_layer(l) for l in layers)
 
 
 def _step(engine, lenses: dict[int, LayerLens], unembed: Unembed, batch, backward: bool) -> dict[int, torch.Tensor]:

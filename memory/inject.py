@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from engine.engine import Engine
-from engine.errors import EmptyPromptError, OutOfRangeError
+from engine.errors import EmptyPromptError
 from engine.interventions import Inject, Positions
+from engine.readout import gain_ratio
+from engine.results import RunResult
 from memory.build import MemorySource, build_memory, memory_token_ids
 from memory.errors import MemorySpecError
 
@@ -53,20 +55,6 @@ class InjectionResult:
         return gain_ratio(self.p_before, self.p_after)
 
 
-def gain_ratio(p_before: float, p_after: float) -> float:
-    """``p_after / p_before``, with 0/0 read as 1 (no change) and x/0 as inf."""
-    if p_before == 0.0:
-        return 1.0 if p_after == 0.0 else math.inf
-    return p_after / p_before
-
-
-def check_layer(engine, layer: int) -> None:
-    """Raise OutOfRangeError unless ``layer`` is one of the model's layers."""
-    n = engine.spec.n_layers
-    if not isinstance(layer, (int, np.integer)) or not 0 <= int(layer) < n:
-        raise OutOfRangeError(f"layer {layer} does not exist; this model has layers 0-{n - 1}")
-
-
 def check_scale(scale: float) -> None:
     """Raise MemorySpecError unless ``scale`` is a finite number."""
     if not math.isfinite(float(scale)):
@@ -89,17 +77,16 @@ def log_probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits.detach().double().reshape(-1), dim=-1)
 
 
-def inject_logits(engine, prompt: str, vector: np.ndarray, layer: int, scale: float,
-                  positions: Positions = "all") -> tuple[torch.Tensor, torch.Tensor]:
+def inject_run(engine: Engine, prompt: str, vector: np.ndarray, layer: int, scale: float,
+               positions: Positions = "all") -> RunResult:
     """Run ``prompt`` with ``scale * vector`` (``(d_model,)``) added to layer ``layer``'s attention output.
 
-    Returns (clean, injected) last-position logits, each ``(d_vocab,)``.
+    The result carries the clean logits too; its ``readout`` gives the answer's probability before and after.
     """
-    check_layer(engine, layer)
+    layer = engine.check_layer(layer)
     check_scale(scale)
-    inj = Inject(layer=int(layer), vector=tuple(float(v) for v in vector), scale=float(scale), positions=positions)
-    res = engine.run(prompt, [inj])
-    return res.clean_logits.reshape(-1), res.logits[0].reshape(-1)
+    inj = Inject(layer=layer, vector=tuple(float(v) for v in vector), scale=float(scale), positions=positions)
+    return engine.run(prompt, [inj])
 
 
 def _top(engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:
@@ -122,13 +109,14 @@ def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, 
     With ``answer=None`` the tracked token is the model's clean top-1 prediction.
     """
     vector = build_memory(engine, spec.memory, spec.source, spec.normalise)
-    clean, injected = inject_logits(engine, prompt, vector, spec.layer, spec.scale, spec.positions)
+    run = inject_run(engine, prompt, vector, spec.layer, spec.scale, spec.positions)
     if answer is None:
-        a = int(clean.argmax())
+        a = int(run.clean_logits.argmax())
         answer = engine.token_strs([a])[0]
     else:
         a = answer_token_id(engine, answer)
-    lp_before, lp_after = log_probs(clean), log_probs(injected)
+    readout = run.readout(top_k, a)
+    lp_before, lp_after = log_probs(run.clean_logits), log_probs(run.logits[0])
     k = min(top_k, lp_before.shape[0])
     return InjectionResult(
         prompt=prompt,
@@ -136,8 +124,8 @@ def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, 
         answer_token=engine.token_strs([a])[0],
         spec=spec,
         memory_tokens=tuple(engine.token_strs(memory_token_ids(engine, spec.memory))),
-        p_before=float(lp_before[a].exp()),
-        p_after=float(lp_after[a].exp()),
+        p_before=readout.target_clean,
+        p_after=readout.target_mean,
         top_before=_top(engine, lp_before, k),
         top_after=_top(engine, lp_after, k),
         top_both=_top_both(engine, lp_before, lp_after, k),

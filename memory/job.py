@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
 from memory.sweep import CellKey, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid, sweep_layer_scale
@@ -99,7 +100,7 @@ def run_sweep_job(engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
 
         def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
-            gain = p_after / p_before if p_before > 0 else float("inf")
+            gain = gain_ratio(p_before, p_after)
             writer.writerow(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
                                                 p_after=repr(float(p_after)), gain=repr(float(gain))))
             f.flush()

@@ -10,7 +10,8 @@ import numpy as np
 from engine.interventions import Positions
 from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
-from memory.inject import answer_token_id, check_layer, check_scale, inject_logits, log_probs
+from engine.readout import gain_ratio
+from memory.inject import answer_token_id, check_scale, inject_run
 
 Progress = Callable[[int, int], None]
 CellKey = tuple[str, int, float]
@@ -57,9 +58,8 @@ class LayerScaleSweep:
 
     @property
     def gain(self) -> np.ndarray:
-        """``(n_cases, n_layers, n_scales)`` ratios p_after / p_before."""
-        before = np.maximum(self.p_before, np.finfo(np.float64).tiny)[:, None, None]
-        return self.p_after / before
+        """``(n_cases, n_layers, n_scales)`` ratios p_after / p_before (see ``gain_ratio``)."""
+        return gain_ratio(self.p_before[:, None, None], self.p_after)
 
     def select(self, label: str) -> "LayerScaleSweep":
         """The sub-sweep of cases whose label is ``label``."""
@@ -100,7 +100,7 @@ def resolve_grid(engine, spec: SweepSpec) -> tuple[tuple[int, ...], tuple[float,
     if not layers or not spec.scales:
         raise MemorySpecError("a sweep needs at least one layer and one scale, e.g. --layers all --scales 1:15:1")
     for layer in layers:
-        check_layer(engine, layer)
+        engine.check_layer(layer)
     for scale in spec.scales:
         check_scale(scale)
     if len(set(layers)) != len(layers) or len(set(spec.scales)) != len(spec.scales):
@@ -142,13 +142,13 @@ def sweep_layer_scale(
         answer = answer_token_id(engine, case.answer)
         if case.memory not in memories:
             memories[case.memory] = build_memory(engine, case.memory, spec.source, spec.normalise)
-        p_before[c] = float(log_probs(engine.trace(case.prompt).logits[-1])[answer].exp())
+        p_before[c] = engine.run(case.prompt).readout(1, answer).target_clean
         for i, layer in enumerate(layers):
             for j, scale in enumerate(scales):
                 hit = known.get((case.key, layer, scale))
                 if hit is None:
-                    _, logits = inject_logits(engine, case.prompt, memories[case.memory], layer, scale, spec.positions)
-                    hit = float(log_probs(logits)[answer].exp())
+                    run = inject_run(engine, case.prompt, memories[case.memory], layer, scale, spec.positions)
+                    hit = run.readout(1, answer).target_mean
                     if on_cell is not None:
                         on_cell(case, layer, scale, float(p_before[c]), hit)
                 p_after[c, i, j] = hit

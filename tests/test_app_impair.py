@@ -104,3 +104,30 @@ def test_every_mode_moves_the_probabilities(app_model, mode):
     assert_clean(at)
     assert float(metric_values(at)["KL from clean (nats)"]) > 0.0
     assert (len(at.slider) == 1) == (mode == "negative_noise"), "zero and mean ablation have no intensity"
+
+
+def test_the_chart_shows_the_engine_readout(app_model):
+    """The bars, whiskers and metrics are RunResult's numbers, standard deviation convention included."""
+    from cluster.impair import impairs
+    from cluster.spec import Cluster
+    from engine import Engine
+    from ui.units import parse_units
+
+    at = open_app(PAGE, {"cluster": "custom units…", "cluster_units": "1:0-15", "cluster_site": "mlp_post",
+                         "intensity_noise": "3.0", "k": "8", "seed": "5", "pos": "all"})
+    assert_clean(at)
+    engine = Engine.load(app_model)
+    cluster = Cluster(name="custom", neurons=parse_units("1:0-15"), method="manual", site="mlp_post")
+    run = engine.run(at.sidebar.text_area(key="prompt").value, impairs(cluster, "noise", 3.0, seed=5), samples=8)
+    target = at.sidebar.text_input(key="target").value
+    r = run.readout(10, engine.token_id(target) if target.strip() else None)
+    clean, impaired = charts(at)[0]["data"]
+    np.testing.assert_allclose(array(clean["y"]), r.clean, rtol=1e-12)
+    np.testing.assert_allclose(array(impaired["y"]), r.mean, rtol=1e-12)
+    np.testing.assert_allclose(array(impaired["error_y"]["array"]), r.std, rtol=1e-12)
+    np.testing.assert_allclose(r.mean, run.probs_mean[r.ids].numpy(), atol=1e-6)
+    np.testing.assert_allclose(r.std, run.probs_std[r.ids].numpy(), atol=1e-6)
+    assert r.std.max() > 0
+    shown = metric_values(at)
+    assert shown["KL from clean (nats)"] == f"{r.kl:.4f}"
+    assert shown["Target rank"] == f"{r.rank_mean}"

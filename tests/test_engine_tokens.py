@@ -105,3 +105,4 @@ def test_memory_vector_has_no_word_start_row(llama):
 def test_answers_may_be_longer_where_the_metric_reads_their_first_token(llama):
     assert llama.token_id(" girls", first=True) == piece_id(llama, "▁girl")
     assert answer_token(llama, " girls") == piece_id(llama, "▁girl")
+    assert target_id(llama, " girls") == resolve_target(llama, " girls")[0] == piece_id(llama, "▁girl")

@@ -31,7 +31,7 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
 
 
 def target_id(engine: Engine, text: str | None) -> int | None:
-    """The token the model would predict for ``text``; None for no target, or after showing why it is not one token."""
+    """The first token of ``text`` as the model would predict it (as the Lens pages read it); None for no target."""
     if not text:
         return None
-    return attempt(engine.token_id, text, "target token")
+    return attempt(engine.token_id, text, "target token", first=True)
