@@ -20,6 +20,7 @@ import torch
 
 from engine.adapter import Adapter
 from engine.edit_checks import check_layer
+from engine.capture import Batch, Captured, CaptureSite, capture_batch, check_sites, pad_batch
 from engine.edits import blame, compile_edits
 from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, MultiTokenError,
                            NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
@@ -75,7 +76,7 @@ class Engine:
 
     @property
     def adapter(self) -> Adapter:
-        """The family adapter (named modules, block calls), for batched captures; hold ``lock`` with hooks."""
+        """The family adapter (named modules and weights); hooks go through :meth:`capture` and :meth:`run`."""
         return self._adapter
 
     # Tokens ------------------------------------------------------------------
@@ -241,6 +242,29 @@ class Engine:
                 f"the run produced NaN or inf, most likely because of {blame(edits)}; "
                 "lower its intensity or scale")
         return RunResult.from_logits(logits, clean, samples)
+
+    def capture(self, batch: Batch | Sequence[Sequence[int]], layers: Sequence[int] | None = None,
+                sites: Sequence[CaptureSite] = ("head_writes", "resid_post")) -> Captured:
+        """One clean forward of many token sequences (a :class:`Batch`, or lists of ids to right-pad),
+        keeping ``sites`` at ``layers`` (default: all) at every real position; see :class:`Captured`.
+
+        Hooks and the lock stay inside the engine: they are held for the forward and released,
+        also on error. Raises OutOfRangeError for a layer the model lacks or a sequence too long.
+        """
+        sites = check_sites(sites)
+        if not isinstance(batch, Batch):
+            for seq in batch:
+                self._check_tokens(tuple(int(i) for i in seq))
+            batch = pad_batch(batch)
+        elif batch.ids.shape[1] > self.spec.n_ctx:
+            raise PromptTooLongError(f"the batch is {batch.ids.shape[1]} tokens wide but this model reads at "
+                                     f"most {self.spec.n_ctx}; shorten its sequences")
+        layers = tuple(range(self.spec.n_layers)) if layers is None else tuple(
+            sorted({self.check_layer(l) for l in layers}))
+        if not layers:
+            raise OutOfRangeError(f"no layers chosen; this model has layers 0-{self.spec.n_layers - 1}")
+        with self.lock, torch.no_grad():
+            return capture_batch(self._adapter, batch, layers, sites)
 
     def run_activations(self, prompt: Prompt, interventions: Sequence[Intervention],
                         site: ActivationSite) -> torch.Tensor:
