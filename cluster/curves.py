@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS, WORSE, metric_index
 from cluster.spec import Cluster, site_width
 from cluster.storage import check_cluster
+from engine.engine import Engine
 from engine.interventions import Positions
 from world.prompts import KeywordPrompt
 
@@ -74,7 +75,7 @@ class ImpairmentCurves:
 
 
 def impairment_curves(
-    engine: Any,
+    engine: Engine,
     cluster: Cluster,
     prompts: Sequence[KeywordPrompt] | EvalSet,
     mode: str,
@@ -114,7 +115,7 @@ def impairment_curves(
     )
 
 
-def _grid(engine, evalset, cluster, mode, intensities, seed, samples, positions, means, tick) -> np.ndarray:
+def _grid(engine: Engine, evalset, cluster, mode, intensities, seed, samples, positions, means, tick) -> np.ndarray:
     """``(len(METRICS), n_topics, n_intensities)`` for one cluster and seed."""
     out = np.empty((len(METRICS), len(evalset.topics), len(intensities)))
     for j, x in enumerate(intensities):

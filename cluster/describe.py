@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from engine.engine import Engine
 from cluster.activations import site_acts
 from cluster.prompts import select_split
 from cluster.spec import Cluster
@@ -53,7 +54,7 @@ class ClusterDescription:
 
 
 def describe_cluster(
-    engine: Any, cluster: Cluster, prompts: Sequence[KeywordPrompt], *, split: str | None = "train",
+    engine: Engine, cluster: Cluster, prompts: Sequence[KeywordPrompt], *, split: str | None = "train",
     top_k: int = 10, max_units: int = 20, progress: Progress | None = None,
 ) -> ClusterDescription:
     """Describe ``cluster`` on the ``split`` prompts; ``max_units`` highest-scoring units get their promoted tokens."""
@@ -72,7 +73,7 @@ def describe_cluster(
     )
 
 
-def unit_directions(engine: Any, site: str, units: Sequence[tuple[tuple[int, int], float]]) -> torch.Tensor:
+def unit_directions(engine: Engine, site: str, units: Sequence[tuple[tuple[int, int], float]]) -> torch.Tensor:
     """``(n_units, d_model)`` what each unit writes to the residual stream per unit of activation.
 
     mlp_post: its row of W_out; mlp_out: the basis direction itself. mlp_in units
@@ -95,7 +96,7 @@ def _ranked_units(cluster: Cluster) -> list[tuple[tuple[int, int], float]]:
     return sorted(zip(cluster.neurons, scores), key=lambda pair: -pair[1])
 
 
-def _top_tokens(engine: Any, direction: torch.Tensor, k: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+def _top_tokens(engine: Engine, direction: torch.Tensor, k: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """The top-k tokens of ``direction`` ``(d_model,)`` @ W_U (no final norm), and their logits."""
     if not direction.any():
         return (), ()
@@ -103,14 +104,14 @@ def _top_tokens(engine: Any, direction: torch.Tensor, k: int) -> tuple[tuple[str
     return tuple(engine.token_strs(ids.tolist())), tuple(float(v) for v in values)
 
 
-def _unit_tokens(engine: Any, unit: tuple[tuple[int, int], float], direction: torch.Tensor, k: int) -> UnitTokens:
+def _unit_tokens(engine: Engine, unit: tuple[tuple[int, int], float], direction: torch.Tensor, k: int) -> UnitTokens:
     (layer, index), score = unit
     tokens, logits = _top_tokens(engine, direction, k)
     return UnitTokens(layer=layer, unit=index, score=score, tokens=tokens, logits=logits)
 
 
 def _firings(
-    engine: Any, cluster: Cluster, prompts: Sequence[KeywordPrompt], progress: Progress | None
+    engine: Engine, cluster: Cluster, prompts: Sequence[KeywordPrompt], progress: Progress | None
 ) -> list[list[Firing]]:
     """For each prompt, each position with the cluster's mean z-scored activation there."""
     groups = cluster.by_layer()

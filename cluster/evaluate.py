@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from cluster.metrics import METRICS, prompt_metrics
 from cluster.prompts import answer_token, select_split, topics_of
+from engine.engine import Engine
 from engine.interventions import Intervention
 from world.prompts import KeywordPrompt
 
@@ -28,7 +29,7 @@ class EvalSet:
         return np.bincount(self.topic_index, minlength=len(self.topics))
 
 
-def make_eval_set(engine: Any, prompts: Sequence[KeywordPrompt], split: str | None = "heldout") -> EvalSet:
+def make_eval_set(engine: Engine, prompts: Sequence[KeywordPrompt], split: str | None = "heldout") -> EvalSet:
     """The ``split`` prompts, with their answers tokenised by ``engine``'s tokenizer."""
     chosen = select_split(prompts, split)
     topics = topics_of(chosen)
@@ -41,7 +42,7 @@ def make_eval_set(engine: Any, prompts: Sequence[KeywordPrompt], split: str | No
     )
 
 
-def score(engine: Any, evalset: EvalSet, interventions: Sequence[Intervention] = (), samples: int = 1) -> np.ndarray:
+def score(engine: Engine, evalset: EvalSet, interventions: Sequence[Intervention] = (), samples: int = 1) -> np.ndarray:
     """``(len(METRICS), n_topics)`` metrics averaged over each topic's prompts.
 
     With no interventions this is the clean model (its KL is 0).

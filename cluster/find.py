@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -12,13 +12,14 @@ from cluster.errors import ClusterError
 from cluster.prompts import prompt_hash, select_split, topics_of
 from cluster.selectivity import selectivity, top_percent
 from cluster.spec import Cluster
+from engine.engine import Engine
 from engine.interventions import IMPAIR_SITES
 from world.prompts import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 
 
-def provenance(engine: Any, prompts: Sequence[KeywordPrompt], prompt_set: str) -> dict[str, str]:
+def provenance(engine: Engine, prompts: Sequence[KeywordPrompt], prompt_set: str) -> dict[str, str]:
     """The Cluster fields that pin the model and the prompts a cluster came from."""
     return {
         "prompt_set": prompt_set,
@@ -50,7 +51,7 @@ def check_site(site: str) -> None:
 
 
 def find_topic_clusters(
-    engine: Any,
+    engine: Engine,
     prompts: Sequence[KeywordPrompt],
     percent: float,
     *,

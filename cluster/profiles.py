@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans
 
+from engine.engine import Engine
 from cluster.activations import last_position_acts
 from cluster.errors import ClusterError
 from cluster.find import check_site, provenance
@@ -58,7 +59,7 @@ def best_topic(acts: np.ndarray, flat_units: np.ndarray, labels: Sequence[str]) 
 
 
 def find_profile_clusters(
-    engine: Any,
+    engine: Engine,
     prompts: Sequence[KeywordPrompt],
     k: int,
     *,

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.engine import Engine
+from engine.spec import ModelSpec
 from cluster.errors import ClusterError, ClusterMismatchError
 from cluster.spec import Cluster, site_width
 
@@ -64,7 +66,7 @@ def save_cluster(cluster: Cluster, path: str | Path) -> Path:
     return path
 
 
-def load_cluster(path: str | Path, engine: Any = None) -> Cluster:
+def load_cluster(path: str | Path, engine: Engine | None = None) -> Cluster:
     """Read a cluster file; with ``engine``, also check it fits that model (see ``check_cluster``)."""
     path = Path(path)
     if not path.is_file():
@@ -79,7 +81,7 @@ def load_cluster(path: str | Path, engine: Any = None) -> Cluster:
     return cluster
 
 
-def check_cluster(cluster: Cluster, spec: Any) -> None:
+def check_cluster(cluster: Cluster, spec: ModelSpec) -> None:
     """Raise ClusterMismatchError unless ``cluster`` was made for the model of ``spec`` and names real units."""
     if cluster.fingerprint and cluster.fingerprint != spec.fingerprint:
         made_for = cluster.model_name or "another model"

@@ -9,6 +9,7 @@ import numpy as np
 
 from compare.cka import linear_cka
 from compare.errors import CompareError, TokenizerMismatchError
+from engine.engine import Engine
 from engine.trace import ACTIVATION_SITES
 
 # The engine's activation sites, resid_post first (the default view).
@@ -47,12 +48,12 @@ def _check_site(site: str) -> None:
         raise CompareError(f"unknown site {site!r}; choose one of {', '.join(COMPARE_SITES)}")
 
 
-def _clean_stack(engine, prompt: str, site: str) -> np.ndarray:
+def _clean_stack(engine: Engine, prompt: str, site: str) -> np.ndarray:
     """``(n_layers, pos, width)`` clean activations at ``site`` from the engine's cached trace."""
     return _numpy(engine.trace(prompt).stack(site))
 
 
-def cka_clean_vs_impaired(engine, prompts: Sequence[str], interventions: Sequence, site: str = "resid_post") -> CkaResult:
+def cka_clean_vs_impaired(engine: Engine, prompts: Sequence[str], interventions: Sequence, site: str = "resid_post") -> CkaResult:
     """CKA per layer between clean and impaired activations, positions of all ``prompts`` pooled.
 
     Noise interventions use the engine's first sample, so the result is reproducible per seed.
@@ -68,7 +69,7 @@ def cka_clean_vs_impaired(engine, prompts: Sequence[str], interventions: Sequenc
     return CkaResult(cka=cka, site=site, n_positions=int(x.shape[1]))
 
 
-def check_same_tokenizer(engine_a, engine_b) -> None:
+def check_same_tokenizer(engine_a: Engine, engine_b: Engine) -> None:
     """Raise TokenizerMismatchError unless both engines map text to the same token ids."""
     vocab_a, vocab_b = engine_a.tokenizer.get_vocab(), engine_b.tokenizer.get_vocab()
     if vocab_a != vocab_b:
@@ -78,7 +79,7 @@ def check_same_tokenizer(engine_a, engine_b) -> None:
         )
 
 
-def cka_between_models(engine_a, engine_b, prompts: Sequence[str], site: str = "resid_post") -> ModelCkaResult:
+def cka_between_models(engine_a: Engine, engine_b: Engine, prompts: Sequence[str], site: str = "resid_post") -> ModelCkaResult:
     """CKA between every layer of model A and every layer of model B on the same tokens."""
     _check_site(site)
     check_same_tokenizer(engine_a, engine_b)

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from engine.errors import InterventionError, OutOfRangeError
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject
+from engine.spec import ModelSpec
 
 
 def check_layer(layer: int, n_layers: int, what: object = None) -> int:
@@ -45,14 +46,14 @@ def resolve_positions(positions: str | Sequence[int], n_pos: int) -> tuple[int, 
     return tuple(sorted(resolved))
 
 
-def check_impair(imp: Impair, dims: dict[str, int]) -> None:
+def check_impair(imp: Impair, spec: ModelSpec) -> None:
     """Validate an Impair's layer, mode, site, units, intensity and mean."""
-    check_layer(imp.layer, dims["n_layers"], imp)
+    check_layer(imp.layer, spec.n_layers, imp)
     if imp.mode not in IMPAIR_MODES:
         raise InterventionError(f"unknown impair mode {imp.mode!r}; choose one of {', '.join(IMPAIR_MODES)}")
     if imp.site not in IMPAIR_SITES:
         raise InterventionError(f"unknown impair site {imp.site!r}; choose one of {', '.join(IMPAIR_SITES)}")
-    width = dims["d_mlp"] if imp.site == "mlp_post" else dims["d_model"]
+    width = spec.d_mlp if imp.site == "mlp_post" else spec.d_model
     units = tuple(imp.neurons)
     for n in units:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < width:
@@ -70,21 +71,21 @@ def check_impair(imp: Impair, dims: dict[str, int]) -> None:
             _check_finite(value, "every mean value", imp)
 
 
-def check_inject(inj: Inject, dims: dict[str, int]) -> None:
+def check_inject(inj: Inject, spec: ModelSpec) -> None:
     """Validate an Inject's layer, vector length and values."""
-    check_layer(inj.layer, dims["n_layers"], inj)
-    if len(inj.vector) != dims["d_model"]:
+    check_layer(inj.layer, spec.n_layers, inj)
+    if len(inj.vector) != spec.d_model:
         raise InterventionError(
-            f"the injected vector has {len(inj.vector)} values; this model needs d_model = {dims['d_model']}")
+            f"the injected vector has {len(inj.vector)} values; this model needs d_model = {spec.d_model}")
     _check_finite(inj.scale, "scale", inj)
     if not all(math.isfinite(v) for v in inj.vector):
         raise InterventionError("the injected vector contains NaN or inf; pass finite values")
 
 
-def check_ablate(abl: Ablate, dims: dict[str, int]) -> None:
+def check_ablate(abl: Ablate, spec: ModelSpec) -> None:
     """Validate an Ablate's layer, head and mode."""
-    check_layer(abl.layer, dims["n_layers"], abl)
-    n_heads = dims["n_heads"]
+    check_layer(abl.layer, spec.n_layers, abl)
+    n_heads = spec.n_heads
     if isinstance(abl.head, bool) or not isinstance(abl.head, int) or not 0 <= abl.head < n_heads:
         raise OutOfRangeError(f"head {abl.head!r} does not exist; this model has heads 0-{n_heads - 1}")
     if abl.mode not in ("zero", "mean"):

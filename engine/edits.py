@@ -24,6 +24,7 @@ import torch
 from engine.edit_checks import check_ablate, check_impair, check_inject, resolve_positions
 from engine.errors import InterventionError
 from engine.interventions import Ablate, Impair, Inject
+from engine.spec import ModelSpec
 
 
 def noise_seed(seed: int, layer: int, site: str, sample: int) -> int:
@@ -173,23 +174,23 @@ class AblateEdit(Edit):
         return z.flatten(-2)
 
 
-def compile_edits(interventions: Sequence, n_pos: int, samples: int, dims: dict[str, int]) -> list[Edit]:
+def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: ModelSpec) -> list[Edit]:
     """Validate ``interventions`` against the model and prompt and build their edits.
 
-    ``dims``: n_layers, n_heads, d_model, d_mlp.
+    ``spec``: the model's sizes (n_layers, n_heads, d_model, d_mlp).
     """
     edits: list[Edit] = []
     for item in interventions:
         if isinstance(item, Impair):
-            check_impair(item, dims)
+            check_impair(item, spec)
             positions = resolve_positions(item.positions, n_pos)
             edits.append(UnitEdit(item, positions, n_pos, samples))
         elif isinstance(item, Inject):
-            check_inject(item, dims)
+            check_inject(item, spec)
             edits.append(InjectEdit(item, resolve_positions(item.positions, n_pos), n_pos))
         elif isinstance(item, Ablate):
-            check_ablate(item, dims)
-            edits.append(AblateEdit(item, n_pos, dims["n_heads"]))
+            check_ablate(item, spec)
+            edits.append(AblateEdit(item, n_pos, spec.n_heads))
         else:
             raise InterventionError(
                 f"{item!r} is not an intervention; pass Impair, Inject or Ablate values")

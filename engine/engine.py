@@ -61,7 +61,6 @@ class Engine:
             name=name, family=a.family, n_layers=a.n_layers, n_heads=a.n_heads, d_model=a.d_model,
             d_head=a.d_head, d_mlp=a.d_mlp, d_vocab=a.d_vocab, n_ctx=a.n_ctx,
             fingerprint=fingerprint(model.config, self.W_U))
-        self._dims = dict(n_layers=a.n_layers, n_heads=a.n_heads, d_model=a.d_model, d_mlp=a.d_mlp)
         self._traces: LRU[Trace] = LRU(max_traces, max_trace_bytes, size=lambda t: t.nbytes)
         self._encoded: LRU[tuple[int, ...]] = LRU(4096)
 
@@ -231,7 +230,7 @@ class Engine:
             raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
         trace = self.trace(prompt)
         clean = trace.logits[-1]
-        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self._dims)
+        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self.spec)
         if not edits:
             return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
         batch = samples if any(e.stochastic for e in edits) else 1
@@ -275,7 +274,7 @@ class Engine:
         if site not in ACTIVATION_SITES:
             raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
         trace = self.trace(prompt)
-        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self._dims)
+        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self.spec)
         if not edits:
             return trace.stack(site).clone()
         with self.lock, torch.no_grad():

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import torch
 
+from engine.engine import Engine
 from lens.capture import Batch, pad_batch
 
 
@@ -40,7 +41,7 @@ def text_digest(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def tokenize(engine, texts: Sequence[str], max_len: int) -> list[list[int]]:
+def tokenize(engine: Engine, texts: Sequence[str], max_len: int) -> list[list[int]]:
     """Token ids of each text, as ``Engine.encode`` makes them, cut to ``max_len`` (empty texts dropped)."""
     max_len = min(max_len, engine.spec.n_ctx)
     if not texts:
@@ -49,7 +50,7 @@ def tokenize(engine, texts: Sequence[str], max_len: int) -> list[list[int]]:
     return [list(seq[:max_len]) for seq in ids if len(seq) > 0]
 
 
-def pad_id(engine) -> int:
+def pad_id(engine: Engine) -> int:
     """Token id used for right padding (its value never reaches a real position)."""
     pad = engine.tokenizer.pad_token_id
     return 0 if pad is None else int(pad)

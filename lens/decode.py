@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engine.engine import Engine
 from engine.errors import OutOfRangeError
 from lens.base import Lens, LogitLens, ResidSite
 from lens.capture import adapter_of
@@ -50,7 +51,7 @@ def topk_stats(logits: Tensor, k: int, target_id: int | None = None) -> TopK:
     return TopK(ids, probs, (t - log_z).exp()[..., 0], rank)
 
 
-def logit_lens(engine) -> LogitLens:
+def logit_lens(engine: Engine) -> LogitLens:
     """The logit lens of ``engine``'s model."""
     return LogitLens(Unembed.from_adapter(adapter_of(engine)), engine.spec.n_layers)
 
@@ -60,7 +61,7 @@ def load_lenses(folder: Path, engine) -> LensSet:
     return open_lenses(folder, engine.spec, Unembed.from_adapter(adapter_of(engine)))
 
 
-def resolve_target(engine, target: Target) -> tuple[int | None, str | None]:
+def resolve_target(engine: Engine, target: Target) -> tuple[int | None, str | None]:
     """``(token id, token text)`` of a target given as an id or a text (its first token, as the model
     predicts it), or ``(None, None)``. Raises EmptyPromptError for an empty text.
     """
@@ -79,7 +80,7 @@ def _check_k(k: int, d_vocab: int) -> None:
         raise OutOfRangeError(f"k = {k} top tokens asked for; choose 1-{d_vocab}")
 
 
-def _strs(engine, ids: np.ndarray) -> np.ndarray:
+def _strs(engine: Engine, ids: np.ndarray) -> np.ndarray:
     unique, inverse = np.unique(ids, return_inverse=True)
     table = np.array(engine.token_strs(unique.tolist()), dtype=object)
     return table[inverse].reshape(ids.shape)
@@ -106,7 +107,7 @@ def _positions(positions: Sequence[int] | None, n_pos: int) -> tuple[int, ...]:
     return tuple(sorted({p % n_pos for p in positions}))
 
 
-def decode_heads(engine, lens: Lens, prompt, layers: Sequence[int] | None = None, k: int = 5,
+def decode_heads(engine: Engine, lens: Lens, prompt, layers: Sequence[int] | None = None, k: int = 5,
                  target: Target = None, positions: Sequence[int] | None = None) -> HeadLensResult:
     """Decode every head's write through ``lens`` for ``layers`` (default: all the lens has) and ``positions``.
 
@@ -130,7 +131,7 @@ def decode_heads(engine, lens: Lens, prompt, layers: Sequence[int] | None = None
     )
 
 
-def decode_logit_lens(engine, prompt, k: int = 5, target: Target = None,
+def decode_logit_lens(engine: Engine, prompt, k: int = 5, target: Target = None,
                       site: ResidSite = "resid_post") -> LogitLensResult:
     """Logit lens of the residual stream at ``site`` of every layer and position of ``prompt``."""
     _check_k(k, engine.spec.d_vocab)
@@ -149,7 +150,7 @@ def decode_logit_lens(engine, prompt, k: int = 5, target: Target = None,
     )
 
 
-def attention_pattern(engine, prompt, layer: int) -> PatternResult:
+def attention_pattern(engine: Engine, prompt, layer: int) -> PatternResult:
     """Attention probabilities ``(n_heads, pos, pos)`` of ``layer`` on ``prompt``."""
     trace = engine.trace(prompt)
     return PatternResult(layer=layer, tokens=tuple(engine.token_strs(trace.tokens)),

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from engine.engine import Engine
 from lens.base import Lens
 from lens.capture import capture_batch
 from lens.data import eval_batches, pad_id, tokenize
@@ -42,7 +43,7 @@ class EvalResult:
         return self.resid_kl if name == RESID_NAME else self.kl[self.names.index(name)]
 
 
-def evaluate_lenses(engine, texts: Sequence[str], lenses: Sequence[Lens] = (), layers: Sequence[int] | None = None,
+def evaluate_lenses(engine: Engine, texts: Sequence[str], lenses: Sequence[Lens] = (), layers: Sequence[int] | None = None,
                     batch_size: int = 32, max_len: int = 64) -> EvalResult:
     """KL of the logit lens (on head writes and on resid_post) and of ``lenses`` on ``texts``.
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from engine.spec import ModelSpec
 from lens.errors import LensFormatError, LensMismatch
 
 FORMAT = "lenslab-attention-lens"
@@ -88,7 +89,7 @@ class LensHeader:
         except (KeyError, TypeError) as err:
             raise LensFormatError(f"{where} lacks or misnames a field ({err}); retrain the lenses") from err
 
-    def check_model(self, spec) -> None:
+    def check_model(self, spec: ModelSpec) -> None:
         """Raise :class:`LensMismatch` unless ``spec`` (a ``ModelSpec``) is the model these lenses were made for."""
         if spec.fingerprint != self.fingerprint:
             raise LensMismatch(

@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
 from lens.header import CONVENTION_TL, LensHeader
 from lens.storage import save_lenses
@@ -91,7 +92,7 @@ def read_original(path: Path) -> dict[str, Tensor]:
     }
 
 
-def _check_shapes(path: Path, state: dict[str, Tensor], spec) -> None:
+def _check_shapes(path: Path, state: dict[str, Tensor], spec: ModelSpec) -> None:
     n_heads, d_vocab, d_model = state["weight"].shape
     if (n_heads, d_vocab, d_model) != (spec.n_heads, spec.d_vocab, spec.d_model):
         raise LensMismatch(
@@ -99,7 +100,7 @@ def _check_shapes(path: Path, state: dict[str, Tensor], spec) -> None:
             f"but model {spec.name!r} has {(spec.n_heads, spec.d_vocab, spec.d_model)}")
 
 
-def import_original(files: Sequence[Path], out_dir: Path, spec) -> LensHeader:
+def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec) -> LensHeader:
     """Convert original per-layer checkpoints into a ``full`` lens folder pinned to ``spec``'s model.
 
     The lenses keep the original's TransformerLens weight convention, recorded in the header.

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm import tqdm
 
+from engine.engine import Engine
 from engine.errors import OutOfRangeError
 from lens.capture import adapter_of, capture_batch
 from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
@@ -37,7 +38,7 @@ MAX_EVAL_TEXTS = 256
 Progress = Callable[[int, int], None]
 
 
-def _check_args(engine, kind: str, layers: Sequence[int] | None, steps: int) -> tuple[int, ...]:
+def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int) -> tuple[int, ...]:
     if kind not in KINDS:
         raise ValueError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
     if steps < 1:
@@ -49,7 +50,7 @@ def _check_args(engine, kind: str, layers: Sequence[int] | None, steps: int) -> 
     return tuple(engine.check_layer(l) for l in layers)
 
 
-def _step(engine, lenses: dict[int, LayerLens], unembed: Unembed, batch, backward: bool) -> dict[int, torch.Tensor]:
+def _step(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, batch, backward: bool) -> dict[int, torch.Tensor]:
     """``{layer: (n_heads,) KL}`` on one batch; with ``backward``, gradients are accumulated."""
     acts = capture_batch(engine, batch, tuple(lenses))
     n_heads = engine.spec.n_heads
@@ -59,7 +60,7 @@ def _step(engine, lenses: dict[int, LayerLens], unembed: Unembed, batch, backwar
                 for layer, lens in lenses.items()}
 
 
-def heldout_kl(engine, lenses: dict[int, LayerLens], unembed: Unembed, texts: Sequence[str],
+def heldout_kl(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, texts: Sequence[str],
                batch_size: int, max_len: int) -> dict[int, torch.Tensor]:
     """``{layer: (n_heads,)}`` KL(final || lens) averaged over every real position of ``texts``."""
     total = {layer: torch.zeros(engine.spec.n_heads) for layer in lenses}
@@ -71,7 +72,7 @@ def heldout_kl(engine, lenses: dict[int, LayerLens], unembed: Unembed, texts: Se
     return {layer: t / max(n, 1) for layer, t in total.items()}
 
 
-def _optimise(engine, lenses: dict[int, LayerLens], unembed: Unembed, opt: torch.optim.Optimizer,
+def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, opt: torch.optim.Optimizer,
               batches: Batches, start: int, steps: int, checkpoint: Callable[[int], None],
               progress: Progress | None) -> dict[int, torch.Tensor]:
     """Run steps ``start..steps-1``; ``checkpoint(done)`` after each; return the last step's KL per head."""

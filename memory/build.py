@@ -43,7 +43,7 @@ def memory_token_ids(engine: Engine, text: str) -> list[int]:
         ) from err
 
 
-def build_memory(engine, text: str, source: MemorySource = "unembedding", normalise: bool = False) -> np.ndarray:
+def build_memory(engine: Engine, text: str, source: MemorySource = "unembedding", normalise: bool = False) -> np.ndarray:
     """The memory vector of ``text``, shape ``(d_model,)``, float32.
 
     ``source="unembedding"`` sums ``W_U[:, t]`` (the paper's recipe),
@@ -67,6 +67,6 @@ def build_memory(engine, text: str, source: MemorySource = "unembedding", normal
     return vec
 
 
-def build_memory_from_spec(engine, spec: MemorySpec) -> np.ndarray:
+def build_memory_from_spec(engine: Engine, spec: MemorySpec) -> np.ndarray:
     """``build_memory`` for a ``MemorySpec``; shape ``(d_model,)``."""
     return build_memory(engine, spec.text, spec.source, spec.normalise)

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from engine.engine import Engine
 from memory.errors import MemorySpecError
 from memory.inject import answer_token_id
 from memory.sweep import LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid, sweep_layer_scale
@@ -95,7 +96,7 @@ def leave_one_out(sweep: LayerScaleSweep) -> tuple[np.ndarray, list[tuple[int, f
     return gains, cells
 
 
-def answers_top1(engine, prompt: str, answer: str) -> bool:
+def answers_top1(engine: Engine, prompt: str, answer: str) -> bool:
     """Whether the model's clean top-1 next token after ``prompt`` is the answer's first token."""
     return int(engine.trace(prompt).logits[-1].argmax()) == answer_token_id(engine, answer)
 
@@ -121,7 +122,7 @@ def split_prompts(prompts: Sequence, split: str) -> list:
     return chosen
 
 
-def repair_check(engine, prompts: Sequence, spec: SweepSpec = SweepSpec(),
+def repair_check(engine: Engine, prompts: Sequence, spec: SweepSpec = SweepSpec(),
                  progress: Progress | None = None) -> tuple[RepairReport, LayerScaleSweep, LayerScaleSweep]:
     """Sweep the taught split (to choose one cell) and the wrong heldout prompts (bridge and control).
 

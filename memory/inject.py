@@ -89,13 +89,13 @@ def inject_run(engine: Engine, prompt: str, vector: np.ndarray, layer: int, scal
     return engine.run(prompt, [inj])
 
 
-def _top(engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:
+def _top(engine: Engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:
     vals, idx = torch.topk(logp, k)
     strs = engine.token_strs(idx.tolist())
     return tuple((s, float(math.exp(v))) for s, v in zip(strs, vals.tolist()))
 
 
-def _top_both(engine, lp_before: torch.Tensor, lp_after: torch.Tensor, k: int) -> tuple[tuple[str, float, float], ...]:
+def _top_both(engine: Engine, lp_before: torch.Tensor, lp_after: torch.Tensor, k: int) -> tuple[tuple[str, float, float], ...]:
     """(token, p_before, p_after) for the union of both top-k lists, most likely (either side) first."""
     ids = sorted(set(torch.topk(lp_before, k).indices.tolist()) | set(torch.topk(lp_after, k).indices.tolist()),
                  key=lambda i: -max(float(lp_before[i]), float(lp_after[i])))
@@ -103,7 +103,7 @@ def _top_both(engine, lp_before: torch.Tensor, lp_after: torch.Tensor, k: int) -
                  for s, i in zip(engine.token_strs(ids), ids))
 
 
-def inject_memory(engine, prompt: str, answer: str | None, spec: InjectionSpec, top_k: int = 5) -> InjectionResult:
+def inject_memory(engine: Engine, prompt: str, answer: str | None, spec: InjectionSpec, top_k: int = 5) -> InjectionResult:
     """Inject ``spec``'s memory while the model reads ``prompt``; report the answer's probability before and after.
 
     With ``answer=None`` the tracked token is the model's clean top-1 prediction.

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+from engine.engine import Engine
 from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
@@ -28,7 +29,7 @@ META_NAME = "sweep.json"
 COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "p_before", "p_after", "gain")
 
 
-def sweep_identity(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
+def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
     """What makes two sweeps the same job: model fingerprint, resolved grid, recipe and a digest of the cases."""
     layers, scales = resolve_grid(engine, spec)
     digest = hashlib.sha256(json.dumps([asdict(c) for c in cases], sort_keys=True).encode()).hexdigest()
@@ -86,7 +87,7 @@ def _rewrite(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def run_sweep_job(engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
+def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
                   progress: Progress | None = None) -> LayerScaleSweep:
     """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done."""
     out = Path(out)
