@@ -9,7 +9,7 @@ import torch
 
 from engine.engine import Engine
 from engine.trace import Trace
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 # Prompts per captured forward: large enough to amortise the call, small enough for a big model's memory.

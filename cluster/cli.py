@@ -19,7 +19,7 @@ from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
 from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep
 from engine.interventions import IMPAIR_SITES
-from world.prompts import PromptSetError, load_keyword_prompts
+from promptsets.schema import PromptSetError, load_keyword_prompts
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from cluster.spec import Cluster, site_width
 from cluster.storage import check_cluster
 from engine.engine import Engine
 from engine.interventions import Positions
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 NOISY_MODES = ("noise", "negative_noise")

@@ -13,7 +13,7 @@ from cluster.activations import site_acts
 from cluster.prompts import select_split
 from cluster.spec import Cluster
 from cluster.storage import check_cluster
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 

@@ -11,7 +11,7 @@ from cluster.metrics import METRICS, prompt_metrics
 from cluster.prompts import answer_token, select_split, topics_of
 from engine.engine import Engine
 from engine.interventions import Intervention
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 
 @dataclass(frozen=True, eq=False)

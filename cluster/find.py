@@ -14,7 +14,7 @@ from cluster.selectivity import selectivity, top_percent
 from cluster.spec import Cluster
 from engine.engine import Engine
 from engine.interventions import IMPAIR_SITES
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 

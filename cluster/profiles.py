@@ -14,7 +14,7 @@ from cluster.find import check_site, provenance
 from cluster.prompts import select_split, topics_of
 from cluster.selectivity import standardise
 from cluster.spec import Cluster
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 GroupMethod = Literal["kmeans", "agglomerative"]

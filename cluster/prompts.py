@@ -7,7 +7,7 @@ from typing import Sequence
 
 from cluster.errors import ClusterError
 from engine.engine import Engine
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 
 def select_split(prompts: Sequence[KeywordPrompt], split: str | None) -> list[KeywordPrompt]:

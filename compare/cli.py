@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _prompts(args) -> list[str]:
     texts = list(args.prompt)
     if args.prompts:
-        from world.prompts import load_keyword_prompts
+        from promptsets.schema import load_keyword_prompts
 
         texts += [p.prompt for p in load_keyword_prompts(args.prompts) if p.split == "heldout"][: args.pool]
     return texts

@@ -16,7 +16,7 @@ from lens.evaluate import evaluate_lenses
 from lens.original import import_original
 from lens.report import goal_lines, gpt2_small_sizes, kl_table, size_table
 from lens.train import DEFAULT_STEPS, train_lenses
-from world.paths import DEMO_DIR
+from promptsets.paths import DEMO_DIR
 
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 

@@ -93,7 +93,7 @@ def _load(args):
 
 
 def _prompts(args) -> list:
-    from world.prompts import load_two_hop_prompts
+    from promptsets.schema import load_two_hop_prompts
 
     return load_two_hop_prompts(Path(args.prompts))
 

@@ -11,7 +11,7 @@ import pytest
 from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "lens", "cluster", "memory", "compare", "world")
+CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "world")
 
 
 def _core_modules() -> list[str]:
@@ -43,13 +43,13 @@ def test_every_core_error_type_derives_from_the_root():
     # The packages that define their own errors are all found, so the walk really looked.
     for expected in ("engine.errors.EngineError", "lens.errors.LensError", "cluster.errors.ClusterError",
                      "memory.errors.MemorySpecError", "compare.errors.CompareError",
-                     "world.prompts.PromptSetError"):
+                     "promptsets.schema.PromptSetError"):
         assert expected in errors
     strays = sorted(name for name, cls in errors.items() if not issubclass(cls, LensLabError))
     assert strays == []
 
 
-@pytest.mark.parametrize("name", ["cluster.errors.ClusterError", "world.prompts.PromptSetError",
+@pytest.mark.parametrize("name", ["cluster.errors.ClusterError", "promptsets.schema.PromptSetError",
                                   "engine.errors.OutOfRangeError"])
 def test_root_does_not_change_what_existing_callers_catch(name):
     # Code that caught ValueError / IndexError before the root existed still catches them.

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from promptsets.paths import DEMO_DIR
 from world.build import build_demo
 from world.check import check_model, format_report
 from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD, AssetsConfig, ModelConfig, WorldConfig
-from world.paths import DEMO_DIR
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 from cluster import find_topic_clusters, save_cluster
 from engine import Engine
 from lens.train import train_lenses
+from promptsets.schema import KeywordPrompt
 from world.config import AssetsConfig
-from world.prompts import KeywordPrompt
 
 LENSES_DIR = "lenses"
 CLUSTERS_DIR = "clusters"

@@ -11,12 +11,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from engine import Engine
+from promptsets.schema import FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, write_jsonl
 from world.assets import build_clusters, build_lenses
 from world.config import AssetsConfig, ModelConfig, WorldConfig, as_dict
 from world.corpus import write_corpus
 from world.entities import generate_world
 from world.prompt_sets import fact_prompts, keyword_prompts, two_hop_prompts
-from world.prompts import FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, write_jsonl
 from world.tokenizer import train_tokenizer
 from world.train import pack_corpus, train_model
 

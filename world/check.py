@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from engine.tokens import continuation_ids
-from world.prompts import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
+from promptsets.schema import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
 
 
 @dataclass(frozen=True)

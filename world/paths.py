@@ -1,9 +1,3 @@
-"""Where the shipped demo lives inside the repository."""
+"""The demo's paths now live in :mod:`promptsets.paths`; this name stays for existing imports."""
 
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = REPO_ROOT / "assets" / "demo"
-DEMO_PROMPTS = DEMO_DIR / "prompts"
-DEMO_LENSES = DEMO_DIR / "lenses"
-DEMO_CLUSTERS = DEMO_DIR / "clusters"
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES, DEMO_PROMPTS, REPO_ROOT  # noqa: F401

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
+from promptsets.schema import FactPrompt, KeywordPrompt, TwoHopPrompt
 from world import templates as T
 from world.entities import World
-from world.prompts import FactPrompt, KeywordPrompt, TwoHopPrompt
 
 
 def cut(template: str, slot: str, **values: str) -> str:
