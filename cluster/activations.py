@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from cluster.errors import ClusterError
 from engine.engine import Engine
 from engine.trace import Trace
 from promptsets.schema import KeywordPrompt
@@ -62,5 +63,5 @@ def unit_means(engine: Engine, texts: Sequence[str], site: str = "mlp_post") -> 
         total = acts.sum(axis=1) if total is None else total + acts.sum(axis=1)
         count += acts.shape[1]
     if total is None:
-        raise ValueError("unit_means needs at least one prompt")
+        raise ClusterError("mean activations need at least one prompt; pick a prompt set with prompts in it")
     return (total / count).astype(np.float32)

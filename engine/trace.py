@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 
 from engine.edit_checks import check_layer
+from engine.errors import InterventionError
 
 ActivationSite = Literal[
     "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_in", "mlp_post", "mlp_out"]
@@ -115,7 +116,7 @@ class Trace:
         by_site = {"attn_out": self.attn, "mlp_in": self.mlp_input, "mlp_post": self.mlp_hidden,
                    "mlp_out": self.mlp}
         if site not in by_site:
-            raise ValueError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
+            raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
         return by_site[site]
 
     @property

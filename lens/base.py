@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from engine.errors import OutOfRangeError
+from lens.errors import LensSpecError
 from lens.unembed import Unembed
 
 ResidSite = Literal["resid_pre", "resid_mid", "resid_post"]
@@ -65,7 +66,7 @@ class LogitLens(Lens):
         """
         self.check_layer(layer)
         if site not in RESID_SITES:
-            raise ValueError(f"unknown residual site {site!r}; choose one of {', '.join(RESID_SITES)}")
+            raise LensSpecError(f"unknown residual site {site!r}; choose one of {', '.join(RESID_SITES)}")
         if site == "resid_post" and layer == self.n_layers - 1:
             return trace.logits
         return self.unembed(getattr(trace, site)(layer))

@@ -14,20 +14,21 @@ import torch
 
 from engine.engine import Engine
 from lens.capture import Batch, pad_batch
+from lens.errors import LensDataError, LensSpecError
 
 
 def read_texts(path: Path) -> list[str]:
     """Non-blank lines of a UTF-8 text file, one document per line."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training text {path} does not exist; pass --data FILE (one document per line)")
+        raise LensDataError(f"training text {path} does not exist; pass --data FILE (one document per line)")
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def split_holdout(texts: Sequence[str], holdout: float = 0.05) -> tuple[list[str], list[str]]:
     """(train, held-out): the last ``holdout`` share of the lines is held out (at least one if any)."""
     if not 0.0 <= holdout < 1.0:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+        raise LensSpecError(f"holdout must be in [0, 1), got {holdout}")
     n_held = 0 if holdout == 0 or len(texts) < 2 else max(1, round(len(texts) * holdout))
     cut = len(texts) - n_held
     return list(texts[:cut]), list(texts[cut:])
@@ -61,7 +62,7 @@ class Batches:
 
     def __init__(self, seqs: Sequence[Sequence[int]], batch_size: int, seed: int, pad: int = 0) -> None:
         if not seqs:
-            raise ValueError("no training text left after tokenizing; pass a text file with some lines")
+            raise LensSpecError("no training text left after tokenizing; pass a text file with some lines")
         self.seqs = seqs
         self.batch_size = min(batch_size, len(seqs))
         self.seed = seed

@@ -15,5 +15,13 @@ class LensFormatError(LensError, ValueError):
     """A lens folder or file is missing, corrupt, or of an unknown format."""
 
 
+class LensSpecError(LensError, ValueError):
+    """A lens request is ill-specified (unknown kind or residual site, no steps, a bad holdout share, no text)."""
+
+
+class LensDataError(LensError, FileNotFoundError):
+    """A training or evaluation text file does not exist."""
+
+
 class LensImportError(LensError, ValueError):
     """A checkpoint of the original Attention Lens could not be imported safely."""

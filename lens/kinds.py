@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from lens.errors import LensFormatError
+from lens.errors import LensFormatError, LensSpecError
 from lens.unembed import Unembed
 
 LensKind = Literal["compact", "full"]
@@ -92,7 +92,7 @@ def new_layer_lens(kind: str, n_heads: int, unembed: Unembed, rank: int | None =
         return CompactLayerLens(n_heads, unembed.d_model, rank)
     if kind == "full":
         return FullLayerLens.from_unembed(n_heads, unembed)
-    raise ValueError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
+    raise LensSpecError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
 def layer_lens_from_state(
@@ -123,4 +123,4 @@ def params_per_head(kind: str, d_model: int, d_vocab: int, rank: int | None = No
         return d_model * d_vocab + d_vocab
     if kind == "compact":
         return (d_model * d_model if rank is None else 2 * d_model * rank) + d_model
-    raise ValueError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
+    raise LensSpecError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")

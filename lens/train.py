@@ -19,6 +19,7 @@ from engine.errors import OutOfRangeError
 from lens.capture import adapter_of, capture_batch
 from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
+from lens.errors import LensSpecError
 from lens.header import DataInfo, LensHeader
 from lens.kinds import KINDS, LayerLens, new_layer_lens
 from lens.objective import layer_kl
@@ -40,9 +41,9 @@ Progress = Callable[[int, int], None]
 
 def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int) -> tuple[int, ...]:
     if kind not in KINDS:
-        raise ValueError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
+        raise LensSpecError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
     if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+        raise LensSpecError(f"steps must be at least 1, got {steps}")
     n_layers = engine.spec.n_layers
     layers = tuple(range(n_layers)) if layers is None else tuple(sorted(set(layers)))
     if not layers:
