@@ -106,3 +106,23 @@ def test_answers_may_be_longer_where_the_metric_reads_their_first_token(llama):
     assert llama.token_id(" girls", first=True) == piece_id(llama, "▁girl")
     assert answer_token(llama, " girls") == piece_id(llama, "▁girl")
     assert target_id(llama, " girls") == resolve_target(llama, " girls")[0] == piece_id(llama, "▁girl")
+
+
+def test_the_impair_page_follows_the_predicted_target(llama, monkeypatch):
+    """In the app, the sidebar target "." on the Llama-style model is the token the model predicts."""
+    from test_app_helpers import assert_clean, metric_values, open_app
+
+    monkeypatch.delenv("LENSLAB_WORKSHOP", raising=False)
+    at = open_app()
+    at.sidebar.text_input(key="model").set_value(llama.spec.name)
+    at.sidebar.text_area(key="prompt").set_value("She is a girl")
+    at.sidebar.text_input(key="target").set_value(".").run()
+    at.switch_page("app_pages/impair.py")
+    at.query_params.update({"cluster": "custom units…", "cluster_units": "1:0-3", "mode": "scale"})
+    at.run()
+    assert_clean(at)
+    shown = metric_values(at)
+    label = next(k for k in shown if k.startswith("p(target"))
+    p = float(llama.trace("She is a girl").logits[-1].softmax(-1).max())
+    assert label == f"p(target {llama.token_strs([piece_id(llama, '.')])[0]!r})"
+    assert shown[label] == f"{p:.4f}" and shown["Target rank"] == "1"
