@@ -6,20 +6,21 @@
     result = eng.run("The founder of Zentrix was born in", [Impair(layer=2, neurons=(5, 9))], samples=8)
 """
 
+from engine.capture import CAPTURE_SITES, Batch, Captured
 from engine.engine import Engine
-from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError,
-                           ModelLoadError, MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError,
-                           ShapeError)
+from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError, ModelLoadError,
+                           MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
 from engine.families import FAMILIES
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention)
+from engine.readout import Readout, gain_ratio
 from engine.results import RunResult
 from engine.spec import ModelSpec
 from engine.trace import ACTIVATION_SITES, Trace
 
 __all__ = [
-    "ACTIVATION_SITES", "Ablate", "EmptyPromptError", "Engine", "EngineError", "FAMILIES",
-    "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention", "InterventionError",
-    "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError", "OutOfRangeError",
-    "PromptTooLongError", "RunResult", "ShapeError", "Trace",
+    "ACTIVATION_SITES", "Ablate", "Batch", "CAPTURE_SITES", "Captured", "EmptyPromptError", "Engine",
+    "EngineError", "FAMILIES", "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention",
+    "InterventionError", "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError",
+    "OutOfRangeError", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "gain_ratio",
 ]
