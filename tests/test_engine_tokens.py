@@ -14,11 +14,12 @@ from cluster.evaluate import make_eval_set, score
 from cluster.metrics import METRICS
 from cluster.prompts import answer_token
 from engine import EmptyPromptError, Engine, MultiTokenError
+from engine.tokens import continuation_ids
 from lens import decode_logit_lens, resolve_target
 from memory import InjectionSpec, build_memory, inject_memory, memory_token_ids
-from tiny_models import SP_PROMPTS, save_sentencepiece_llama
+from promptsets import KeywordPrompt
+from tiny_models import SP_PROMPTS, legacy_sentencepiece_tokenizer, save_sentencepiece_llama
 from ui.page import target_id
-from world.prompts import KeywordPrompt
 
 ANSWERS = {"▁girl": " girl", ".": "."}  # each prompt's predicted piece -> its text as an answer
 
@@ -56,6 +57,13 @@ def test_token_id_is_the_piece_the_model_predicts(llama):
     assert pieces(llama, llama.token_ids(" girl.")) == ["▁girl."]
     assert pieces(llama, llama.token_ids(" Tovaren plays")) == ["▁Tovaren", "▁plays"]
     assert pieces(llama, llama.token_ids("girl")) == ["gi", "rl"]  # mid-word, as after "a" + "girl"
+
+
+def test_the_older_normaliser_layout_too():
+    tok = legacy_sentencepiece_tokenizer()
+    assert tok.convert_ids_to_tokens(tok.encode(" girl", add_special_tokens=False)) == ["▁", "▁girl"]
+    for text, expected in ((" girl", ["▁girl"]), (".", ["."]), (" girl.", ["▁girl."])):
+        assert tok.convert_ids_to_tokens(continuation_ids(tok, text)) == expected
 
 
 def test_byte_level_bpe_is_unchanged(gpt2):
