@@ -85,3 +85,17 @@ def test_no_package_cycle():
         if pkg not in state:
             visit(pkg, [pkg])
     assert cycles == []
+
+
+def test_only_the_engine_touches_hooks_and_its_lock():
+    """Hooks on the shared model and the lock that guards them stay behind the engine's front door."""
+    inner = ("engine.hooks", "engine.frame", "engine.forward", "engine.edits")
+    offenders = []
+    for pkg in PACKAGES:
+        if pkg == "engine" or not (ROOT / pkg).is_dir():
+            continue
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if (_imports(path) & set(inner)) or "register_forward" in text or ".lock" in text:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
