@@ -66,6 +66,21 @@ def test_the_older_normaliser_layout_too():
         assert tok.convert_ids_to_tokens(continuation_ids(tok, text)) == expected
 
 
+def test_byte_level_bpe_with_a_bos_drops_the_bos():
+    from tokenizers import processors
+
+    from tiny_models import SENTENCES, VOCAB
+    from world.tokenizer import EOS, train_tokenizer
+
+    tok = train_tokenizer(SENTENCES, VOCAB)
+    bos = tok.convert_tokens_to_ids(EOS)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(single=f"{EOS} $A", special_tokens=[(EOS, bos)])
+    assert tok.encode(" Marlow")[0] == bos  # as Llama 3 and Qwen tokenizers add a BOS
+    for text in (" Marlow", ".", " tennis and"):
+        assert continuation_ids(tok, text) == tok.encode(text, add_special_tokens=False)
+        assert bos not in continuation_ids(tok, text)
+
+
 def test_byte_level_bpe_is_unchanged(gpt2):
     for text in (" Marlow", ".", " tennis", " Tovaren plays"):
         assert gpt2.token_ids(text) == gpt2.tokenizer.encode(text, add_special_tokens=False)
