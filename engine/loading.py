@@ -1,7 +1,9 @@
 """Load a causal LM and its tokenizer from a local folder or the local Hugging Face cache.
 
 Never downloads: ``local_files_only=True``, so an unknown name fails at once
-with a message saying where it looked.
+with a message saying where it looked. Never runs a model folder's own Python
+code: ``trust_remote_code=False`` on every load, so transformers neither asks
+on a terminal nor imports a planted file.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ def _where(name: str) -> str:
     return f"no folder {str(path)!r} and the Hugging Face cache at {_cache_dir()}"
 
 
+SAFE = {"local_files_only": True, "trust_remote_code": False}
+CONVERT = ("LensLab never runs a model's own Python code; convert the model to a supported family "
+           "(save it with that family's transformers class and save_pretrained) and load the converted folder")
+
+
+def _custom_code(name: str) -> bool:
+    """Whether ``name`` is a local folder whose config or tokenizer config asks for custom code (``auto_map``)."""
+    for file in ("config.json", "tokenizer_config.json"):
+        path = Path(name).expanduser() / file
+        try:
+            if path.is_file() and '"auto_map"' in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            return False
+    return False
+
+
 def load_pretrained(name_or_path: str | Path):
     """(model, tokenizer): float32, eval mode, no gradients, eager attention (so patterns are returned).
 
@@ -40,9 +59,15 @@ def load_pretrained(name_or_path: str | Path):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     name = str(name_or_path)
+    if _custom_code(name):
+        raise ModelLoadError(f"model {name!r} asks to run its own code (auto_map in its config). {CONVERT}")
     try:
-        config = AutoConfig.from_pretrained(name, local_files_only=True)
-    except (OSError, ValueError) as err:
+        config = AutoConfig.from_pretrained(name, **SAFE)
+    except ValueError as err:
+        if "custom code" in str(err):
+            raise ModelLoadError(f"model {name!r} asks to run its own code. {CONVERT}") from err
+        raise ModelLoadError(f"could not read the config of model {name!r} in {_where(name)}: {err}") from err
+    except OSError as err:
         raise ModelLoadError(
             f"could not load model {name!r}: looked in {_where(name)} and found no usable config.json "
             f"(nothing is downloaded; pass a local folder or a name already in the cache). {err}") from err
@@ -51,11 +76,15 @@ def load_pretrained(name_or_path: str | Path):
             f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            name, local_files_only=True, dtype=torch.float32, attn_implementation="eager")
-        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
+            name, **SAFE, dtype=torch.float32, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(name, **SAFE)
     except (OSError, ValueError) as err:
         raise ModelLoadError(
             f"could not load the weights or tokenizer of {name!r} from {_where(name)}: {err}") from err
+    if not tokenizer.get_vocab() or tokenizer.vocab_size == 0:
+        raise ModelLoadError(
+            f"model {name!r} has no tokenizer: {_where(name)} holds no tokenizer files (tokenizer.json, or "
+            "vocab.json and merges.txt); copy the tokenizer the model was trained with into that folder")
     model.eval()
     model.requires_grad_(False)
     log.info("loaded %s (%s, %d parameters)", name, config.model_type,

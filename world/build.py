@@ -57,7 +57,8 @@ def build_demo(
         log.info("keeping the model in %s: it was trained from the same configs", out)
         meta["corpus_tokens"] = json.loads((out / WORLD_FILE).read_text(encoding="utf-8"))["corpus_tokens"]
     # Named, not by its folder, so no machine path ends up in the shipped headers.
-    engine = Engine(AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out), name=DEMO_NAME)
+    engine = Engine(AutoModelForCausalLM.from_pretrained(out, trust_remote_code=False),
+                    AutoTokenizer.from_pretrained(out, trust_remote_code=False), name=DEMO_NAME)
     build_lenses(engine, docs, out, assets_config, model_config.seed)
     build_clusters(engine, keywords, out, assets_config)
     meta["assets"] = as_dict(assets_config)

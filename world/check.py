@@ -30,8 +30,8 @@ class Scorer:
     """Top-1 next-token check of prompts against a model folder, loaded offline."""
 
     def __init__(self, model_dir: Path) -> None:
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False)
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False).eval()
 
     @torch.no_grad()
     def top1(self, prompt: str, answer: str) -> bool:
