@@ -1,8 +1,11 @@
-"""Command-line sweeps: one CSV row per topic x mode x intensity x seed, resumable."""
+"""Command-line sweeps: one CSV row per topic x mode x intensity x seed, resumable.
+
+The CSV is written through :mod:`sweepio`: its folder is locked while the sweep
+runs, each row is flushed as it is written, and a torn last line is dropped on resume.
+"""
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,8 @@ from cluster.metrics import METRICS
 from cluster.spec import Cluster, site_width
 from cluster.storage import check_cluster
 from engine.interventions import IMPAIR_MODES
+from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows
+from sweepio import read_rows as read_stored
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -76,15 +81,7 @@ def parse_intensities(text: str) -> tuple[float, ...]:
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a sweep CSV (empty if it does not exist); a line cut short is left out."""
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            return []
-        if tuple(reader.fieldnames) != HEADER:
-            raise ClusterError(f"{path} is not a cluster sweep CSV (unexpected columns); choose another --out")
-        return [r for r in reader if all(r.get(k) not in (None, "") for k in HEADER)]
+    return list(read_stored(path, HEADER).rows)
 
 
 def row_key(kind: str, mode: str, intensity: float | str, seed: int | str) -> tuple[str, str, float, int]:
@@ -99,8 +96,15 @@ def run_sweep(
 
     Points already in the CSV are skipped, so an interrupted sweep resumes where
     it stopped; rows of a point left half-written are dropped and recomputed.
+    While it runs, the CSV's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
     """
     check_cluster(cluster, engine.spec)
+    with OutputLock(csv_path.parent, f".{csv_path.stem}.lock"):
+        return _run_locked(engine, cluster, evalset, spec, csv_path, progress)
+
+
+def _run_locked(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
+                progress: Progress | None) -> int:
     identity = {"model": engine.spec.fingerprint[:16], "cluster": cluster.name, "site": cluster.site,
                 "split": str(evalset.split)}
     have = _prepare_csv(csv_path, identity, len(evalset.topics))
@@ -109,8 +113,7 @@ def run_sweep(
     means = unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
     width = site_width(engine.spec, cluster.site)
     memo: dict[tuple, np.ndarray] = {}
-    with open(csv_path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
+    with RowAppender(csv_path, HEADER) as writer:
         for done, (kind, mode, x, seed) in enumerate(todo, start=1):
             # Deterministic modes give the same numbers for every seed of the cluster itself.
             memo_key = (kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0)
@@ -119,7 +122,6 @@ def run_sweep(
                 ivs = impairs(target, mode, x, seed=seed, means=means)
                 memo[memo_key] = score(engine, evalset, ivs, samples=spec.samples)
             _write_point(writer, identity, evalset, clean, memo[memo_key], (kind, mode, x, seed))
-            f.flush()
             if progress is not None:
                 progress(done, len(todo))
     return len(todo)
@@ -127,31 +129,26 @@ def run_sweep(
 
 def _prepare_csv(path: Path, identity: dict[str, str], n_topics: int) -> set[tuple[str, str, float, int]]:
     """Check the CSV belongs to this sweep, keep only complete points, and return their keys."""
-    rows = read_rows(path)
-    _check_identity(rows, identity, path)
-    have = _complete_points(rows, n_topics)
-    kept = [r for r in rows if row_key(r["kind"], r["mode"], r["intensity"], r["seed"]) in have]
-    if path.is_file() and _count_lines(path) == len(kept) + 1:
+    stored: StoredRows = read_stored(path, HEADER)
+    _check_identity(stored.rows, identity, path)
+    have = _complete_points(stored.rows, n_topics)
+    kept, seen = [], set()
+    for r in stored.rows:
+        key = row_key(r["kind"], r["mode"], r["intensity"], r["seed"])
+        # A row already seen (two writers before the lock existed) is dropped, not counted twice.
+        if key in have and (key, r["topic"]) not in seen:
+            seen.add((key, r["topic"]))
+            kept.append(r)
+    if path.is_file() and not stored.dropped and len(kept) == len(stored.rows):
         return have
-    if path.is_file():
-        logger.warning("%s: dropping rows of interrupted points; they will be recomputed", path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(kept)
-    tmp.replace(path)
+    if len(kept) < len(stored.rows):
+        logger.warning("%s: dropping %d rows of interrupted points or repeated rows; missing points are recomputed",
+                       path, len(stored.rows) - len(kept))
+    rewrite_rows(path, HEADER, kept)
     return have
 
 
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as f:
-        data = f.read()
-    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-
-
-def _complete_points(rows: list[dict[str, str]], n_topics: int) -> set[tuple[str, str, float, int]]:
+def _complete_points(rows: tuple[dict[str, str], ...], n_topics: int) -> set[tuple[str, str, float, int]]:
     """The points whose rows cover every topic."""
     topics: dict[tuple[str, str, float, int], set[str]] = {}
     for r in rows:
@@ -159,7 +156,7 @@ def _complete_points(rows: list[dict[str, str]], n_topics: int) -> set[tuple[str
     return {key for key, seen in topics.items() if len(seen) >= n_topics}
 
 
-def _check_identity(rows: list[dict[str, str]], identity: dict[str, str], path: Path) -> None:
+def _check_identity(rows: tuple[dict[str, str], ...], identity: dict[str, str], path: Path) -> None:
     for r in rows[:1]:
         found = {k: r[k] for k in IDENTITY}
         if found != identity:
@@ -173,5 +170,5 @@ def _write_point(writer: Any, identity: dict[str, str], evalset: EvalSet, clean:
     kind, mode, x, seed = point
     counts = evalset.counts()
     for t, topic in enumerate(evalset.topics):
-        writer.writerow([*identity.values(), kind, mode, repr(float(x)), seed, topic, int(counts[t]),
+        writer.write([*identity.values(), kind, mode, repr(float(x)), seed, topic, int(counts[t]),
                          *(f"{v:.6g}" for v in values[:, t]), *(f"{v:.6g}" for v in clean[:3, t])])

@@ -3,15 +3,15 @@
 An output folder holds ``sweep.json`` (what was swept: model fingerprint,
 spec, a digest of the cases), ``sweep.csv`` (one row per case x layer x scale)
 and ``heatmap*.html``. Resuming with other settings is refused, not mixed.
+The folder is locked while the sweep runs, each row is flushed as it is
+written, and a torn last line is dropped on resume (see :mod:`sweepio`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +21,7 @@ from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
 from memory.sweep import CellKey, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid, sweep_layer_scale
+from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ def _check_meta(out: Path, identity: dict) -> None:
             raise SweepResumeError(f"{out} holds a sweep with different {', '.join(changed)}; "
                                    "choose another --out folder or delete this one to start over")
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        meta.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp = meta.with_name(META_NAME + ".tmp")
+        tmp.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(meta)
 
 
 def _parse_row(row: dict) -> tuple[CellKey, float] | None:
@@ -64,50 +66,39 @@ def _parse_row(row: dict) -> tuple[CellKey, float] | None:
 
 def read_done_cells(path: Path) -> tuple[dict[CellKey, float], list[dict]]:
     """Cells already measured in ``path`` and their rows; a torn last line (from an interrupted run) is dropped."""
-    if not path.is_file():
-        return {}, []
     done, rows = {}, []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if None in row or any(v is None for v in row.values()):
-                continue
-            parsed = _parse_row(row)
-            if parsed is not None:
-                done[parsed[0]] = parsed[1]
-                rows.append(row)
+    for row in read_rows(path, COLUMNS).rows:
+        parsed = _parse_row(row)
+        # A cell already seen (two writers before the lock existed) is kept once.
+        if parsed is not None and parsed[0] not in done:
+            done[parsed[0]] = parsed[1]
+            rows.append(row)
     return done, rows
-
-
-def _rewrite(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
                   progress: Progress | None = None) -> LayerScaleSweep:
-    """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done."""
+    """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done.
+
+    While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
+    """
     out = Path(out)
-    _check_meta(out, sweep_identity(engine, cases, spec))
-    path = out / CSV_NAME
-    done, rows = read_done_cells(path)
-    if done:
-        log.info("resuming %s: %d cell(s) already measured", path, len(done))
-    _rewrite(path, rows)
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    identity = sweep_identity(engine, cases, spec)
+    with OutputLock(out):
+        _check_meta(out, identity)
+        path = out / CSV_NAME
+        done, rows = read_done_cells(path)
+        if done:
+            log.info("resuming %s: %d cell(s) already measured", path, len(done))
+        rewrite_rows(path, COLUMNS, rows)
+        with RowAppender(path, COLUMNS) as writer:
+            def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
+                gain = gain_ratio(p_before, p_after)
+                writer.write(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
+                                                 p_after=repr(float(p_after)), gain=repr(float(gain))))
 
-        def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
-            gain = gain_ratio(p_before, p_after)
-            writer.writerow(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
-                                                p_after=repr(float(p_after)), gain=repr(float(gain))))
-            f.flush()
-
-        sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell)
-    write_heatmaps(sweep, out)
+            sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell)
+        write_heatmaps(sweep, out)
     return sweep
 
 
