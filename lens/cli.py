@@ -35,7 +35,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     texts = read_texts(args.data)
     lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=_layers(args.layers), steps=args.steps,
                           seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
-                          batch_size=args.batch_size, lr=args.lr, data_name=Path(args.data).name)
+                          batch_size=args.batch_size, lr=args.lr, data_name=Path(args.data).name,
+                          overwrite=args.overwrite)
     print(f"saved {lenses.kind} lenses for layers {list(lenses.layers)} to {args.out}")
     for layer, kl in zip(lenses.layers, lenses.header.final_kl):
         print(f"layer {layer}: held-out KL per head " + " ".join(f"{x:.4f}" for x in kl))
@@ -60,7 +61,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> None:
     eng = Engine.load(args.model)
-    header = import_original([Path(f) for f in args.files], args.out, eng.spec)
+    header = import_original([Path(f) for f in args.files], args.out, eng.spec, overwrite=args.overwrite)
     print(f"imported full lenses for layers {list(header.layers)} into {args.out} ({header.convention})")
 
 
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-3 compact, 1e-3 full)")
     t.add_argument("--checkpoint-every", type=int, default=100)
+    t.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="held-out KL per layer: logit lens vs trained lenses")
     e.add_argument("--model", required=True)
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import the original tool's per-layer .ckpt files")
     i.add_argument("--model", required=True)
     i.add_argument("--out", required=True, type=Path)
+    i.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
     i.add_argument("files", nargs="+")
     i.set_defaults(func=cmd_import)
     d = sub.add_parser("decode", help="top token of every head at one position of a prompt")

@@ -25,3 +25,7 @@ class LensDataError(LensError, FileNotFoundError):
 
 class LensImportError(LensError, ValueError):
     """A checkpoint of the original Attention Lens could not be imported safely."""
+
+
+class LensExistsError(LensError, ValueError):
+    """The output folder already holds lenses (and --overwrite was not given) or holds other files."""

@@ -10,7 +10,7 @@ from engine.spec import ModelSpec
 from lens.errors import LensFormatError, LensMismatch
 
 FORMAT = "lenslab-attention-lens"
-VERSION = 1
+VERSION = 2  # 2: every tensor's SHA-256 is recorded (``hashes``)
 HEADER_FILE = "lens.json"
 CONVENTION_RAW = "raw transformers weights"
 CONVENTION_TL = "TransformerLens (LayerNorm folded, weights centred, b_V folded into b_O)"
@@ -38,7 +38,8 @@ class LensHeader:
     """Everything about a lens set but its weights.
 
     ``final_kl[i][h]`` is the held-out KL(final || lens) of head ``h`` of layer ``layers[i]``
-    after training (empty for imported lenses).
+    after training (empty for imported lenses). ``hashes`` holds ``(layer, tensor name, SHA-256)``
+    for every tensor of the folder; :func:`lens.storage.save_lenses` fills it in.
     """
 
     kind: str
@@ -58,6 +59,11 @@ class LensHeader:
     final_kl: tuple[tuple[float, ...], ...] = field(default=())
     objective: str = OBJECTIVE
     input: str = INPUT
+    hashes: tuple[tuple[int, str, str], ...] = field(default=())
+
+    def layer_hashes(self, layer: int) -> dict[str, str]:
+        """``{tensor name: SHA-256}`` of ``layer``'s tensors."""
+        return {name: digest for l, name, digest in self.hashes if l == layer}
 
     def with_training(self, steps: int, final_kl: tuple[tuple[float, ...], ...]) -> LensHeader:
         """A copy recording how many steps were run and the KL reached per head."""
@@ -77,7 +83,8 @@ class LensHeader:
             raise LensFormatError(f"{where} is not a LensLab lens header (format {FORMAT!r} expected)")
         if body.get("version") != VERSION:
             raise LensFormatError(
-                f"{where} has format version {body.get('version')}; this LensLab reads version {VERSION}")
+                f"{where} has format version {body.get('version')}; this LensLab reads version {VERSION} "
+                "(which records a hash of every tensor): retrain or re-import the lenses")
         try:
             data = body.get("data")
             return cls(**{
@@ -85,8 +92,9 @@ class LensHeader:
                 "layers": tuple(body["layers"]),
                 "data": None if data is None else DataInfo(**data),
                 "final_kl": tuple(tuple(float(x) for x in row) for row in body.get("final_kl", ())),
+                "hashes": tuple((int(l), str(n), str(d)) for l, n, d in body.get("hashes", ())),
             })
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise LensFormatError(f"{where} lacks or misnames a field ({err}); retrain the lenses") from err
 
     def check_model(self, spec: ModelSpec) -> None:

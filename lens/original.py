@@ -18,7 +18,8 @@ from torch import Tensor
 
 from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
-from lens.header import CONVENTION_TL, LensHeader
+from lens.header import CONVENTION_TL, LensHeader, read_header
+from lens.integrity import check_finite, check_target
 from lens.storage import save_lenses
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,14 @@ def _check_shapes(path: Path, state: dict[str, Tensor], spec: ModelSpec) -> None
             f"but model {spec.name!r} has {(spec.n_heads, spec.d_vocab, spec.d_model)}")
 
 
-def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec) -> LensHeader:
+def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec, overwrite: bool = False) -> LensHeader:
     """Convert original per-layer checkpoints into a ``full`` lens folder pinned to ``spec``'s model.
 
     The lenses keep the original's TransformerLens weight convention, recorded in the header.
+    All or nothing: ``out_dir`` is written whole once every file has passed its checks, and
+    one that already holds lenses is replaced (whole) only with ``overwrite``.
     """
+    check_target(out_dir, overwrite)
     states: dict[int, dict[str, Tensor]] = {}
     for path in files:
         layer = layer_from_name(path)
@@ -114,10 +118,11 @@ def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec) -> Le
             raise LensImportError(f"two checkpoints are for layer {layer}; pass one file per layer")
         states[layer] = read_original(path)
         _check_shapes(path, states[layer], spec)
+        check_finite(states[layer], str(path), "this checkpoint cannot be used")
         log.info("imported layer %d from %s", layer, path)
     header = LensHeader(
         kind="full", model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
         n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=tuple(sorted(states)),
         convention=CONVENTION_TL)
-    save_lenses(out_dir, header, states)
-    return header
+    save_lenses(out_dir, header, states, overwrite=overwrite)
+    return read_header(out_dir)

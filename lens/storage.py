@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
@@ -14,22 +15,34 @@ from torch import Tensor
 from lens.base import Lens
 from lens.errors import LensFormatError
 from lens.header import LensHeader, layer_file, read_header, write_header
+from lens.integrity import check_finite, check_hashes, check_target, move_into_place, staging_folder, tensor_digest
 from lens.kinds import LayerLens, layer_lens_from_state
 from lens.unembed import Unembed
 
 
-def save_lenses(folder: Path, header: LensHeader, states: Mapping[int, Mapping[str, Tensor]]) -> Path:
-    """Write one safetensors file per layer in ``states`` and then ``header``; return ``folder``."""
+def save_lenses(folder: Path, header: LensHeader, states: Mapping[int, Mapping[str, Tensor]],
+                overwrite: bool = False) -> Path:
+    """Write ``folder`` whole: one safetensors file per layer, then ``header`` with every tensor's hash.
+
+    The files go to a temporary sibling first, which is renamed into place, so ``folder`` is
+    never half-written. A folder already holding lenses is replaced only with ``overwrite``.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    check_target(folder, overwrite)
     if set(states) != set(header.layers):
         raise ValueError(f"header lists layers {header.layers} but weights were given for {sorted(states)}")
-    for layer, state in states.items():
-        tensors = {name: t.detach().contiguous() for name, t in state.items()}
+    tensors = {layer: {name: t.detach().contiguous() for name, t in state.items()} for layer, state in states.items()}
+    for layer, state in tensors.items():
+        check_finite(state, f"layer {layer}'s lenses", "training diverged: lower --lr and train again")
+    hashes = tuple((layer, name, tensor_digest(t))
+                   for layer in sorted(tensors) for name, t in sorted(tensors[layer].items()))
+    tmp = staging_folder(folder)
+    for layer, state in tensors.items():
         # One metadata entry only: safetensors writes a map's keys in no fixed order, and
         # rebuilds must give the same bytes.
-        save_file(tensors, str(folder / layer_file(layer)), metadata={"lens": f"{header.kind} layer {layer}"})
-    write_header(folder, header)
+        save_file(state, str(tmp / layer_file(layer)), metadata={"lens": f"{header.kind} layer {layer}"})
+    write_header(tmp, replace(header, hashes=hashes))
+    move_into_place(tmp, folder)
     return folder
 
 
@@ -96,6 +109,8 @@ class LensSet(ModuleLens):
                 state = {name: f.get_tensor(name) for name in f.keys()}
         except (SafetensorError, OSError) as err:
             raise LensFormatError(f"{path} is not a readable safetensors file ({err}); retrain the lenses") from err
+        check_hashes(state, self.header.layer_hashes(layer), str(path))
+        check_finite(state, str(path), "retrain or re-import the lenses")
         h = self.header
         return layer_lens_from_state(h.kind, state, h.n_heads, h.d_model, h.d_vocab, h.rank)
 

@@ -21,6 +21,7 @@ from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
 from lens.errors import LensSpecError
 from lens.header import DataInfo, LensHeader
+from lens.integrity import check_target
 from lens.kinds import KINDS, LayerLens, new_layer_lens
 from lens.objective import layer_kl
 from lens.storage import LensSet, open_lenses, save_lenses
@@ -109,6 +110,7 @@ def train_lenses(
     lr: float | None = None,
     holdout: float = 0.05,
     data_name: str = "texts",
+    overwrite: bool = False,
 ) -> LensSet:
     """Train lenses of ``kind`` for every head of ``layers`` (default all) on ``texts``; save them to ``out_dir``.
 
@@ -116,9 +118,11 @@ def train_lenses(
     recorded in the header. ``lr`` defaults to :data:`DEFAULT_LR` of ``kind``. Every
     ``checkpoint_every`` steps the state is saved to ``out_dir``; calling again with the same
     settings resumes from it. ``progress(done, total)`` is called after each step; without it a
-    tqdm bar is shown. Deterministic for a seed.
+    tqdm bar is shown. Deterministic for a seed. ``out_dir`` is written whole at the end; one
+    that already holds lenses is replaced only with ``overwrite`` (checked before any work).
     """
     layers = _check_args(engine, kind, layers, steps)
+    check_target(out_dir, overwrite)
     lr = DEFAULT_LR[kind] if lr is None else lr
     train_texts, held = split_holdout(texts, holdout)
     batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
@@ -145,7 +149,7 @@ def train_lenses(
         n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=layers, rank=rank,
         data=data, steps=steps, seed=seed, lr=lr,
         final_kl=tuple(tuple(round(float(x), 5) for x in kl[l]) if l in kl else () for l in layers))
-    save_lenses(out_dir, header, {layer: lens.state_dict() for layer, lens in lenses.items()})
+    save_lenses(out_dir, header, {layer: lens.state_dict() for layer, lens in lenses.items()}, overwrite=overwrite)
     remove_checkpoint(out_dir)
     log.info("saved %s lenses for layers %s to %s", kind, layers, out_dir)
     return open_lenses(out_dir, spec, unembed)

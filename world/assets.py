@@ -18,7 +18,7 @@ def build_lenses(engine: Engine, docs: list[str], out: Path, config: AssetsConfi
     """Train compact lenses for every head on the corpus into ``out/lenses``."""
     folder = out / LENSES_DIR
     train_lenses(engine, docs, folder, kind="compact", steps=config.lens_steps, seed=seed,
-                 checkpoint_every=config.lens_steps + 1, data_name="demo corpus")
+                 checkpoint_every=config.lens_steps + 1, data_name="demo corpus", overwrite=True)
     return folder
 
 
