@@ -13,6 +13,8 @@ from cluster.spec import Cluster, site_width
 
 FORMAT = "lenslab-cluster"
 VERSION = 1
+# A file naming every unit of a 7B model is a few megabytes; anything far bigger is not a cluster.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
@@ -78,6 +80,29 @@ def load_cluster(path: str | Path, engine: Engine | None = None) -> Cluster:
     cluster = cluster_from_dict(obj, where=f"cluster file {path}")
     if engine is not None:
         check_cluster(cluster, engine.spec)
+    return cluster
+
+
+def read_cluster_bytes(data: bytes, where: str, spec: ModelSpec) -> Cluster:
+    """A cluster from a file's bytes (an upload), checked against ``spec``'s model before anything uses it.
+
+    Size, JSON, unit count and the model check all come first, so a file that fails any of them
+    is refused whole (ClusterError / ClusterMismatchError) and nothing is built from it.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise ClusterError(f"{where} is {len(data) / 2 ** 20:.1f} MB; a cluster file is at most "
+                           f"{MAX_FILE_BYTES // 2 ** 20} MB; choose a file saved by LensLab")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ClusterError(f"{where} is not valid JSON ({err}); choose a file saved by LensLab") from None
+    neurons = obj.get("neurons") if isinstance(obj, dict) else None
+    most = spec.n_layers * max(site_width(spec, site) for site in ("mlp_post", "mlp_out", "mlp_in"))
+    if isinstance(neurons, list) and len(neurons) > most:
+        raise ClusterMismatchError(f"{where} names {len(neurons)} units, more than this model has in all "
+                                   f"({most}); find the cluster again for this model with `python -m cluster find`")
+    cluster = cluster_from_dict(obj, where)
+    check_cluster(cluster, spec)
     return cluster
 
 

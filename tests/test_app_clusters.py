@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cluster.storage import load_cluster
 from test_app_helpers import app_model, assert_clean, assert_every_chart_captioned, assert_user_error, charts, open_app  # noqa: F401
 
@@ -56,3 +58,35 @@ def test_a_cluster_with_missing_neurons_shows_an_error(app_model):
     at = open_app(PAGE)
     at.file_uploader(key="cluster_upload").upload("far.json", json.dumps(bad).encode(), "application/json").run()
     assert_user_error(at, "too-far")
+
+
+def _upload(at, name: str, body: dict):
+    return at.file_uploader(key="cluster_upload").upload(name, json.dumps(body).encode(), "application/json").run()
+
+
+def test_an_upload_that_fails_the_model_check_changes_nothing(app_model):
+    shipped_or_found = open_app(PAGE, {"cluster": "custom units…", "cluster_units": "0:0-3"})
+    body = {"format": "lenslab-cluster", "version": 1, "name": "athlete", "neurons": [[0, 1], [1, 2]],
+            "fingerprint": "0" * 16, "model_name": "another-model"}
+    at = _upload(shipped_or_found, "athlete.json", body)
+    assert_user_error(at, "made for another-model")
+    assert not at.success, [s.value for s in at.success]
+    found = at.session_state["_found_clusters"] if "_found_clusters" in at.session_state else {}
+    assert "athlete" not in found
+
+
+@pytest.mark.parametrize("n, message", [(300_000, "huge.json names 300000 units, more than this model has in all"),
+                                        (3_000_000, "is at most 16 MB")])
+def test_an_upload_too_big_for_the_model_is_refused_before_it_is_built(app_model, n, message):
+    at = open_app(PAGE)
+    body = {"format": "lenslab-cluster", "version": 1, "name": "huge", "neurons": [[0, 0]] * n}
+    at = _upload(at, "huge.json", body)
+    assert_user_error(at, message)
+    assert not at.success
+
+
+def test_a_good_upload_is_offered_in_the_picker(app_model):
+    at = open_app(PAGE)
+    at = _upload(at, "mine.json", {"format": "lenslab-cluster", "version": 1, "name": "mine", "neurons": [[0, 1]]})
+    assert_clean(at)
+    assert at.success and "mine" in at.selectbox(key="cluster").options

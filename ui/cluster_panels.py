@@ -12,13 +12,13 @@ from cluster.describe import ClusterDescription, describe_cluster
 from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
 from cluster.spec import Cluster
-from cluster.storage import check_cluster, cluster_from_dict, cluster_to_dict, save_cluster
+from cluster.storage import cluster_to_dict, read_cluster_bytes, save_cluster
 from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.cluster_picker import remember_cluster
 from ui.commands import cluster_find
 from ui.downloads import cli_snippet
-from ui.errors import attempt
+from ui.errors import USER_ERRORS, attempt, show_error
 from world.prompts import KeywordPrompt
 
 DESCRIBED = "_cluster_descriptions"
@@ -54,19 +54,17 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
 
 
 def upload_panel(engine: Engine) -> None:
-    """Read a cluster JSON file; a corrupt or mismatched file shows its error."""
+    """Read a cluster JSON file, all or nothing: a corrupt or mismatched file shows its error and changes nothing."""
     upload = st.file_uploader("Cluster file (.json)", type=["json"], key="cluster_upload")
     if upload is None:
         return
     try:
-        obj = json.loads(upload.getvalue().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        st.error(f"{upload.name} is not valid JSON ({err}); choose a file saved by LensLab")
+        cluster = read_cluster_bytes(upload.getvalue(), f"cluster file {upload.name}", engine.spec)
+    except USER_ERRORS as err:
+        show_error(err)
         return
-    cluster = attempt(cluster_from_dict, obj, f"cluster file {upload.name}")
-    if cluster is not None and attempt(check_cluster, cluster, engine.spec) is None:
-        remember_cluster(cluster)
-        st.success(f"Loaded cluster {cluster.name!r}; choose it below.")
+    remember_cluster(cluster)
+    st.success(f"Loaded cluster {cluster.name!r}; choose it below.")
 
 
 def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[KeywordPrompt, ...]) -> None:
