@@ -11,6 +11,7 @@ from ui.downloads import cli_snippet, show_figure
 from ui.errors import attempt
 from ui.impair_curves import keyword_prompts
 from ui.page import open_page
+from ui.text import md_escape
 
 engine, sel = open_page(
     "Clusters",
@@ -36,7 +37,7 @@ show_figure(plot_cluster_layers(cluster, engine.spec.n_layers), f"cluster-{clust
             "Each bar is one layer; its height is how many of the cluster's units sit in that layer.",
             key="cluster_layers")
 if cluster.detail:
-    st.caption(cluster.detail)
+    st.caption(md_escape(cluster.detail))
 cli_snippet(cluster_describe(sel.model, cluster.name))
 if prompts:
     describe_panel(engine, sel.model, cluster, prompts)

@@ -7,6 +7,7 @@ from ui.errors import attempt
 from ui.lens_panels import head_panel, lens_stamp, load_lens_set, logit_lens_panel
 from ui.lens_train import train_panel
 from ui.page import open_page
+from ui.text import md_escape
 
 engine, sel = open_page(
     "Lens",
@@ -26,8 +27,8 @@ if lenses is not None:
     head_panel(sel.model, folder, stamp, sel.prompt, sel.target)
 else:
     if stamp is None:
-        st.info(f"This model has no trained lenses in {folder}. Train them here (a progress bar shows how far) "
-                "or from the command line.")
+        st.info(f"This model has no trained lenses in {md_escape(folder)}. Train them here (a progress bar shows "
+                "how far) or from the command line.")
     with st.expander("Train lenses", expanded=stamp is None):
         if train_panel(sel.model, folder):
             st.rerun()

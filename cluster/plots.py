@@ -1,6 +1,11 @@
-"""Plotly figures of clusters and impairment curves; they read results, never the model."""
+"""Plotly figures of clusters and impairment curves; they read results, never the model.
+
+Plotly renders a subset of HTML in labels and titles, so cluster and topic names are escaped.
+"""
 
 from __future__ import annotations
+
+from html import escape
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -20,14 +25,14 @@ def plot_impairment_curves(curves: ImpairmentCurves, metric: str = "accuracy") -
     for i, topic in enumerate(curves.topics):
         color = PALETTE[i % len(PALETTE)]
         is_target = topic == curves.target
-        name = f"{topic} (target)" if is_target else topic
+        name = escape(f"{topic} (target)" if is_target else topic, quote=False)
         fig.add_trace(go.Scatter(
             x=x, y=curves.curve(metric, topic), name=name, mode="lines+markers", legendgroup=topic,
             line=dict(color=color, width=3 if is_target else 1.5),
         ))
         if curves.baseline is not None:
             fig.add_trace(go.Scatter(
-                x=x, y=curves.curve(metric, topic, baseline=True), name=f"{topic}, random cluster",
+                x=x, y=curves.curve(metric, topic, baseline=True), name=escape(f"{topic}, random cluster", quote=False),
                 mode="lines", legendgroup=topic, line=dict(color=color, width=1, dash="dash"),
             ))
     fig.update_layout(
@@ -40,12 +45,14 @@ def plot_impairment_curves(curves: ImpairmentCurves, metric: str = "accuracy") -
 def plot_specificity(curves: ImpairmentCurves, metric: str = "accuracy") -> go.Figure:
     """Specificity (target drop minus the others' mean drop) against intensity, cluster vs random baseline."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=curves.intensities, y=curves.specificity(metric), name=curves.cluster,
+    fig.add_trace(go.Scatter(x=curves.intensities, y=curves.specificity(metric),
+                             name=escape(curves.cluster, quote=False),
                              mode="lines+markers"))
     if curves.baseline is not None:
         fig.add_trace(go.Scatter(x=curves.intensities, y=curves.specificity(metric, baseline=True),
                                  name="random cluster", mode="lines", line=dict(dash="dash")))
-    fig.update_layout(title=f"Specificity of {curves.cluster!r} on {METRIC_LABELS[metric]} ({curves.mode})",
+    name = escape(repr(curves.cluster), quote=False)
+    fig.update_layout(title=f"Specificity of {name} on {METRIC_LABELS[metric]} ({curves.mode})",
                       xaxis_title=_x_label(curves.mode), yaxis_title="target drop - mean drop of others",
                       template="plotly_white")
     return fig
@@ -57,14 +64,15 @@ def plot_cluster_layers(cluster: Cluster, n_layers: int | None = None) -> go.Fig
     counts = cluster.counts(n_layers)
     fig = go.Figure(go.Bar(x=[f"layer {layer}" for layer in range(n_layers)], y=counts,
                            text=[str(c) for c in counts], textposition="auto"))
-    fig.update_layout(title=f"{cluster.name!r}: {cluster.size} {cluster.site} units by layer",
+    fig.update_layout(title=f"{escape(repr(cluster.name), quote=False)}: {cluster.size} {cluster.site} units by layer",
                       xaxis_title="layer", yaxis_title="units", template="plotly_white")
     return fig
 
 
 def _title(curves: ImpairmentCurves, metric: str) -> str:
     counts = f" ({sum(curves.n_prompts)} prompts)" if curves.n_prompts else ""
-    return f"Impairing {curves.cluster!r} at {curves.site}, mode {curves.mode}: {METRIC_LABELS[metric]}{counts}"
+    name = escape(repr(curves.cluster), quote=False)
+    return f"Impairing {name} at {curves.site}, mode {curves.mode}: {METRIC_LABELS[metric]}{counts}"
 
 
 def _x_label(mode: str) -> str:

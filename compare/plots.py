@@ -1,6 +1,11 @@
-"""Plotly figures for CKA results; they never touch a model."""
+"""Plotly figures for CKA results; they never touch a model.
+
+Plotly renders a subset of HTML in titles, so names (clusters, model folders) are escaped.
+"""
 
 from __future__ import annotations
+
+from html import escape
 
 from pathlib import PurePath
 
@@ -18,7 +23,7 @@ def plot_cka_layers(result: CkaResult, title: str = "Clean vs impaired") -> go.F
         hovertemplate="layer %{x}<br>CKA %{y:.4f}<extra></extra>",
     ))
     fig.update_layout(
-        title=f"{title}: linear CKA at {result.site} ({result.n_positions} positions)",
+        title=f"{escape(title, quote=False)}: linear CKA at {result.site} ({result.n_positions} positions)",
         xaxis_title="layer", yaxis_title="linear CKA", yaxis_range=[0, 1.1],
         margin=dict(l=40, r=20, t=50, b=40), height=360,
     )
@@ -43,4 +48,4 @@ def plot_cka_models(result: ModelCkaResult) -> go.Figure:
 
 def _short(name: str) -> str:
     """A model's folder or hub name without its parents, for titles."""
-    return PurePath(name).name or name
+    return escape(PurePath(name).name or name, quote=False)

@@ -1,7 +1,11 @@
-"""Plotly figures for memory injection, built from result dataclasses only (no model access)."""
+"""Plotly figures for memory injection, built from result dataclasses only (no model access).
+
+Plotly renders a subset of HTML in every label, so user text (prompts, memories, tokens) is escaped.
+"""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Literal, Sequence
 
 import numpy as np
@@ -57,7 +61,7 @@ def plot_layer_scale_heatmap(sweep: LayerScaleSweep, metric: HeatMetric = "gain"
     what = "gain in answer probability" if metric == "gain" else "answer probability"
     title = f"Memory injection: {statistic} {what} over {len(s.cases)} prompt(s)"
     if label:
-        title += f" ({label})"
+        title += f" ({escape(label, quote=False)})"
     fig.update_layout(title=title, xaxis_title="scale τ", yaxis_title="layer", yaxis_autorange="reversed")
     return fig
 
@@ -70,8 +74,8 @@ def plot_injection_effect(results: InjectionResult | Sequence[InjectionResult], 
     items = [results] if isinstance(results, InjectionResult) else list(results)
     if not items:
         raise MemorySpecError("no injection results to plot; run inject_memory first")
-    names = [f"{i}: {r.spec.memory} @L{r.spec.layer}×{r.spec.scale:g}" for i, r in enumerate(items)]
-    hover = [f"{r.prompt} →{r.answer}<br>gain ×{r.gain:.3g}" for r in items]
+    names = [escape(f"{i}: {r.spec.memory} @L{r.spec.layer}×{r.spec.scale:g}", quote=False) for i, r in enumerate(items)]
+    hover = [escape(f"{r.prompt} →{r.answer}", quote=False) + f"<br>gain ×{r.gain:.3g}" for r in items]
     fig = go.Figure([
         go.Bar(name="before", x=names, y=[r.p_before for r in items], hovertext=hover, marker_color="#9aa5b1"),
         go.Bar(name="after", x=names, y=[r.p_after for r in items], hovertext=hover, marker_color="#d1495b"),
@@ -85,12 +89,13 @@ def plot_injection_effect(results: InjectionResult | Sequence[InjectionResult], 
 
 def plot_top_tokens(result: InjectionResult) -> go.Figure:
     """The most likely next tokens before and after one injection, paired token by token."""
-    labels = [f"{i}: {t}" for i, (t, _, _) in enumerate(result.top_both)]
+    labels = [f"{i}: {escape(t, quote=False)}" for i, (t, _, _) in enumerate(result.top_both)]
     fig = go.Figure([
         go.Bar(name="before", y=labels, x=[b for _, b, _ in result.top_both], orientation="h", marker_color="#9aa5b1"),
         go.Bar(name="after", y=labels, x=[a for _, _, a in result.top_both], orientation="h", marker_color="#d1495b"),
     ])
-    fig.update_layout(barmode="group", title=f"Top next tokens after {result.prompt!r}", xaxis_title="probability",
+    prompt = escape(repr(result.prompt), quote=False)
+    fig.update_layout(barmode="group", title=f"Top next tokens after {prompt}", xaxis_title="probability",
                       yaxis_autorange="reversed")
     return fig
 
@@ -102,7 +107,8 @@ def plot_repair_scatter(sweep: LayerScaleSweep, layer: int, scale: float) -> go.
     for label in sorted(sweep.labels):
         s = sweep.select(label)
         fig.add_trace(go.Scatter(x=s.p_before, y=s.p_after[:, i, j], mode="markers", name=label,
-                                 hovertext=[f"{c.key}: {c.prompt} →{c.answer}" for c in s.cases]))
+                                 hovertext=[escape(f"{c.key}: {c.prompt} →{c.answer}", quote=False)
+                                            for c in s.cases]))
     lo = float(max(np.min(sweep.p_before), 1e-12))
     fig.add_trace(go.Scatter(x=[lo, 1], y=[lo, 1], mode="lines", name="no change", line=dict(dash="dot")))
     fig.add_trace(go.Scatter(x=[lo, 0.5], y=[2 * lo, 1], mode="lines", name="×2", line=dict(dash="dash")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,8 @@ def assert_clean(at: AppTest) -> None:
 def assert_user_error(at: AppTest, *words: str) -> None:
     """An st.error naming ``words`` is shown, and no traceback."""
     assert not at.exception, [e.value for e in at.exception]
-    messages = " | ".join(e.value for e in at.error)
+    # Messages reach Streamlit Markdown-escaped; compare them as the user reads them.
+    messages = re.sub(r"\\(.)", r"\1", " | ".join(e.value for e in at.error))
     assert at.error, "expected an st.error"
     for word in words:
         assert word.lower() in messages.lower(), messages

@@ -19,6 +19,7 @@ from ui.cluster_picker import remember_cluster
 from ui.commands import cluster_find
 from ui.downloads import cli_snippet
 from ui.errors import USER_ERRORS, attempt, show_error
+from ui.text import md_escape
 from world.prompts import KeywordPrompt
 
 DESCRIBED = "_cluster_descriptions"
@@ -49,7 +50,7 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
         for cluster in (found or {}).values():
             remember_cluster(cluster)
         if found:
-            st.success(f"Found {len(found)} clusters: {', '.join(found)}. Choose one below.")
+            st.success(md_escape(f"Found {len(found)} clusters: {', '.join(found)}. Choose one below."))
     cli_snippet(cluster_find(model, method, site, percent, k, 0))
 
 
@@ -64,7 +65,7 @@ def upload_panel(engine: Engine) -> None:
         show_error(err)
         return
     remember_cluster(cluster)
-    st.success(f"Loaded cluster {cluster.name!r}; choose it below.")
+    st.success(md_escape(f"Loaded cluster {cluster.name!r}; choose it below."))
 
 
 def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[KeywordPrompt, ...]) -> None:
@@ -78,7 +79,7 @@ def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[
     desc: ClusterDescription | None = store.get(key)
     if desc is None:
         return
-    st.markdown("**Tokens the whole cluster promotes:** " + ", ".join(repr(t) for t in desc.cluster_tokens))
+    st.markdown("**Tokens the whole cluster promotes:** " + md_escape(", ".join(repr(t) for t in desc.cluster_tokens)))
     c1, c2 = st.columns(2)
     c1.markdown("**Prompts that fire it most (last position)**")
     c1.dataframe(pd.DataFrame([vars(f) for f in desc.top_prompts]), hide_index=True)
@@ -97,8 +98,8 @@ def save_panel(cluster: Cluster) -> None:
     path = c1.text_input("Save to", value=f"clusters/{cluster.name}.json", key="save_path")
     if c2.button("Save", key="save_go"):
         try:
-            st.success(f"Saved {save_cluster(cluster, Path(path))}")
+            st.success(md_escape(f"Saved {save_cluster(cluster, Path(path))}"))
         except OSError as err:
-            st.error(f"cannot write {path}: {err.strerror}; choose another folder")
+            st.error(md_escape(f"cannot write {path}: {err.strerror}; choose another folder"))
     st.download_button("Download cluster (JSON)", text, file_name=f"{cluster.name}.json", mime="application/json",
                        key="cluster_json", on_click="ignore")

@@ -12,6 +12,7 @@ from cluster.storage import check_cluster, load_cluster
 from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.units import UNITS_HELP, parse_units
+from ui.text import md_escape
 from world.paths import DEMO_CLUSTERS
 
 CUSTOM = "custom units…"
@@ -55,11 +56,12 @@ def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None)
     name = st.selectbox("Cluster", names, index=first, key=key, bind="query-params",
                         help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own units")
     if skipped:
-        st.caption(f"Left out {len(skipped)} shipped cluster file(s) made for another model: {', '.join(skipped)}.")
+        st.caption(md_escape(f"Left out {len(skipped)} shipped cluster file(s) made for another model: "
+                             f"{', '.join(skipped)}."))
     if name != CUSTOM:
         cluster = known[name]
-        st.caption(f"{cluster.size} {cluster.site} units in layers {', '.join(map(str, cluster.layers))}"
-                   + (f"; topic {cluster.topic}" if cluster.topic else ""))
+        st.caption(md_escape(f"{cluster.size} {cluster.site} units in layers {', '.join(map(str, cluster.layers))}"
+                             + (f"; topic {cluster.topic}" if cluster.topic else "")))
         return cluster
     n_last = engine.spec.n_layers - 1
     cols = st.columns([3, 1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 import streamlit as st
+from ui.text import md_escape
 
 from cluster.errors import ClusterError
 from engine.errors import EngineError
@@ -19,7 +20,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (EngineError, ClusterError, PromptSet
 
 def show_error(err: Exception) -> None:
     """The core's message in a red box; it already says how to fix the input."""
-    st.error(str(err), icon=":material/error:")
+    st.error(md_escape(err), icon=":material/error:")
 
 
 def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

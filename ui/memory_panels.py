@@ -12,6 +12,7 @@ from ui.commands import memory_inject, memory_sweep, positions_arg
 from ui.downloads import cli_snippet, show_figure
 from ui.engine_cache import load_engine
 from ui.errors import attempt
+from ui.text import md_escape
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
@@ -40,7 +41,7 @@ def live_injection(model: str, prompt: str, answer: str | None, base: InjectionS
     m1.metric(f"p({result.answer_token!r}) before", f"{result.p_before:.4f}")
     m2.metric("after injection", f"{result.p_after:.4f}", delta=f"{result.p_after - result.p_before:+.4f}")
     m3.metric("gain (after / before)", f"×{result.gain:.4g}")
-    st.caption(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}")
+    st.caption(md_escape(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}"))
     rows = [{"token": t, "p_before": b, "p_after": a} for t, b, a in result.top_both]
     show_figure(plot_top_tokens(result), "memory-top-tokens", TOP_CAPTION, key="mem_top", table=pd.DataFrame(rows))
     cli_snippet(memory_inject(model, prompt, spec.memory, answer, spec.layer, spec.scale, spec.source,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import plotly.graph_objects as go
 
 from ui.probs import NextTokenProbs
@@ -17,7 +19,8 @@ PROBS_CAPTION = (
 
 def plot_next_token_probs(result: NextTokenProbs, title: str = "Next-token probabilities") -> go.Figure:
     """Grouped bars per candidate token; the x labels carry the rank so Plotly never merges repeats."""
-    x = [f"{i + 1}: {label}" for i, label in enumerate(result.labels)]
+    # Plotly renders a subset of HTML in labels and titles: tokens and names are escaped.
+    x = [f"{i + 1}: {escape(label, quote=False)}" for i, label in enumerate(result.labels)]
     show_spread = result.samples > 1
     fig = go.Figure([
         go.Bar(name="clean", x=x, y=result.clean, marker_color=CLEAN_COLOUR,
@@ -27,7 +30,7 @@ def plot_next_token_probs(result: NextTokenProbs, title: str = "Next-token proba
                hovertemplate="%{x}<br>impaired p=%{y:.4f}<extra></extra>"),
     ])
     fig.update_layout(
-        title=title, barmode="group", yaxis_title="probability", yaxis_range=[0, 1],
+        title=escape(title, quote=False), barmode="group", yaxis_title="probability", yaxis_range=[0, 1],
         legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
         margin=dict(l=40, r=10, t=60, b=40), height=380, uirevision="probs",
     )

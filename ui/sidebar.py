@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.config import DEMO_NAME, max_prompt_chars, resolve_model, workshop_mode
 from ui.prompt_sets import STARTERS, PromptChoice, available_sets, default_choice, load_set
+from ui.text import md_escape
 from world.prompts import PromptSetError
 
 FALLBACK_PROMPT = "The founder of Bogrolix was born in"
@@ -60,7 +61,7 @@ def _prompt_picker(workshop: bool) -> None:
     try:
         choices = _load_set(name)
     except PromptSetError as err:
-        st.error(str(err))
+        st.error(md_escape(err))
         return
     st.selectbox("Prompt from the set", choices, index=None, format_func=lambda c: c.label,
                  key="_pick", on_change=_pick_prompt, placeholder=f"{len(choices)} prompts…")

@@ -1,0 +1,97 @@
+"""No user text reaches HTML or Markdown unescaped: markup payloads through every page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from streamlit.testing.v1 import AppTest
+
+from test_app_helpers import app_model, charts, open_app  # noqa: F401
+
+PAYLOAD = ' <a href="https://evil.example">click</a> [here](https://evil.example) **loud** <img src=x> $x^2$ :red[hot]'
+PAGES = ["app_pages/home.py", "app_pages/lens.py", "app_pages/clusters.py", "app_pages/impair.py",
+         "app_pages/memory.py", "app_pages/compare.py"]
+# Plotly renders these tags in any label; our own templates use only <br> and <extra>.
+PLOTLY_TAG = re.compile(r"<\s*(a|img|b|i|span|sub|sup|em|script)\b", re.I)
+# Markdown that would render: an unescaped link, bold, math or colour directive.
+MARKDOWN = [re.compile(p) for p in (r"(?<!\\)\[here(?<!\\)\]\(", r"(?<!\\)\*\*loud", r"(?<!\\)\$x\^2",
+                                    r"(?<!\\):red\[", r"(?<!\\)<a href")]
+
+
+def _strings(node, key: str = ""):
+    """Every string in a figure's JSON, except our own hover/text templates."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _strings(v, k)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v, key)
+    elif isinstance(node, str) and key not in ("hovertemplate", "texttemplate"):
+        yield node
+
+
+def _open(page: str, prompt: str, target: str, query: dict) -> AppTest:
+    """The app with ``prompt`` and ``target`` typed in the sidebar, on ``page`` with URL ``query``."""
+    at = open_app()
+    at.sidebar.text_area(key="prompt").set_value(prompt).run()
+    at.sidebar.text_input(key="target").set_value(target).run()
+    at.query_params.update(query)
+    at.switch_page(page).run()
+    return at
+
+
+def _markdown_values(at) -> list[str]:
+    out = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success"):
+        out += [el.value for el in getattr(at, kind)]
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_markup_in_the_prompt_target_and_memory_is_shown_as_text(app_model, page):
+    query = {"memory": PAYLOAD, "cluster": "custom units…", "cluster_units": "0:0-3",
+             "lenses": "no-such-folder" + PAYLOAD}
+    at = _open(page, "The founder of Bogrolix" + PAYLOAD, PAYLOAD, query)
+    assert at.sidebar.text_area(key="prompt").value.endswith(PAYLOAD)
+    assert not at.exception, [e.value for e in at.exception]
+    for fig in charts(at):
+        for text in _strings(fig):
+            assert not PLOTLY_TAG.search(text), text
+    for value in _markdown_values(at):
+        for pattern in MARKDOWN:
+            assert not pattern.search(value), value
+
+
+def test_a_chart_title_shows_the_prompt_as_text(app_model):
+    at = _open("app_pages/memory.py", "The founder of Bogrolix" + PAYLOAD, " Bufoston", {"memory": " Rounin"})
+    titles = [fig["layout"]["title"]["text"] for fig in charts(at)]
+    assert any("&lt;a href=" in t for t in titles), titles
+
+
+def _assert_no_markup(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    for fig in charts(at):
+        for text in _strings(fig):
+            assert not PLOTLY_TAG.search(text), text
+    for value in _markdown_values(at):
+        for pattern in MARKDOWN:
+            assert not pattern.search(value), value
+
+
+def test_an_uploaded_cluster_name_and_detail_are_shown_as_text(app_model):
+    import json
+
+    name = '<a href="https://evil.example">click</a> [here](https://evil.example) **loud**'
+    body = {"format": "lenslab-cluster", "version": 1, "name": name, "neurons": [[0, 1], [1, 2]], "topic": name,
+            "detail": name}
+    at = open_app("app_pages/clusters.py")
+    at.file_uploader(key="cluster_upload").upload("c.json", json.dumps(body).encode(), "application/json").run()
+    assert at.success
+    at.selectbox(key="cluster").set_value(name).run()
+    _assert_no_markup(at)
+    assert any("&lt;a href" in fig["layout"]["title"]["text"] for fig in charts(at))
+    at.switch_page("app_pages/impair.py").run()
+    _assert_no_markup(at)
+    assert charts(at)
