@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 from tqdm import tqdm
 
+from cli import Parser, parse, out_folder, positive, run_command, whole
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
 from cluster.evaluate import make_eval_set
@@ -19,7 +19,7 @@ from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
 from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep
 from engine.interventions import IMPAIR_SITES
-from promptsets.schema import PromptSetError, load_keyword_prompts
+from promptsets.schema import load_keyword_prompts
 
 
 @contextmanager
@@ -41,12 +41,29 @@ def _split(name: str) -> str | None:
     return None if name == "all" else name
 
 
+def _flag(parse):
+    """An argparse type from a parser that raises ClusterError, so the message names the flag."""
+    def check(text: str):
+        try:
+            return parse(text)
+        except ClusterError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return check
+
+
 def _seeds(text: str) -> tuple[int, ...]:
-    """``--seeds 0,1,2`` as integers."""
+    """``--seeds 0,1,2`` as integers (at most 1000 of them, each from 0 to 2**32 - 1)."""
+    how = "write whole numbers from 0 to 4294967295 separated by commas, e.g. 0,1"
+    parts = [s for s in text.split(",") if s.strip()]
+    if not parts or len(parts) > 1000:
+        raise ClusterError(f"--seeds takes 1 to 1000 seeds; {how}")
     try:
-        return tuple(int(s) for s in text.split(",") if s.strip())
+        seeds = tuple(int(s) for s in parts)
     except ValueError:
-        raise ClusterError(f"cannot read seeds {text!r}; write whole numbers separated by commas, e.g. 0,1") from None
+        raise ClusterError(f"cannot read seeds {text[:40]!r}; {how}") from None
+    if not all(0 <= s < 2 ** 32 for s in seeds):
+        raise ClusterError(f"seeds {text[:40]!r} are out of range; {how}")
+    return seeds
 
 
 def load_engine(model: str):
@@ -101,8 +118,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if args.site and args.site != cluster.site:
         raise ClusterError(f"cluster {cluster.name!r} holds {cluster.site} units, not {args.site} units; "
                            f"find a cluster at that site with `python -m cluster find --site {args.site}`")
-    spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=parse_intensities(args.intensities),
-                     seeds=_seeds(args.seeds), samples=args.samples,
+    spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=args.intensities,
+                     seeds=args.seeds, samples=args.samples,
                      baseline=not args.no_baseline)
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
@@ -132,34 +149,36 @@ def print_specificity(rows: list[dict[str, str]], modes: tuple[str, ...], target
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m cluster``."""
-    parser = argparse.ArgumentParser(prog="python -m cluster", description=__doc__)
+    parser = Parser(prog="python -m cluster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
     common.add_argument("--prompts", required=True, help="folder holding keywords.jsonl")
-    common.add_argument("--threads", type=int, default=0,
+    common.add_argument("--threads", type=whole(0, 1024, 1), default=0,
                         help="torch threads (default: torch's choice; 1 is fastest for small models on a busy machine)")
     find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
-    find.add_argument("--out", required=True, help="folder for the <name>.json cluster files")
+    find.add_argument("--out", required=True, type=out_folder, help="folder for the <name>.json cluster files")
     find.add_argument("--method", default="selectivity", choices=("selectivity", "kmeans", "agglomerative"))
-    find.add_argument("--percent", type=float, default=3.0, help="selectivity: top percent of each layer's units")
+    find.add_argument("--percent", type=positive(100, 3), default=3.0,
+                      help="selectivity: top percent of each layer's units, in (0, 100]")
     find.add_argument("--topics", default="", help="selectivity: comma list of topics (default: all)")
-    find.add_argument("--k", type=int, default=8, help="kmeans/agglomerative: number of clusters")
-    find.add_argument("--seed", type=int, default=0)
+    find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
+    find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
     find.add_argument("--split", default="train", help="prompt split to use, or all")
     find.add_argument("--site", default="mlp_post", choices=IMPAIR_SITES)
     describe = sub.add_parser("describe", parents=[common], help="print what a cluster is")
     describe.add_argument("--cluster", required=True, help="cluster JSON file")
-    describe.add_argument("--top", type=int, default=10)
-    describe.add_argument("--units", type=int, default=10, help="how many units to list promoted tokens for")
+    describe.add_argument("--top", type=whole(1, 1000, 10), default=10)
+    describe.add_argument("--units", type=whole(1, 1000, 10), default=10, help="how many units to list promoted tokens for")
     describe.add_argument("--split", default="train")
     sweep = sub.add_parser("sweep", parents=[common], help="impairment curves to CSV + HTML (resumable)")
     sweep.add_argument("--cluster", required=True, help="cluster JSON file")
-    sweep.add_argument("--out", required=True, help="folder for <cluster>-sweep.csv and .html")
+    sweep.add_argument("--out", required=True, type=out_folder, help="folder for <cluster>-sweep.csv and .html")
     sweep.add_argument("--modes", default="noise,negative_noise,scale")
-    sweep.add_argument("--intensities", default="0:2:0.1", help="start:stop:step (stop included) or a comma list")
-    sweep.add_argument("--seeds", default="0")
-    sweep.add_argument("--samples", type=int, default=1, help="noise draws per run")
+    sweep.add_argument("--intensities", default="0:2:0.1", type=_flag(parse_intensities),
+                       help="start:stop:step (stop included) or a comma list")
+    sweep.add_argument("--seeds", default="0", type=_flag(_seeds))
+    sweep.add_argument("--samples", type=whole(1, 256, 1), default=1, help="noise draws per run")
     sweep.add_argument("--site", default="", choices=("", *IMPAIR_SITES), help="must match the cluster's site")
     sweep.add_argument("--split", default="heldout")
     sweep.add_argument("--target", default="", help="target topic (default: the cluster's)")
@@ -168,18 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; user errors print one line and exit with status 2."""
-    from engine.errors import EngineError
-
-    args = build_parser().parse_args(argv)
+    """Run one subcommand; user errors print one line and exit with status 2, Ctrl-C with 130."""
+    args = parse(build_parser(), argv)
+    if args is None:
+        return 2
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     command = {"find": cmd_find, "describe": cmd_describe, "sweep": cmd_sweep}[args.command]
-    try:
-        command(args)
-    except (ClusterError, EngineError, PromptSetError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(command, args, resumable=args.command == "sweep")

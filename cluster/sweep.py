@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 HEADER = ("model", "cluster", "site", "split", "kind", "mode", "intensity", "seed", "topic", "n_prompts",
           *METRICS, "clean_prob", "clean_loss", "clean_accuracy")
+# Most intensities a sweep takes (each is a run over every prompt).
+MAX_POINTS = 10_000
 # A CSV holds one sweep: these columns must match for its rows to be resumed.
 IDENTITY = ("model", "cluster", "site", "split")
 
@@ -66,17 +68,31 @@ class SweepSpec:
 
 
 def parse_intensities(text: str) -> tuple[float, ...]:
-    """``"start:stop:step"`` (stop included) or a comma list, e.g. ``"0:2:0.1"`` or ``"0,0.5,1"``."""
+    """``"start:stop:step"`` (stop included) or a comma list, e.g. ``"0:2:0.1"`` or ``"0,0.5,1"``.
+
+    Finite values only, and at most ``MAX_POINTS`` of them, counted before any is built.
+    """
+    how = "write start:stop:step (e.g. 0:2:0.1) or 0,0.5,1"
     try:
         if ":" in text:
             start, stop, step = (float(v) for v in text.split(":"))
-            if step <= 0 or stop < start:
+            if not all(np.isfinite((start, stop, step))) or step <= 0 or stop < start:
                 raise ValueError
             n = int(np.floor((stop - start) / step + 1e-9)) + 1
-            return tuple(round(start + i * step, 9) for i in range(n))
-        return tuple(round(float(v), 9) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ClusterError(f"cannot read intensities {text!r}; write start:stop:step (e.g. 0:2:0.1) or 0,0.5,1") from None
+            values: tuple[float, ...] = ()
+            if n <= MAX_POINTS:
+                values = tuple(round(start + i * step, 9) for i in range(n))
+        else:
+            parts = [v for v in text.split(",") if v.strip()]
+            n = len(parts)
+            values = tuple(round(float(v), 9) for v in parts) if n <= MAX_POINTS else ()
+            if not all(np.isfinite(values)):
+                raise ValueError
+    except (ValueError, OverflowError):
+        raise ClusterError(f"cannot read intensities {text[:40]!r}; {how}") from None
+    if n > MAX_POINTS:
+        raise ClusterError(f"intensities {text[:40]!r} name {n} values; at most {MAX_POINTS}: use a larger step")
+    return values
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

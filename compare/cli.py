@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
+from cli import Parser, finite, parse, run_command, whole
 from compare.layers import COMPARE_SITES, cka_between_models, cka_clean_vs_impaired
-from engine.errors import EngineError
 from engine.interventions import IMPAIR_MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m compare``."""
-    root = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
+    root = Parser(prog="python -m compare", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
     common.add_argument("--prompt", action="append", default=[], help="a prompt (repeat for more)")
     common.add_argument("--prompts", type=Path, help="folder with keywords.jsonl: pool its held-out prompts")
-    common.add_argument("--pool", type=int, default=24, help="how many prompts of --prompts to pool")
+    common.add_argument("--pool", type=whole(1, 10_000, 24), default=24, help="how many prompts of --prompts to pool")
     common.add_argument("--site", choices=COMPARE_SITES, default="resid_post")
     sub = root.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("impaired", parents=[common], help="CKA per layer, clean vs a cluster impaired")
     imp.add_argument("--cluster", required=True, help="cluster JSON file")
     imp.add_argument("--mode", choices=IMPAIR_MODES, default="noise")
-    imp.add_argument("--intensity", type=float, default=1.0)
-    imp.add_argument("--seed", type=int, default=0)
+    imp.add_argument("--intensity", type=finite(-1e6, 1e6, 1), default=1.0)
+    imp.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
     two = sub.add_parser("models", parents=[common], help="CKA of every layer pair of two models")
     two.add_argument("--other", required=True, help="the second model (same tokenizer)")
     return root
@@ -41,29 +40,34 @@ def _prompts(args) -> list[str]:
     return texts
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the CKA table; user errors are one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
+def cmd_impaired(args: argparse.Namespace) -> None:
+    """CKA per layer, clean against a cluster impaired."""
+    from cluster.impair import impairs
+    from cluster.storage import load_cluster
     from engine import Engine
 
-    try:
-        engine = Engine.load(args.model)
-        if args.command == "impaired":
-            from cluster.impair import impairs
-            from cluster.storage import load_cluster
+    engine = Engine.load(args.model)
+    ivs = impairs(load_cluster(args.cluster, engine), args.mode, args.intensity, seed=args.seed)
+    result = cka_clean_vs_impaired(engine, _prompts(args), ivs, args.site)
+    print(f"linear CKA at {result.site} over {result.n_positions} positions, clean vs impaired")
+    for layer, value in enumerate(result.cka):
+        print(f"layer {layer}: {value:.4f}")
 
-            ivs = impairs(load_cluster(args.cluster, engine), args.mode, args.intensity, seed=args.seed)
-            result = cka_clean_vs_impaired(engine, _prompts(args), ivs, args.site)
-            print(f"linear CKA at {result.site} over {result.n_positions} positions, clean vs impaired")
-            for layer, value in enumerate(result.cka):
-                print(f"layer {layer}: {value:.4f}")
-        else:
-            result = cka_between_models(engine, Engine.load(args.other), _prompts(args), args.site)
-            print(f"linear CKA at {result.site} over {result.n_positions} positions; rows: {result.name_a}, "
-                  f"columns: {result.name_b}")
-            for i, row in enumerate(result.cka):
-                print(f"L{i}: " + " ".join(f"{v:.3f}" for v in row))
-    except (EngineError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+
+def cmd_models(args: argparse.Namespace) -> None:
+    """CKA of every layer pair of two models."""
+    from engine import Engine
+
+    result = cka_between_models(Engine.load(args.model), Engine.load(args.other), _prompts(args), args.site)
+    print(f"linear CKA at {result.site} over {result.n_positions} positions; rows: {result.name_a}, "
+          f"columns: {result.name_b}")
+    for i, row in enumerate(result.cka):
+        print(f"L{i}: " + " ".join(f"{v:.3f}" for v in row))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the CKA table; user errors are one line on stderr and exit status 2, Ctrl-C 130."""
+    args = parse(build_parser(), argv)
+    if args is None:
         return 2
-    return 0
+    return run_command(cmd_impaired if args.command == "impaired" else cmd_models, args)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import torch
 
-from engine import Engine, EngineError
+from cli import Parser, out_folder, parse, positive, run_command, whole, whole_list
+from engine import Engine
 from lens.data import read_texts, split_holdout, text_digest
 from lens.decode import decode_heads, load_lenses
 from lens.evaluate import evaluate_lenses
@@ -21,19 +21,10 @@ from promptsets.paths import DEMO_DIR
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
 
-def _layers(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"--layers takes comma-separated layer numbers such as 0,1,3; got {text!r}")
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     eng = Engine.load(args.model)
     texts = read_texts(args.data)
-    lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=_layers(args.layers), steps=args.steps,
+    lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=args.layers, steps=args.steps,
                           seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
                           batch_size=args.batch_size, lr=args.lr, data_name=Path(args.data).name,
                           overwrite=args.overwrite)
@@ -82,20 +73,22 @@ def cmd_decode(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lens", description=__doc__)
+    p = Parser(prog="python -m lens", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train lenses for every head of some layers")
     t.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
-    t.add_argument("--out", required=True, type=Path, help="folder for the lenses (and checkpoints)")
+    t.add_argument("--out", required=True, type=out_folder, help="folder for the lenses (and checkpoints)")
     t.add_argument("--kind", choices=("compact", "full"), default="compact")
-    t.add_argument("--layers", help="comma-separated layers (default: all)")
-    t.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    t.add_argument("--layers", type=whole_list(0, 100_000, "0,1,3"), help="comma-separated layers (default: all)")
+    t.add_argument("--steps", type=whole(1, 1_000_000, DEFAULT_STEPS), default=DEFAULT_STEPS)
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="text file, one document per line")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--rank", type=int, default=None, help="low-rank compact translators of this rank")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 3e-3 compact, 1e-3 full)")
-    t.add_argument("--checkpoint-every", type=int, default=100)
+    t.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
+    t.add_argument("--rank", type=whole(1, 100_000, 16), default=None,
+                   help="low-rank compact translators of this rank (below the model's width)")
+    t.add_argument("--batch-size", type=whole(1, 4096, 32), default=32)
+    t.add_argument("--lr", type=positive(10, 1e-3), default=None,
+                   help="Adam learning rate (default: 3e-3 compact, 1e-3 full)")
+    t.add_argument("--checkpoint-every", type=whole(0, 1_000_000, 100), default=100)
     t.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="held-out KL per layer: logit lens vs trained lenses")
@@ -103,12 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--lenses", required=True, type=Path)
     e.add_argument("--full", type=Path, help="a second (full) lens folder to compare")
     e.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    e.add_argument("--max-texts", type=int, default=1000)
-    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--max-texts", type=whole(1, 1_000_000, 1000), default=1000)
+    e.add_argument("--batch-size", type=whole(1, 4096, 32), default=32)
     e.set_defaults(func=cmd_eval)
     i = sub.add_parser("import", help="import the original tool's per-layer .ckpt files")
     i.add_argument("--model", required=True)
-    i.add_argument("--out", required=True, type=Path)
+    i.add_argument("--out", required=True, type=out_folder)
     i.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
     i.add_argument("files", nargs="+")
     i.set_defaults(func=cmd_import)
@@ -117,20 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--lenses", required=True, type=Path)
     d.add_argument("--prompt", required=True)
     d.add_argument("--target")
-    d.add_argument("--pos", type=int, default=-1)
+    d.add_argument("--pos", type=whole(-100_000, 100_000, -1), default=-1)
     d.set_defaults(func=cmd_decode)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=None, help="torch CPU threads")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one subcommand; user errors print one line and exit with status 2, Ctrl-C with 130."""
+    args = parse(build_parser(), argv)
+    if args is None:
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        args.func(args)
-    except (EngineError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(args.func, args, resumable=args.func is cmd_train)

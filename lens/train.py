@@ -40,11 +40,14 @@ MAX_EVAL_TEXTS = 256
 Progress = Callable[[int, int], None]
 
 
-def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int) -> tuple[int, ...]:
+def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int, rank: int | None) -> tuple[int, ...]:
     if kind not in KINDS:
         raise LensSpecError(f"unknown lens kind {kind!r}; choose one of {', '.join(KINDS)}")
     if steps < 1:
         raise LensSpecError(f"steps must be at least 1, got {steps}")
+    if rank is not None and not 1 <= rank < engine.spec.d_model:
+        raise LensSpecError(f"--rank must be from 1 to {engine.spec.d_model - 1} (below this model's width "
+                            f"d_model = {engine.spec.d_model}), got {rank}; or leave it out for full-rank translators")
     n_layers = engine.spec.n_layers
     layers = tuple(range(n_layers)) if layers is None else tuple(sorted(set(layers)))
     if not layers:
@@ -121,7 +124,7 @@ def train_lenses(
     tqdm bar is shown. Deterministic for a seed. ``out_dir`` is written whole at the end; one
     that already holds lenses is replaced only with ``overwrite`` (checked before any work).
     """
-    layers = _check_args(engine, kind, layers, steps)
+    layers = _check_args(engine, kind, layers, steps, rank)
     check_target(out_dir, overwrite)
     lr = DEFAULT_LR[kind] if lr is None else lr
     train_texts, held = split_holdout(texts, holdout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.errors import EngineError
+from cli import Parser, parse, finite, out_folder, run_command, whole
+from cli.args import MAX_ITEMS
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
 from memory.evaluate import (answers_top1, format_report, format_stats, repair_check, repair_stats,
@@ -22,19 +23,33 @@ from memory.sweep import LayerScaleSweep, SweepSpec
 
 
 def parse_range(text: str, kind: type) -> tuple:
-    """"1:15:1" (inclusive end), "1,2,4" or "3" -> a tuple of ``kind``."""
+    """"1:15:1" (inclusive end), "1,2,4" or "3" -> a tuple of ``kind``; at most ``MAX_ITEMS`` values,
+    counted before any is built, and every one finite."""
+    how = "write start:stop[:step] (stop included) or a list like 1,2,4"
     try:
         if ":" in text:
             parts = [float(p) for p in text.split(":")]
+            if len(parts) > 3 or not all(math.isfinite(p) for p in parts):
+                raise ValueError
             start, stop = parts[0], parts[1]
             step = parts[2] if len(parts) > 2 else 1.0
-            if step <= 0 or len(parts) > 3:
+            if step <= 0:
                 raise ValueError
             n = int(round((stop - start) / step)) + 1
+            if n > MAX_ITEMS:
+                raise MemorySpecError(f"{text!r} names {n} values; at most {MAX_ITEMS}: use a larger step")
             return tuple(kind(round(start + i * step, 10)) for i in range(max(n, 0)))
-        return tuple(kind(p) for p in text.split(",") if p.strip())
-    except ValueError:
-        raise MemorySpecError(f"cannot read {text!r}; write start:stop[:step] (stop included) or a list like 1,2,4") from None
+        parts = [p for p in text.split(",") if p.strip()]
+        if len(parts) > MAX_ITEMS:
+            raise MemorySpecError(f"{text[:40]!r}... names {len(parts)} values; at most {MAX_ITEMS}")
+        values = tuple(kind(p) for p in parts)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError
+        return values
+    except (ValueError, OverflowError) as err:
+        if isinstance(err, MemorySpecError):
+            raise
+        raise MemorySpecError(f"cannot read {text[:40]!r}; {how}") from None
 
 
 def parse_positions(text: str):
@@ -42,46 +57,67 @@ def parse_positions(text: str):
     return text if text in ("all", "last") else parse_range(text, int)
 
 
+def _flag(parse):
+    """An argparse type from a parser that raises MemorySpecError, so the message names the flag."""
+    def check(text: str):
+        try:
+            return parse(text)
+        except MemorySpecError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return check
+
+
+def _layers_flag(text: str):
+    return text if text == "all" else parse_range(text, int)
+
+
+def _scales_flag(text: str):
+    return parse_range(text, float)
+
+
 def _add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model folder (HF format) or a name in the local HF cache")
     p.add_argument("--source", choices=MEMORY_SOURCES, default="unembedding", help="rows summed into the memory")
     p.add_argument("--normalise", action="store_true", help="rescale the memory to unit norm before the scale")
-    p.add_argument("--positions", default="all", help="all (the paper), last, or a list like 0,-1")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--positions", default="all", type=_flag(parse_positions),
+                   help="all (the paper), last, or a list like 0,-1")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=None,
+                   help="torch CPU threads (1 is fastest for tiny models)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m memory``."""
-    root = argparse.ArgumentParser(prog="python -m memory", description=__doc__)
+    root = Parser(prog="python -m memory", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
     sw = sub.add_parser("sweep", help="layer x scale sweep over two-hop prompts -> CSV + HTML heatmaps (resumable)")
     _add_recipe(sw)
     sw.add_argument("--prompts", required=True, help="folder holding two_hop.jsonl")
     sw.add_argument("--split", default="heldout", help="taught, heldout, or all")
-    sw.add_argument("--layers", default="all", help="all, or e.g. 0:3 or 1,2")
-    sw.add_argument("--scales", default="1:15:1", help="start:stop[:step], stop included, or a list")
+    sw.add_argument("--layers", default="all", type=_flag(_layers_flag), help="all, or e.g. 0:3 or 1,2")
+    sw.add_argument("--scales", default="1:15:1", type=_flag(_scales_flag),
+                    help="start:stop[:step], stop included, or a list")
     sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
     sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
-    sw.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
+    sw.add_argument("--out", required=True, type=out_folder, help="output folder; rerun with the same folder to resume")
     inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
     _add_recipe(inj)
     inj.add_argument("--prompt", required=True)
     inj.add_argument("--memory", required=True, help="memory text, e.g. ' Rounin' (mind the leading space)")
     inj.add_argument("--answer", default=None, help="expected answer, e.g. ' Marlow'; default: the clean top-1 token")
-    inj.add_argument("--layer", type=int, required=True)
-    inj.add_argument("--scale", type=float, default=1.0)
+    inj.add_argument("--layer", type=whole(0, 100_000, 1), required=True)
+    inj.add_argument("--scale", type=finite(-1e6, 1e6, 4), default=1.0)
     ck = sub.add_parser("check", help="repair check: choose layer/scale on taught prompts, test bridge vs control")
     _add_recipe(ck)
     ck.add_argument("--prompts", required=True, help="folder holding two_hop.jsonl")
-    ck.add_argument("--layers", default="all")
-    ck.add_argument("--scales", default="1:15:1")
+    ck.add_argument("--layers", default="all", type=_flag(_layers_flag))
+    ck.add_argument("--scales", default="1:15:1", type=_flag(_scales_flag))
     return root
 
 
 def _spec(args) -> SweepSpec:
-    layers = None if args.layers == "all" else parse_range(args.layers, int)
-    return SweepSpec(layers=layers, scales=parse_range(args.scales, float), source=args.source,
-                     normalise=args.normalise, positions=parse_positions(args.positions))
+    layers = None if args.layers == "all" else args.layers
+    return SweepSpec(layers=layers, scales=args.scales, source=args.source, normalise=args.normalise,
+                     positions=args.positions)
 
 
 def _load(args):
@@ -131,7 +167,7 @@ def cmd_sweep(args) -> None:
 
 def cmd_inject(args) -> None:
     """Inject once and print before/after."""
-    spec = InjectionSpec(args.memory, args.layer, args.scale, args.source, args.normalise, parse_positions(args.positions))
+    spec = InjectionSpec(args.memory, args.layer, args.scale, args.source, args.normalise, args.positions)
     r = inject_memory(_load(args), args.prompt, args.answer, spec)
     print(f"memory tokens: {list(r.memory_tokens)}  layer {spec.layer}  scale {spec.scale:g}  positions {spec.positions}")
     print(f"P({r.answer_token!r}) before {r.p_before:.6g}  after {r.p_after:.6g}  gain ×{r.gain:.4g}")
@@ -152,11 +188,9 @@ def cmd_check(args) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors are printed as one line and exit with status 2."""
-    args = build_parser().parse_args(argv)
-    try:
-        {"sweep": cmd_sweep, "inject": cmd_inject, "check": cmd_check}[args.command](args)
-    except (EngineError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    """Entry point; user errors print one line and exit with status 2, Ctrl-C with 130."""
+    args = parse(build_parser(), argv)
+    if args is None:
         return 2
-    return 0
+    command = {"sweep": cmd_sweep, "inject": cmd_inject, "check": cmd_check}[args.command]
+    return run_command(command, args, resumable=args.command == "sweep")

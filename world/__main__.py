@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from cli import Parser, out_folder, parse, run_command, whole
 from promptsets.paths import DEMO_DIR
 from world.build import build_demo
 from world.check import check_model, format_report
@@ -45,14 +46,18 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> None:
+    args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(prog="python -m world", description="Build and check the demo world's model.")
+    parser = Parser(prog="python -m world", description="Build and check the demo world's model.")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="rebuild tokenizer, model, corpus and prompt sets")
-    b.add_argument("--out", default=str(DEMO_DIR))
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--steps", type=int, default=0, help="training steps (default: the config's)")
+    b.add_argument("--out", default=DEMO_DIR, type=out_folder)
+    b.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
+    b.add_argument("--steps", type=whole(0, 1_000_000, 1500), default=0, help="training steps (default: the config's)")
     b.add_argument("--tiny", action="store_true", help="a tiny world and model, for tests")
     b.add_argument("--retrain", action="store_true", help="train the model even if OUT holds one from the same configs")
     b.set_defaults(func=_build)
@@ -60,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--model", default=str(DEMO_DIR))
     c.add_argument("--prompts", default="", help="prompt folder (default: MODEL/prompts)")
     c.set_defaults(func=_check)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = parse(parser, argv)
+    if args is None:
+        return 2
+    return run_command(_run, args)
 
 
 if __name__ == "__main__":

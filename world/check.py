@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from engine.loading import load_pretrained
 
 from engine.tokens import continuation_ids
 from promptsets.schema import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
@@ -30,8 +31,7 @@ class Scorer:
     """Top-1 next-token check of prompts against a model folder, loaded offline."""
 
     def __init__(self, model_dir: Path) -> None:
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False).eval()
+        self.model, self.tokenizer = load_pretrained(model_dir)
 
     @torch.no_grad()
     def top1(self, prompt: str, answer: str) -> bool:

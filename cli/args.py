@@ -1,0 +1,129 @@
+"""Argument types that check a flag's value before any work, and a parser whose errors are one line.
+
+A bad value ends the command with exit status 2 and one line on stderr that names
+the flag and says what it takes, e.g. ``error: argument --steps: a whole number
+from 1 to 1000000, e.g. 400; got '-3'``. Checks that need the model (a layer it
+has, a rank below its width) are made by the core right after loading it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Callable, NoReturn, Sequence
+
+# No flag of a list or range may name more items than this (checked before building it).
+MAX_ITEMS = 10_000
+
+
+class UsageError(Exception):
+    """A flag is missing or has a bad value; the message names it."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors raise :class:`UsageError` (see :func:`parse`), not print a usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | None:
+    """The parsed flags, or None after printing the usage error as one line on stderr (exit with status 2)."""
+    from cli.run import brief
+
+    try:
+        return parser.parse_args(argv)
+    except UsageError as err:
+        print(f"error: {brief(err)}", file=sys.stderr)
+        return None
+
+
+def _bad(what: str, text: str) -> argparse.ArgumentTypeError:
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return argparse.ArgumentTypeError(f"{what}; got {shown!r}")
+
+
+def whole(lo: int, hi: int, example: int) -> Callable[[str], int]:
+    """A whole number in ``[lo, hi]``."""
+    what = f"a whole number from {lo} to {hi}, e.g. {example}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise _bad(what, text) from None
+        if not lo <= value <= hi:
+            raise _bad(what, text)
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def finite(lo: float, hi: float, example: float) -> Callable[[str], float]:
+    """A finite number in ``[lo, hi]`` (never NaN or inf)."""
+    what = f"a number from {lo:g} to {hi:g}, e.g. {example:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise _bad(what, text) from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise _bad(what, text)
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def positive(hi: float, example: float) -> Callable[[str], float]:
+    """A finite number in ``(0, hi]``."""
+    what = f"a number above 0 and at most {hi:g}, e.g. {example:g}"
+    inner = finite(0.0, hi, example)
+
+    def parse(text: str) -> float:
+        try:
+            value = inner(text)
+        except argparse.ArgumentTypeError:
+            raise _bad(what, text) from None
+        if value <= 0:
+            raise _bad(what, text)
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def whole_list(lo: int, hi: int, example: str) -> Callable[[str], tuple[int, ...]]:
+    """Comma-separated whole numbers in ``[lo, hi]``, at most :data:`MAX_ITEMS` of them."""
+    what = f"comma-separated whole numbers from {lo} to {hi}, e.g. {example}"
+    one = whole(lo, hi, lo)
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [p for p in text.split(",") if p.strip()]
+        if not parts or len(parts) > MAX_ITEMS:
+            raise _bad(what + f" (1 to {MAX_ITEMS} of them)", text)
+        try:
+            return tuple(one(p.strip()) for p in parts)
+        except argparse.ArgumentTypeError:
+            raise _bad(what, text) from None
+
+    parse.__name__ = "list"
+    return parse
+
+
+def out_folder(text: str) -> Path:
+    """An output folder that exists and is writable, or can be created: checked before any work."""
+    path = Path(text).expanduser()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"{probe} is a file, not a folder; choose another folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write to {probe} (permission denied); choose another folder")
+    return path
