@@ -67,10 +67,10 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def load_engine(model: str):
-    """The engine for ``model`` (imported here so ``--help`` stays fast)."""
-    from engine import Engine
+    """The engine for ``model`` (imported when called, so ``--help`` stays fast)."""
+    from cli import load_engine as load
 
-    return Engine.load(model)
+    return load(model)
 
 
 def cmd_find(args: argparse.Namespace) -> None:

@@ -10,8 +10,8 @@ import numpy as np
 from cluster.activations import last_position_acts
 from cluster.errors import ClusterError
 from cluster.prompts import prompt_hash, select_split, topics_of
-from cluster.selectivity import selectivity, top_percent
-from cluster.spec import Cluster
+from cluster.selectivity import selectivity, top_percent, units_per_layer
+from cluster.spec import Cluster, site_width
 from engine.engine import Engine
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
@@ -69,6 +69,7 @@ def find_topic_clusters(
     is called once per prompt.
     """
     check_site(site)
+    units_per_layer(site_width(engine.spec, site), percent)  # refuses a bad percent before any work
     chosen = select_split(prompts, split)
     labels = [p.topic for p in chosen]
     wanted = tuple(topics) if topics is not None else topics_of(chosen)

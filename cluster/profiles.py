@@ -13,7 +13,7 @@ from cluster.errors import ClusterError
 from cluster.find import check_site, provenance
 from cluster.prompts import select_split, topics_of
 from cluster.selectivity import standardise
-from cluster.spec import Cluster
+from cluster.spec import Cluster, site_width
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
@@ -76,6 +76,10 @@ def find_profile_clusters(
     each unit's correlation with the group's mean profile.
     """
     check_site(site)
+    n_units = engine.spec.n_layers * site_width(engine.spec, site)
+    if not 2 <= k <= n_units:
+        # Checked before reading any activation; group_units later also drops units that never fire.
+        raise ClusterError(f"k must be from 2 to {n_units} (the model's {site} units), got {k}")
     chosen = select_split(prompts, split)
     acts = last_position_acts(engine, chosen, site, progress).astype(np.float64)
     labels = [p.topic for p in chosen]

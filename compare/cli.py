@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from cli import Parser, finite, parse, run_command, whole
+from cli import Parser, finite, load_engine, parse, run_command, whole
 from compare.layers import COMPARE_SITES, cka_between_models, cka_clean_vs_impaired
 from engine.interventions import IMPAIR_MODES
 
@@ -44,9 +44,8 @@ def cmd_impaired(args: argparse.Namespace) -> None:
     """CKA per layer, clean against a cluster impaired."""
     from cluster.impair import impairs
     from cluster.storage import load_cluster
-    from engine import Engine
 
-    engine = Engine.load(args.model)
+    engine = load_engine(args.model)
     ivs = impairs(load_cluster(args.cluster, engine), args.mode, args.intensity, seed=args.seed)
     result = cka_clean_vs_impaired(engine, _prompts(args), ivs, args.site)
     print(f"linear CKA at {result.site} over {result.n_positions} positions, clean vs impaired")
@@ -56,9 +55,7 @@ def cmd_impaired(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     """CKA of every layer pair of two models."""
-    from engine import Engine
-
-    result = cka_between_models(Engine.load(args.model), Engine.load(args.other), _prompts(args), args.site)
+    result = cka_between_models(load_engine(args.model), load_engine(args.other, "--other"), _prompts(args), args.site)
     print(f"linear CKA at {result.site} over {result.n_positions} positions; rows: {result.name_a}, "
           f"columns: {result.name_b}")
     for i, row in enumerate(result.cka):

@@ -9,9 +9,11 @@ on a terminal nor imports a planted file.
 from __future__ import annotations
 
 import logging
+import pickle
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from engine.errors import ModelLoadError
 from engine.families import FAMILIES
@@ -25,6 +27,12 @@ def _cache_dir() -> str:
         return str(constants.HF_HUB_CACHE)
     except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
         return "the Hugging Face cache"
+
+
+def _excerpt(err: Exception, limit: int = 120) -> str:
+    """The first line of a library's error, cut to ``limit`` characters (their messages run long)."""
+    text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _where(name: str) -> str:
@@ -59,6 +67,8 @@ def load_pretrained(name_or_path: str | Path):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     name = str(name_or_path)
+    if Path(name).expanduser().is_file():
+        raise ModelLoadError(f"{name} is a file; pass the folder that holds the model's config.json and weights")
     if _custom_code(name):
         raise ModelLoadError(f"model {name!r} asks to run its own code (auto_map in its config). {CONVERT}")
     try:
@@ -66,11 +76,11 @@ def load_pretrained(name_or_path: str | Path):
     except ValueError as err:
         if "custom code" in str(err):
             raise ModelLoadError(f"model {name!r} asks to run its own code. {CONVERT}") from err
-        raise ModelLoadError(f"could not read the config of model {name!r} in {_where(name)}: {err}") from err
+        raise ModelLoadError(f"could not read the config of model {name!r} in {_where(name)}: {_excerpt(err)}") from err
     except OSError as err:
         raise ModelLoadError(
             f"could not load model {name!r}: looked in {_where(name)} and found no usable config.json "
-            f"(nothing is downloaded; pass a local folder or a name already in the cache). {err}") from err
+            "(nothing is downloaded; pass a local folder or a name already in the cache)") from err
     if config.model_type not in FAMILIES:
         raise ModelLoadError(
             f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")
@@ -78,9 +88,10 @@ def load_pretrained(name_or_path: str | Path):
         model = AutoModelForCausalLM.from_pretrained(
             name, **SAFE, dtype=torch.float32, attn_implementation="eager")
         tokenizer = AutoTokenizer.from_pretrained(name, **SAFE)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as err:
         raise ModelLoadError(
-            f"could not load the weights or tokenizer of {name!r} from {_where(name)}: {err}") from err
+            f"could not load the weights or tokenizer of {name!r} from {_where(name)}: the files are damaged, "
+            f"incomplete or of another model ({_excerpt(err)}); copy the model folder again") from err
     if not tokenizer.get_vocab() or tokenizer.vocab_size == 0:
         raise ModelLoadError(
             f"model {name!r} has no tokenizer: {_where(name)} holds no tokenizer files (tokenizer.json, or "

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cli import Parser, parse, finite, out_folder, run_command, whole
+from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
 from cli.args import MAX_ITEMS
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
@@ -121,11 +121,9 @@ def _spec(args) -> SweepSpec:
 
 
 def _load(args):
-    from engine import Engine
-
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
-    return Engine.load(args.model)
+    return load_engine(args.model)
 
 
 def _prompts(args) -> list:

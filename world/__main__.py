@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cli import Parser, out_folder, parse, run_command, whole
+from engine.errors import ModelLoadError
 from promptsets.paths import DEMO_DIR
 from world.build import build_demo
 from world.check import check_model, format_report
@@ -42,7 +43,11 @@ def _build(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     model_dir = Path(args.model)
     prompts = Path(args.prompts) if args.prompts else model_dir / "prompts"
-    print(format_report(check_model(model_dir, prompts)))
+    try:
+        tables = check_model(model_dir, prompts)
+    except ModelLoadError as err:
+        raise ModelLoadError(f"--model: {err}") from None
+    print(format_report(tables))
     return 0
 
 

@@ -1,0 +1,143 @@
+"""Every command line refuses bad flag values with exit status 2 and one line naming the flag and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cluster import find_topic_clusters, save_cluster
+from cluster.cli import main as cluster_main
+from compare.cli import main as compare_main
+from engine import Engine
+from lens.cli import main as lens_main
+from memory.cli import main as memory_main
+from test_cluster_engine import tiny_prompts
+from test_lens_original import Spec, _ckpt
+from tiny_models import SENTENCES
+from world.__main__ import main as world_main
+from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
+
+MAINS = {"lens": lens_main, "cluster": cluster_main, "memory": memory_main, "compare": compare_main,
+         "world": world_main}
+NUMBERS = ("0", "-3", "nan", "inf", "1e12")
+
+
+@pytest.fixture(scope="module")
+def places(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
+    """Good inputs (model, prompts, cluster, data) and bad ones (models, output folders)."""
+    root = tmp_path_factory.mktemp("cli-inputs")
+    write_jsonl(root / "prompts" / "keywords.jsonl", tiny_prompts())
+    write_jsonl(root / "prompts" / TWO_HOP_FILE, [TwoHopPrompt(
+        "born", "The founder of Zentrix was born in", " Marlow", " Tovaren", " Zentrix", "heldout", " Melisande")])
+    cluster = find_topic_clusters(Engine.load(tiny_model_dir), tiny_prompts(), 5, topics=["athlete"])["athlete"]
+    save_cluster(cluster, root / "athlete.json")
+    (root / "text.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    assert lens_main(["train", "--model", str(tiny_model_dir), "--data", str(root / "text.txt"), "--out",
+                      str(root / "lenses"), "--steps", "1", "--batch-size", "8"]) == 0
+    _ckpt(root / "attnlens-layer-0-epoch=0.ckpt", Spec(n_layers=3, n_heads=4, d_model=32, d_vocab=300))
+    truncated = shutil.copytree(tiny_model_dir, root / "truncated")
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    (root / "bert").mkdir()
+    (root / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
+    (root / "a-file").write_text("not a folder", encoding="utf-8")
+    unwritable = "/proc/sys/lenslab-out" if os.geteuid() == 0 else str(root / "locked" / "out")
+    if os.geteuid() != 0:
+        (root / "locked").mkdir(mode=0o500)
+    return {"M": str(tiny_model_dir), "P": str(root / "prompts"), "C": str(root / "athlete.json"),
+            "D": str(root / "text.txt"), "L": str(root / "lenses"), "K": str(root / "attnlens-layer-0-epoch=0.ckpt"),
+            "TRUNCATED": str(truncated), "BERT": str(root / "bert"), "FILE": str(root / "a-file"),
+            "UNDER_FILE": str(root / "a-file" / "sub"), "MISSING": str(root / "no-such-model"),
+            "UNWRITABLE": unwritable, "OUT": str(root / "out")}
+
+
+BASE = {
+    "lens train": "train --model M --data D --out OUT --steps 1 --batch-size 8",
+    "lens eval": "eval --model M --lenses L --data D",
+    "lens import": "import --model M --out OUT K",
+    "lens decode": "decode --model M --lenses L --prompt hello",
+    "cluster find": "find --model M --prompts P --out OUT",
+    "cluster find kmeans": "find --model M --prompts P --out OUT --method kmeans",
+    "cluster describe": "describe --model M --prompts P --cluster C",
+    "cluster sweep": "sweep --model M --prompts P --cluster C --out OUT --modes scale --intensities 0,1",
+    "memory sweep": "sweep --model M --prompts P --out OUT --layers 0 --scales 1",
+    "memory inject": "inject --model M --prompt hello --memory x --layer 0",
+    "memory check": "check --model M --prompts P",
+    "compare impaired": "impaired --model M --cluster C --prompt hello",
+    "compare models": "models --model M --other M --prompt hello",
+    "world build": "build --out OUT --tiny --steps 1",
+    "world check": "check --model M",
+}
+MODEL_FLAGS = [(cmd, "--model", bad) for cmd in BASE if cmd not in ("world build", "cluster find kmeans")
+               for bad in ("TRUNCATED", "BERT", "FILE", "MISSING")] + [
+    ("compare models", "--other", bad) for bad in ("TRUNCATED", "BERT", "FILE", "MISSING")]
+OUT_FLAGS = [(cmd, "--out", bad) for cmd in ("lens train", "lens import", "cluster find", "cluster sweep",
+                                             "memory sweep", "world build")
+             for bad in ("FILE", "UNDER_FILE", "UNWRITABLE")]
+NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
+    "lens train": ("--steps", "--batch-size", "--lr", "--rank", "--checkpoint-every", "--seed", "--threads"),
+    "lens eval": ("--max-texts", "--batch-size"),
+    "lens decode": ("--pos",),
+    "cluster find": ("--percent", "--k", "--seed", "--threads"),
+    "cluster describe": ("--top", "--units"),
+    "cluster sweep": ("--samples",),
+    "memory inject": ("--layer", "--scale", "--threads"),
+    "compare impaired": ("--intensity", "--pool", "--seed"),
+    "world build": ("--steps", "--seed"),
+}.items() for flag in flags for bad in NUMBERS
+    # Zero is a good value of these flags; -3 a good --pos (from the end) and a good --intensity.
+    if not (bad == "0" and flag in ("--checkpoint-every", "--seed", "--threads", "--layer", "--scale", "--pos",
+                                    "--intensity", "--steps"))
+    and not (bad == "-3" and flag in ("--pos", "--intensity", "--scale"))]
+RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
+    ("lens train", "--layers", ("0,x", ",", "1.5", "-1")),
+    ("cluster sweep", "--intensities", ("0:1e12:1e-9", "nan", "0:inf:1", "1:0:1", "0:1:0", "0:1:-1", "a,b", "1e400")),
+    ("cluster sweep", "--seeds", ("-1", "x", "1e99", "99999999999")),
+    ("memory sweep", "--scales", ("1:1e12:1e-3", "nan", "1:inf", "1:2:0", "x")),
+    ("memory sweep", "--layers", ("0:1e9", "x", "0:nan")),
+    ("memory sweep", "--positions", ("x", "0:1e9")),
+    ("memory check", "--scales", ("nan",)),
+] for bad in bads]
+# Values only the loaded model can refuse (it has 3 layers, 32 wide, 4 x 128 MLP units).
+MODEL_SIZED = [
+    ("lens train", "--layers", "7", "layer"), ("lens train", "--rank", "999", "--rank"),
+    ("cluster find kmeans", "--k", "5000", "k must be from 2 to"), ("memory inject", "--layer", "9", "layer 9"),
+    ("memory sweep", "--layers", "0:9", "layer"), ("lens decode", "--pos", "999", "position"),
+]
+
+
+def _argv(cmd: str, places: dict[str, str], flag: str, value: str) -> list[str]:
+    words = BASE[cmd].split()
+    argv = [places.get(w, w) for w in words]
+    if flag in argv:
+        argv[argv.index(flag) + 1] = places.get(value, value)
+    else:
+        argv += [flag, places.get(value, value)]
+    return argv
+
+
+def _check(cmd: str, argv: list[str], words: tuple[str, ...], capsys) -> None:
+    code = MAINS[cmd.split()[0]](argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert code == 2, (argv, err[-500:])
+    assert "Traceback" not in err
+    assert len(errors) == 1 and errors[0] == lines[-1], err[-800:]
+    assert len(errors[0]) <= 320, errors[0]
+    for word in words:
+        assert word in errors[0], (argv, errors[0])
+
+
+@pytest.mark.parametrize("cmd, flag, bad", MODEL_FLAGS + OUT_FLAGS + NUMBER_FLAGS + RANGE_FLAGS)
+def test_a_bad_flag_value_is_one_line_naming_the_flag(places, capsys, cmd, flag, bad):
+    _check(cmd, _argv(cmd, places, flag, bad), (flag,), capsys)
+
+
+@pytest.mark.parametrize("cmd, flag, bad, says", MODEL_SIZED)
+def test_a_value_the_model_lacks_is_one_line_saying_what_it_has(places, capsys, cmd, flag, bad, says):
+    _check(cmd, _argv(cmd, places, flag, bad), (says,), capsys)
