@@ -83,16 +83,18 @@ def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, op
     """Run steps ``start..steps-1``; ``checkpoint(done)`` after each; return the last step's KL per head."""
     bar = tqdm(total=steps, initial=start, desc="lenses", disable=progress is not None)
     kl: dict[int, torch.Tensor] = {}
-    for step in range(start, steps):
-        opt.zero_grad(set_to_none=True)
-        kl = _step(engine, lenses, unembed, batches.at(step), backward=True)
-        opt.step()
-        bar.update(1)
-        bar.set_postfix(kl=f"{float(torch.cat(list(kl.values())).mean()):.3f}")
-        checkpoint(step + 1)
-        if progress is not None:
-            progress(step + 1, steps)
-    bar.close()
+    try:
+        for step in range(start, steps):
+            opt.zero_grad(set_to_none=True)
+            kl = _step(engine, lenses, unembed, batches.at(step), backward=True)
+            opt.step()
+            bar.update(1)
+            bar.set_postfix(kl=f"{float(torch.cat(list(kl.values())).mean()):.3f}")
+            checkpoint(step + 1)
+            if progress is not None:
+                progress(step + 1, steps)
+    finally:
+        bar.close()  # before any message about an interruption, not after it at exit
     return kl
 
 
