@@ -13,6 +13,7 @@ from cluster.prompts import prompt_hash, select_split, topics_of
 from cluster.selectivity import selectivity, top_percent, units_per_layer
 from cluster.spec import Cluster, site_width
 from engine.engine import Engine
+from engine.errors import listing
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
 
@@ -75,7 +76,8 @@ def find_topic_clusters(
     wanted = tuple(topics) if topics is not None else topics_of(chosen)
     unknown = sorted(set(wanted) - set(labels))
     if unknown:
-        raise ClusterError(f"no {split or 'any'} prompts for topic(s) {unknown}; the prompts have {list(topics_of(chosen))}")
+        raise ClusterError(f"no {split or 'any'} prompts for topic(s) {listing(unknown)}; "
+                           f"the prompts have {listing(topics_of(chosen))}")
     acts = last_position_acts(engine, chosen, site, progress)
     where = provenance(engine, chosen, f"{prompt_set}:{split or 'all'}")
     return topic_clusters_from_acts(acts, labels, percent, wanted, site=site, **where)

@@ -6,9 +6,18 @@ import math
 import operator
 from typing import Sequence
 
-from engine.errors import InterventionError, OutOfRangeError
+from engine.errors import InterventionError, OutOfRangeError, shorten
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject
 from engine.spec import ModelSpec
+
+
+def _about(what: object) -> str:
+    """A short name for an intervention in a message (its repr may hold thousands of units)."""
+    if isinstance(what, Impair):
+        return f"the impairment of {len(tuple(what.neurons))} {shorten(what.site, 20)} units"
+    if isinstance(what, Inject):
+        return "the injection"
+    return shorten(repr(what), 60)
 
 
 def check_layer(layer: int, n_layers: int, what: object = None) -> int:
@@ -18,14 +27,14 @@ def check_layer(layer: int, n_layers: int, what: object = None) -> int:
     """
     index = None if isinstance(layer, bool) or not hasattr(layer, "__index__") else operator.index(layer)
     if index is None or not 0 <= index < n_layers:
-        where = "" if what is None else f" (in {what!r})"
+        where = "" if what is None else f" (in {_about(what)})"
         raise OutOfRangeError(f"layer {layer!r} does not exist; this model has layers 0-{n_layers - 1}{where}")
     return index
 
 
 def _check_finite(value: float, name: str, what: object) -> None:
     if not math.isfinite(float(value)):
-        raise InterventionError(f"{name} must be a finite number, got {value!r} (in {what!r})")
+        raise InterventionError(f"{name} must be a finite number, got {value!r} (in {_about(what)})")
 
 
 def resolve_positions(positions: str | Sequence[int], n_pos: int) -> tuple[int, ...]:
@@ -35,7 +44,7 @@ def resolve_positions(positions: str | Sequence[int], n_pos: int) -> tuple[int, 
     if positions == "last":
         return (n_pos - 1,)
     if isinstance(positions, str):
-        raise InterventionError(f"positions must be 'all', 'last' or a tuple of ints, got {positions!r}")
+        raise InterventionError(f"positions must be 'all', 'last' or a tuple of ints, got {shorten(repr(positions))}")
     resolved = set()
     for p in positions:
         if isinstance(p, bool) or not isinstance(p, int) or not -n_pos <= p < n_pos:
@@ -50,9 +59,9 @@ def check_impair(imp: Impair, spec: ModelSpec) -> None:
     """Validate an Impair's layer, mode, site, units, intensity and mean."""
     check_layer(imp.layer, spec.n_layers, imp)
     if imp.mode not in IMPAIR_MODES:
-        raise InterventionError(f"unknown impair mode {imp.mode!r}; choose one of {', '.join(IMPAIR_MODES)}")
+        raise InterventionError(f"unknown impair mode {shorten(repr(imp.mode))}; choose one of {', '.join(IMPAIR_MODES)}")
     if imp.site not in IMPAIR_SITES:
-        raise InterventionError(f"unknown impair site {imp.site!r}; choose one of {', '.join(IMPAIR_SITES)}")
+        raise InterventionError(f"unknown impair site {shorten(repr(imp.site))}; choose one of {', '.join(IMPAIR_SITES)}")
     width = spec.d_mlp if imp.site == "mlp_post" else spec.d_model
     units = tuple(imp.neurons)
     for n in units:
@@ -60,7 +69,7 @@ def check_impair(imp: Impair, spec: ModelSpec) -> None:
             raise OutOfRangeError(
                 f"neuron {n!r} does not exist; {imp.site} of layer {imp.layer} has units 0-{width - 1}")
     if len(set(units)) != len(units):
-        raise InterventionError(f"neurons are listed more than once in {imp!r}; list each once")
+        raise InterventionError(f"neurons are listed more than once in {_about(imp)}; list each once")
     _check_finite(imp.intensity, "intensity", imp)
     if imp.mode == "mean":
         if imp.mean is None or len(imp.mean) != len(units):
@@ -89,4 +98,4 @@ def check_ablate(abl: Ablate, spec: ModelSpec) -> None:
     if isinstance(abl.head, bool) or not isinstance(abl.head, int) or not 0 <= abl.head < n_heads:
         raise OutOfRangeError(f"head {abl.head!r} does not exist; this model has heads 0-{n_heads - 1}")
     if abl.mode not in ("zero", "mean"):
-        raise InterventionError(f"unknown ablation mode {abl.mode!r}; choose 'zero' or 'mean'")
+        raise InterventionError(f"unknown ablation mode {shorten(repr(abl.mode))}; choose 'zero' or 'mean'")

@@ -47,3 +47,20 @@ class ShapeError(EngineError, ValueError):
 
 class MultiTokenError(EngineError, ValueError):
     """An answer or target text is several tokens where one is needed."""
+
+
+# Messages are read, not scrolled: they list a handful of items and quote inputs briefly.
+MAX_LISTED = 5
+
+
+def listing(items, at_most: int = MAX_LISTED) -> str:
+    """``"0, 1, 2, 3, 4 and 995 more"``: the first few of ``items``, then how many were left out."""
+    items = list(items)
+    shown = ", ".join(str(x) for x in items[:at_most])
+    return shown + (f" and {len(items) - at_most} more" if len(items) > at_most else "")
+
+
+def shorten(text: object, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, e.g. the repr of an intervention holding thousands of units."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from engine.engine import Engine
-from engine.errors import OutOfRangeError
+from engine.errors import OutOfRangeError, listing
 from lens.base import Lens, LogitLens, ResidSite
 from lens.capture import adapter_of
 from lens.results import HeadLensResult, LogitLensResult, PatternResult
@@ -103,7 +103,8 @@ def _positions(positions: Sequence[int] | None, n_pos: int) -> tuple[int, ...]:
         return tuple(range(n_pos))
     bad = [p for p in positions if not -n_pos <= p < n_pos]
     if bad or not positions:
-        raise OutOfRangeError(f"position(s) {bad or '(none)'} do not exist; the prompt has positions 0-{n_pos - 1}")
+        raise OutOfRangeError(f"position(s) {listing(bad) or '(none)'} do not exist; "
+                              f"the prompt has positions 0-{n_pos - 1}")
     return tuple(sorted({p % n_pos for p in positions}))
 
 

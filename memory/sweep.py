@@ -7,6 +7,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from engine.errors import listing
 from engine.interventions import Positions
 from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
@@ -65,7 +66,7 @@ class LayerScaleSweep:
         """The sub-sweep of cases whose label is ``label``."""
         keep = [i for i, c in enumerate(self.cases) if c.label == label]
         if not keep:
-            raise MemorySpecError(f"no case is labelled {label!r}; labels here: {sorted(self.labels)}")
+            raise MemorySpecError(f"no case is labelled {label!r}; labels here: {listing(sorted(self.labels))}")
         return LayerScaleSweep(tuple(self.cases[i] for i in keep), self.layers, self.scales,
                                self.p_before[keep], self.p_after[keep], self.spec)
 
@@ -78,7 +79,7 @@ class LayerScaleSweep:
         """Grid indices of (layer, scale); MemorySpecError if the grid lacks them."""
         if layer not in self.layers or float(scale) not in self.scales:
             raise MemorySpecError(f"(layer {layer}, scale {scale}) is not in this sweep's grid "
-                                  f"(layers {list(self.layers)}, scales {list(self.scales)})")
+                                  f"(layers {listing(self.layers)}; scales {listing(self.scales)})")
         return self.layers.index(layer), self.scales.index(float(scale))
 
     def gains_at(self, layer: int, scale: float) -> np.ndarray:
@@ -104,7 +105,7 @@ def resolve_grid(engine, spec: SweepSpec) -> tuple[tuple[int, ...], tuple[float,
     for scale in spec.scales:
         check_scale(scale)
     if len(set(layers)) != len(layers) or len(set(spec.scales)) != len(spec.scales):
-        raise MemorySpecError(f"layers {list(layers)} and scales {list(spec.scales)} must not repeat")
+        raise MemorySpecError(f"layers ({listing(layers)}) and scales ({listing(spec.scales)}) must not repeat")
     return layers, tuple(float(s) for s in spec.scales)
 
 
