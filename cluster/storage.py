@@ -64,6 +64,13 @@ def save_cluster(cluster: Cluster, path: str | Path) -> Path:
     # One key per line, each value on one line: small, stable, readable diffs.
     items = sorted(cluster_to_dict(cluster).items())
     text = "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in items) + "\n}\n"
+    # Written beside and renamed into place: a crash never leaves half a cluster under its name.
+    tmp = _write_text(path.with_name(f".{path.name}.tmp"), text)
+    tmp.replace(path)
+    return path
+
+
+def _write_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
