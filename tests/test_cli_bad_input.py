@@ -141,3 +141,24 @@ def test_a_bad_flag_value_is_one_line_naming_the_flag(places, capsys, cmd, flag,
 @pytest.mark.parametrize("cmd, flag, bad, says", MODEL_SIZED)
 def test_a_value_the_model_lacks_is_one_line_saying_what_it_has(places, capsys, cmd, flag, bad, says):
     _check(cmd, _argv(cmd, places, flag, bad), (says,), capsys)
+
+
+@pytest.mark.parametrize("percent", [0, -1, float("nan"), float("inf"), 101])
+def test_a_bad_percent_is_refused_before_any_activation_is_read(tiny_model_dir, percent):
+    from cluster import ClusterError
+
+    calls = []
+    with pytest.raises(ClusterError, match="percent"):
+        find_topic_clusters(Engine.load(tiny_model_dir), tiny_prompts(), percent, progress=lambda d, t: calls.append(d))
+    assert calls == []
+
+
+@pytest.mark.parametrize("k", [1, 10 ** 6])
+def test_a_bad_k_is_refused_before_any_activation_is_read(tiny_model_dir, k):
+    from cluster import ClusterError
+    from cluster.profiles import find_profile_clusters
+
+    calls = []
+    with pytest.raises(ClusterError, match="k must be from 2 to"):
+        find_profile_clusters(Engine.load(tiny_model_dir), tiny_prompts(), k, progress=lambda d, t: calls.append(d))
+    assert calls == []
