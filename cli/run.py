@@ -21,12 +21,10 @@ def brief(message: object, limit: int = MAX_MESSAGE) -> str:
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """Every error type a user's input can cause, across the packages."""
-    from cluster.errors import ClusterError
-    from engine.errors import EngineError
-    from world.prompts import PromptSetError
+    """Every error type a user's input can cause: LensLab's own, plus bad values and files the user named."""
+    from engine.errors import LensLabError
 
-    return EngineError, ClusterError, PromptSetError, ValueError, OSError
+    return LensLabError, ValueError, OSError
 
 
 def run_command(command: Callable[[argparse.Namespace], object], args: argparse.Namespace,
