@@ -19,7 +19,7 @@ from torch import Tensor
 from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
 from lens.header import CONVENTION_TL, LensHeader, read_header
-from lens.integrity import check_finite, check_target
+from lens.integrity import check_finite, check_target, folder_lock
 from lens.storage import save_lenses
 
 log = logging.getLogger(__name__)
@@ -108,21 +108,22 @@ def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec, overw
     All or nothing: ``out_dir`` is written whole once every file has passed its checks, and
     one that already holds lenses is replaced (whole) only with ``overwrite``.
     """
-    check_target(out_dir, overwrite)
-    states: dict[int, dict[str, Tensor]] = {}
-    for path in files:
-        layer = layer_from_name(path)
-        if not 0 <= layer < spec.n_layers:
-            raise LensMismatch(f"{path} is for layer {layer}; model {spec.name!r} has layers 0-{spec.n_layers - 1}")
-        if layer in states:
-            raise LensImportError(f"two checkpoints are for layer {layer}; pass one file per layer")
-        states[layer] = read_original(path)
-        _check_shapes(path, states[layer], spec)
-        check_finite(states[layer], str(path), "this checkpoint cannot be used")
-        log.info("imported layer %d from %s", layer, path)
-    header = LensHeader(
-        kind="full", model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
-        n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=tuple(sorted(states)),
-        convention=CONVENTION_TL)
-    save_lenses(out_dir, header, states, overwrite=overwrite)
-    return read_header(out_dir)
+    with folder_lock(out_dir):
+        check_target(out_dir, overwrite)
+        states: dict[int, dict[str, Tensor]] = {}
+        for path in files:
+            layer = layer_from_name(path)
+            if not 0 <= layer < spec.n_layers:
+                raise LensMismatch(f"{path} is for layer {layer}; model {spec.name!r} has layers 0-{spec.n_layers - 1}")
+            if layer in states:
+                raise LensImportError(f"two checkpoints are for layer {layer}; pass one file per layer")
+            states[layer] = read_original(path)
+            _check_shapes(path, states[layer], spec)
+            check_finite(states[layer], str(path), "this checkpoint cannot be used")
+            log.info("imported layer %d from %s", layer, path)
+        header = LensHeader(
+            kind="full", model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
+            n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=tuple(sorted(states)),
+            convention=CONVENTION_TL)
+        save_lenses(out_dir, header, states, overwrite=overwrite)
+        return read_header(out_dir)

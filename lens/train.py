@@ -21,7 +21,7 @@ from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
 from lens.errors import LensSpecError
 from lens.header import DataInfo, LensHeader
-from lens.integrity import check_target
+from lens.integrity import check_target, folder_lock
 from lens.kinds import KINDS, LayerLens, new_layer_lens
 from lens.objective import layer_kl
 from lens.storage import LensSet, open_lenses, save_lenses
@@ -124,37 +124,40 @@ def train_lenses(
     ``checkpoint_every`` steps the state is saved to ``out_dir``; calling again with the same
     settings resumes from it. ``progress(done, total)`` is called after each step; without it a
     tqdm bar is shown. Deterministic for a seed. ``out_dir`` is written whole at the end; one
-    that already holds lenses is replaced only with ``overwrite`` (checked before any work).
+    that already holds lenses is replaced only with ``overwrite`` (checked before any work), and
+    a second run into the same folder while this one runs is refused (OutputLockedError).
     """
     layers = _check_args(engine, kind, layers, steps, rank)
     check_target(out_dir, overwrite)
-    lr = DEFAULT_LR[kind] if lr is None else lr
-    train_texts, held = split_holdout(texts, holdout)
-    batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
-    spec = engine.spec
-    data = DataInfo(data_name, text_digest(texts), len(texts), holdout)
-    run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
-               "batch_size": batch_size, "max_len": max_len, "fingerprint": spec.fingerprint,
-               "data": data.sha256, "holdout": holdout}
-    torch.manual_seed(seed)
-    unembed = Unembed.from_adapter(adapter_of(engine))
-    lenses = {layer: new_layer_lens(kind, spec.n_heads, unembed, rank) for layer in layers}
-    opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
+    with folder_lock(out_dir):  # a second run into the same folder is refused, not mixed in
+        lr = DEFAULT_LR[kind] if lr is None else lr
+        train_texts, held = split_holdout(texts, holdout)
+        batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
+        spec = engine.spec
+        data = DataInfo(data_name, text_digest(texts), len(texts), holdout)
+        run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
+                   "batch_size": batch_size, "max_len": max_len, "fingerprint": spec.fingerprint,
+                   "data": data.sha256, "holdout": holdout}
+        torch.manual_seed(seed)
+        unembed = Unembed.from_adapter(adapter_of(engine))
+        lenses = {layer: new_layer_lens(kind, spec.n_heads, unembed, rank) for layer in layers}
+        opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
 
-    def checkpoint(done: int) -> None:
-        if checkpoint_every > 0 and done % checkpoint_every == 0 and done < steps:
-            save_checkpoint(out_dir, run_key, done, lenses, opt)
+        def checkpoint(done: int) -> None:
+            if checkpoint_every > 0 and done % checkpoint_every == 0 and done < steps:
+                save_checkpoint(out_dir, run_key, done, lenses, opt)
 
-    start = min(load_checkpoint(out_dir, run_key, lenses, opt), steps)
-    kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress)
-    if held:
-        kl = heldout_kl(engine, lenses, unembed, held[:MAX_EVAL_TEXTS], batch_size, max_len)
-    header = LensHeader(
-        kind=kind, model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
-        n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=layers, rank=rank,
-        data=data, steps=steps, seed=seed, lr=lr,
-        final_kl=tuple(tuple(round(float(x), 5) for x in kl[l]) if l in kl else () for l in layers))
-    save_lenses(out_dir, header, {layer: lens.state_dict() for layer, lens in lenses.items()}, overwrite=overwrite)
-    remove_checkpoint(out_dir)
-    log.info("saved %s lenses for layers %s to %s", kind, layers, out_dir)
-    return open_lenses(out_dir, spec, unembed)
+        start = min(load_checkpoint(out_dir, run_key, lenses, opt), steps)
+        kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress)
+        if held:
+            kl = heldout_kl(engine, lenses, unembed, held[:MAX_EVAL_TEXTS], batch_size, max_len)
+        header = LensHeader(
+            kind=kind, model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
+            n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=layers, rank=rank,
+            data=data, steps=steps, seed=seed, lr=lr,
+            final_kl=tuple(tuple(round(float(x), 5) for x in kl[l]) if l in kl else () for l in layers))
+        states = {layer: lens.state_dict() for layer, lens in lenses.items()}
+        save_lenses(out_dir, header, states, overwrite=overwrite)
+        remove_checkpoint(out_dir)
+        log.info("saved %s lenses for layers %s to %s", kind, layers, out_dir)
+        return open_lenses(out_dir, spec, unembed)

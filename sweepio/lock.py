@@ -70,7 +70,7 @@ class OutputLock:
             holder = self._holder(fd)
             os.close(fd)
             who = f"process {holder}" if holder else "another process"
-            raise OutputLockedError(f"{self.folder} is being written by another sweep ({who}); wait for it to "
+            raise OutputLockedError(f"{self.folder} is being written by another run ({who}); wait for it to "
                                     "finish, or choose another --out folder") from None
         previous = self._holder(fd)
         if previous is not None and previous != os.getpid() and not _alive(previous):

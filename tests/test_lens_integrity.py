@@ -76,7 +76,8 @@ def test_import_into_a_trained_folder_needs_overwrite_and_then_replaces_it_whole
     lenses = load_lenses(trained, eng)
     assert lenses.layers == (1,) and lenses.kind == "full"
     lenses.layer(1)
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert leftovers == []  # no staging or old folder left beside it
 
 
 def test_a_folder_with_other_files_is_never_replaced(tiny_model_dir, tmp_path, capsys):
@@ -172,3 +173,25 @@ def test_a_checkpoint_with_an_edited_step_is_not_resumed(eng, tmp_path, caplog, 
     train_lenses(eng, TEXTS, tmp_path, progress=lambda d, t: seen.append(d), **kwargs)
     assert seen == [1, 2, 3, 4, 5, 6]
     assert "ignoring" in caplog.text and ("digest" in caplog.text or "step count" in caplog.text)
+
+
+def test_a_second_training_into_a_folder_being_trained_is_refused(tiny_model_dir, tmp_path, capsys):
+    from test_sweep_files import HOLDER
+
+    data = tmp_path / "text.txt"
+    data.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    folder = tmp_path / "lenses"
+    script = HOLDER.format(root=str(ROOT), folder=str(tmp_path), name=".lenses.lock")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        argv = ["train", "--model", str(tiny_model_dir), "--out", str(folder), "--steps", "1", "--data", str(data),
+                "--batch-size", "8"]
+        assert main(argv) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert f"another run (process {holder.pid})" in last
+        assert not folder.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(argv) == 0

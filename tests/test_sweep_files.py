@@ -144,7 +144,7 @@ def test_a_second_writer_is_refused_and_a_killed_holders_lock_is_stale(which, cl
         err = capsys.readouterr().err
         last = err.strip().splitlines()[-1]
         assert last.startswith("error: ") and "Traceback" not in err
-        assert f"another sweep (process {holder.pid})" in last and "--out" in last
+        assert f"another run (process {holder.pid})" in last and "--out" in last
     finally:
         holder.kill()
         holder.wait()
