@@ -14,12 +14,12 @@ COLORSCALE = "Blues"
 
 def show_token(tok: str) -> str:
     """A token as a cell label: escaped for Plotly's HTML, newlines and tabs made visible."""
-    return html.escape(tok.replace("\n", "\\n").replace("\t", "\\t"))
+    return html.escape(tok.replace("\n", "\\n").replace("\t", "\\t"), quote=False)
 
 
 def quoted(tok: str) -> str:
     """A token quoted for hover text, so leading spaces show: ``' Paris'``."""
-    return html.escape(repr(tok))
+    return html.escape(repr(tok), quote=False)
 
 
 def _hover(strs: np.ndarray, probs: np.ndarray, head: str, target: str | None,
@@ -56,17 +56,17 @@ def plot_logit_lens(result: LogitLensResult) -> go.Figure:
     for i, layer in enumerate(result.layers):
         for p in range(n_pos):
             text[i, p] = show_token(result.top_strs[i, p, 0])
-            head = f"layer {layer}, position {html.escape(result.labels[p])}"
+            head = f"layer {layer}, position {html.escape(result.labels[p], quote=False)}"
             hover[i, p] = _hover(result.top_strs[i, p], result.top_probs[i, p], head, result.target,
                                  *_target(result, (i, p)))
-    return _heatmap(result.top_probs[..., 0], text, hover, [html.escape(s) for s in result.labels],
+    return _heatmap(result.top_probs[..., 0], text, hover, [html.escape(s, quote=False) for s in result.labels],
                     [str(l) for l in result.layers], f"Logit lens ({result.site})", "position", "layer")
 
 
 def plot_head_grid(result: HeadLensResult, pos: int) -> go.Figure:
     """Layer x head grid at prompt position ``pos``: each head's top token and probability; target on hover."""
     p = result.col(pos)
-    label = html.escape(result.labels[result.positions[p]])
+    label = html.escape(result.labels[result.positions[p]], quote=False)
     n_layers, n_heads = result.top_ids.shape[:2]
     text = np.empty((n_layers, n_heads), dtype=object)
     hover = np.empty((n_layers, n_heads), dtype=object)
@@ -89,7 +89,7 @@ def plot_head_topk(result: HeadLensResult, layer: int, head: int, pos: int) -> g
     if t_prob is not None:
         fig.add_vline(x=t_prob, line_dash="dash",
                       annotation_text=f"target {quoted(result.target)}: rank {t_rank}")
-    label = html.escape(result.labels[result.positions[p]])
+    label = html.escape(result.labels[result.positions[p]], quote=False)
     fig.update_layout(title=f"L{layer}H{head} at position {label} ({result.lens})",
                       xaxis_title="probability", yaxis=dict(autorange="reversed", type="category"))
     return fig
@@ -100,7 +100,7 @@ def plot_attention_pattern(result: PatternResult, head: int) -> go.Figure:
     n_heads = result.pattern.shape[0]
     if not 0 <= head < n_heads:
         raise IndexError(f"head {head} does not exist; this layer has heads 0-{n_heads - 1}")
-    labels = [html.escape(s) for s in result.labels]
+    labels = [html.escape(s, quote=False) for s in result.labels]
     fig = go.Figure(go.Heatmap(
         z=result.pattern[head], x=labels, y=labels, colorscale=COLORSCALE, zmin=0.0, zmax=1.0,
         hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>", colorbar=dict(title="attn"),
