@@ -8,10 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 import torch
 
-from cluster import ClusterError, load_cluster
+from cluster import load_cluster
 from cluster.cli import main as cluster_main
 from engine import Engine
 from lens import load_lenses
