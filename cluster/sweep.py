@@ -115,7 +115,7 @@ def run_sweep(
     While it runs, the CSV's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
     """
     check_cluster(cluster, engine.spec)
-    with OutputLock(csv_path.parent, f".{csv_path.stem}.lock"):
+    with OutputLock.beside(csv_path):
         return _run_locked(engine, cluster, evalset, spec, csv_path, progress)
 
 

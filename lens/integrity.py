@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from lens.errors import LensExistsError, LensFormatError
-from sweepio import OutputLock
 
 _LENS_FILE = re.compile(r"^(lens\.json|layer_\d+\.safetensors|checkpoint\.safetensors)(\.tmp)?$")
 LIST_AT_MOST = 4
@@ -84,9 +83,3 @@ def move_into_place(tmp: Path, folder: Path) -> None:
     Path(tmp).rename(folder)
     shutil.rmtree(old, ignore_errors=True)
 
-
-def folder_lock(folder: Path) -> OutputLock:
-    """The lock of a lens folder, held while it is trained or imported; a sibling file, so the folder can be
-    replaced whole while it is held."""
-    folder = Path(folder)
-    return OutputLock(folder.parent, f".{folder.name}.lock")

@@ -19,8 +19,9 @@ from torch import Tensor
 from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
 from lens.header import CONVENTION_TL, LensHeader, read_header
-from lens.integrity import check_finite, check_target, folder_lock
+from lens.integrity import check_finite, check_target
 from lens.storage import save_lenses
+from sweepio import OutputLock
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec, overw
     All or nothing: ``out_dir`` is written whole once every file has passed its checks, and
     one that already holds lenses is replaced (whole) only with ``overwrite``.
     """
-    with folder_lock(out_dir):
+    with OutputLock.beside(out_dir):
         check_target(out_dir, overwrite)
         states: dict[int, dict[str, Tensor]] = {}
         for path in files:

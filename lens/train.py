@@ -21,11 +21,12 @@ from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
 from lens.errors import LensSpecError
 from lens.header import DataInfo, LensHeader
-from lens.integrity import check_target, folder_lock
+from lens.integrity import check_target
 from lens.kinds import KINDS, LayerLens, new_layer_lens
 from lens.objective import layer_kl
 from lens.storage import LensSet, open_lenses, save_lenses
 from lens.unembed import Unembed
+from sweepio import OutputLock
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def train_lenses(
     """
     layers = _check_args(engine, kind, layers, steps, rank)
     check_target(out_dir, overwrite)
-    with folder_lock(out_dir):  # a second run into the same folder is refused, not mixed in
+    with OutputLock.beside(out_dir):  # a second run into the same folder is refused, not mixed in
         lr = DEFAULT_LR[kind] if lr is None else lr
         train_texts, held = split_holdout(texts, holdout)
         batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))

@@ -17,7 +17,8 @@ from pathlib import Path
 from sweepio.errors import OutputFolderError, OutputLockedError
 
 log = logging.getLogger(__name__)
-LOCK_NAME = ".lenslab.lock"
+LOCK_SUFFIX = ".lock"
+LOCK_NAME = ".lenslab" + LOCK_SUFFIX
 
 
 def make_folder(folder: Path) -> Path:
@@ -52,6 +53,13 @@ class OutputLock:
         self.path = self.folder / name
         self.stale_pid: int | None = None
         self._fd: int | None = None
+
+    @classmethod
+    def beside(cls, path: Path) -> "OutputLock":
+        """The lock of one output file or folder: a hidden file next to ``path``, so that ``path`` can be
+        replaced whole while the lock is held."""
+        path = Path(path)
+        return cls(path.parent, f".{path.name}{LOCK_SUFFIX}")
 
     def _holder(self, fd: int) -> int | None:
         text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()

@@ -135,7 +135,7 @@ def test_a_second_writer_is_refused_and_a_killed_holders_lock_is_stale(which, cl
                                                                       capsys, caplog):
     main, args = (cluster_main, cluster_args) if which == "cluster" else (memory_main, memory_args)
     out = tmp_path / "sweep"
-    lock_name = ".athlete-sweep.lock" if which == "cluster" else ".lenslab.lock"
+    lock_name = ".athlete-sweep.csv.lock" if which == "cluster" else ".lenslab.lock"
     script = HOLDER.format(root=str(ROOT), folder=str(out), name=lock_name)
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
