@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 
-def load_engine(name: str, flag: str = "--model"):
-    """The engine for ``name``; a ModelLoadError's message starts with ``flag``."""
+
+def load_engine(name: str, flag: str = "--model", device: str = "cpu", dtype: str = "float32"):
+    """The engine for ``name`` on ``device`` in ``dtype``; a ModelLoadError's message starts with ``flag``.
+
+    Below float32 a note on stderr says the numbers differ from float32.
+    """
     from engine import Engine
+    from engine.devices import precision_note
     from engine.errors import ModelLoadError
 
     try:
-        return Engine.load(name)
+        engine = Engine.load(name, device=device, dtype=dtype)
     except ModelLoadError as err:
         raise ModelLoadError(f"{flag}: {err}") from None
+    if precision_note(engine.spec.dtype):
+        print(precision_note(engine.spec.dtype), file=sys.stderr)
+    return engine

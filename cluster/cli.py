@@ -18,6 +18,7 @@ from cluster.profiles import find_profile_clusters
 from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
 from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep
+from engine.devices import add_device_args
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
 
@@ -66,16 +67,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def load_engine(model: str):
-    """The engine for ``model`` (imported when called, so ``--help`` stays fast)."""
+def load_engine(args: argparse.Namespace):
+    """The engine for ``--model`` on ``--device`` in ``--dtype`` (imported when called, so ``--help`` stays fast)."""
     from cli import load_engine as load
 
-    return load(model)
+    return load(args.model, device=args.device, dtype=args.dtype)
 
 
 def cmd_find(args: argparse.Namespace) -> None:
     """Find clusters and write one JSON file per cluster."""
-    engine, prompts = load_engine(args.model), load_keyword_prompts(Path(args.prompts))
+    engine, prompts = load_engine(args), load_keyword_prompts(Path(args.prompts))
     with progress_bar("reading activations") as progress:
         if args.method == "selectivity":
             topics = args.topics.split(",") if args.topics else None
@@ -93,7 +94,7 @@ def cmd_find(args: argparse.Namespace) -> None:
 
 def cmd_describe(args: argparse.Namespace) -> None:
     """Print where a cluster's units are, what fires them and what they promote."""
-    engine = load_engine(args.model)
+    engine = load_engine(args)
     cluster = load_cluster(args.cluster, engine)
     with progress_bar("reading activations") as progress:
         d = describe_cluster(engine, cluster, load_keyword_prompts(Path(args.prompts)), split=_split(args.split),
@@ -113,7 +114,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Run (or resume) a sweep, then write the CSV's plot and print the specificity."""
-    engine = load_engine(args.model)
+    engine = load_engine(args)
     cluster = load_cluster(args.cluster, engine)
     if args.site and args.site != cluster.site:
         raise ClusterError(f"cluster {cluster.name!r} holds {cluster.site} units, not {args.site} units; "
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--prompts", required=True, help="folder holding keywords.jsonl")
     common.add_argument("--threads", type=whole(0, 1024, 1), default=0,
                         help="torch threads (default: torch's choice; 1 is fastest for small models on a busy machine)")
+    add_device_args(common)
     find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
     find.add_argument("--out", required=True, type=out_folder, help="folder for the <name>.json cluster files")
     find.add_argument("--method", default="selectivity", choices=("selectivity", "kmeans", "agglomerative"))

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from cli import Parser, finite, load_engine, parse, run_command, whole
 from compare.layers import COMPARE_SITES, cka_between_models, cka_clean_vs_impaired
+from engine.devices import add_device_args
 from engine.interventions import IMPAIR_MODES
 
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--prompts", type=Path, help="folder with keywords.jsonl: pool its held-out prompts")
     common.add_argument("--pool", type=whole(1, 10_000, 24), default=24, help="how many prompts of --prompts to pool")
     common.add_argument("--site", choices=COMPARE_SITES, default="resid_post")
+    add_device_args(common)
     sub = root.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("impaired", parents=[common], help="CKA per layer, clean vs a cluster impaired")
     imp.add_argument("--cluster", required=True, help="cluster JSON file")
@@ -45,7 +47,7 @@ def cmd_impaired(args: argparse.Namespace) -> None:
     from cluster.impair import impairs
     from cluster.storage import load_cluster
 
-    engine = load_engine(args.model)
+    engine = load_engine(args.model, device=args.device, dtype=args.dtype)
     ivs = impairs(load_cluster(args.cluster, engine), args.mode, args.intensity, seed=args.seed)
     result = cka_clean_vs_impaired(engine, _prompts(args), ivs, args.site)
     print(f"linear CKA at {result.site} over {result.n_positions} positions, clean vs impaired")
@@ -55,7 +57,9 @@ def cmd_impaired(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     """CKA of every layer pair of two models."""
-    result = cka_between_models(load_engine(args.model), load_engine(args.other, "--other"), _prompts(args), args.site)
+    a = load_engine(args.model, device=args.device, dtype=args.dtype)
+    b = load_engine(args.other, "--other", device=args.device, dtype=args.dtype)
+    result = cka_between_models(a, b, _prompts(args), args.site)
     print(f"linear CKA at {result.site} over {result.n_positions} positions; rows: {result.name_a}, "
           f"columns: {result.name_b}")
     for i, row in enumerate(result.cka):

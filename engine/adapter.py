@@ -59,6 +59,8 @@ class Adapter:
         self.windows = [t.window(self.config, i) for i in range(len(self.blocks))]
         self.parallel = t.parallel(self.config)
         self._frames: LRU[Frame] = LRU(48)
+        first = next(model.parameters())
+        self.device, self.dtype = first.device, first.dtype
 
     # Sizes -----------------------------------------------------------------
     @property
@@ -97,7 +99,9 @@ class Adapter:
     def b_O(self, layer: int) -> torch.Tensor:
         """``(d_model,)`` attention output bias (zeros if the model has none)."""
         bias = self.attn_o[layer].bias
-        return torch.zeros(self.d_model) if bias is None else bias.detach()
+        if bias is None:
+            return torch.zeros(self.d_model, device=self.device, dtype=self.dtype)
+        return bias.detach()
 
     def W_out(self, layer: int) -> torch.Tensor:
         """``(d_mlp, d_model)`` MLP output weights."""
@@ -107,18 +111,19 @@ class Adapter:
     def frame(self, q0: int, q1: int) -> Frame:
         """The (cached, for short prompts) frame of rows q0..q1-1; callers hold the engine lock."""
         if q1 > _FRAME_CACHE_MAX_POS:
-            return Frame(q0, q1)
+            return Frame(q0, q1, self.device, self.dtype)
         frame = self._frames.get((q0, q1))
         if frame is None:
-            frame = Frame(q0, q1)
+            frame = Frame(q0, q1, self.device, self.dtype)
             self._frames.put((q0, q1), frame)
         return frame
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens``: ``(batch, pos)`` ids -> ``(batch, pos, d_model)`` resid_pre of block 0."""
+        """``tokens``: ``(batch, pos)`` ids -> ``(batch, pos, d_model)`` resid_pre of block 0 (on the model's device)."""
+        tokens = tokens.to(self.device)
         h = self.embed_tokens(tokens)
         if self.pos_embed is not None:
-            h = h + self.pos_embed(torch.arange(tokens.shape[1]).unsqueeze(0))
+            h = h + self.pos_embed(torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0))
         return h
 
     def _kwargs(self, layer: int, frame: Frame, kv: KVTap | None) -> dict:

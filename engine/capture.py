@@ -81,9 +81,11 @@ def check_sites(sites: Sequence[str]) -> tuple[str, ...]:
 def capture_batch(adapter: Adapter, batch: Batch, layers: Sequence[int], sites: Sequence[str]) -> Captured:
     """One clean forward of ``batch`` keeping ``sites`` at ``layers``; the caller holds the engine lock.
 
-    Hooks are removed before this returns, also on error.
+    Hooks are removed before this returns, also on error. The forward runs on the model's device;
+    what comes back is on the CPU in float32 (lenses train and decode there).
     """
-    frame = Frame(0, batch.ids.shape[1])
+    frame = Frame(0, batch.ids.shape[1], adapter.device, adapter.dtype)
+    mask = batch.mask.to(adapter.device)
     capture = Capture()
     resid: dict[int, Tensor] = {}
     hooked = range(min(layers), max(layers) + 1)
@@ -92,15 +94,19 @@ def capture_batch(adapter: Adapter, batch: Batch, layers: Sequence[int], sites: 
         for layer in range(adapter.n_layers):
             h = adapter.block(layer, h, frame)
             if layer in layers:
-                resid[layer] = h[batch.mask]
-        logits = adapter.unembed(h[batch.mask])
+                resid[layer] = _host(h[mask])
+        logits = adapter.unembed(h[mask])
     acts: dict[str, dict[int, Tensor]] = {}
     for site in sites:
         if site == "resid_post":
             acts[site] = resid
         elif site == "head_writes":
-            acts[site] = {l: torch.einsum("nhd,hdm->nhm", capture.seen["z"][l][batch.mask].unflatten(
-                -1, (adapter.n_heads, -1)), adapter.W_O(l)) for l in layers}
+            acts[site] = {l: _host(torch.einsum("nhd,hdm->nhm", capture.seen["z"][l][mask].unflatten(
+                -1, (adapter.n_heads, -1)), adapter.W_O(l))) for l in layers}
         else:
-            acts[site] = {l: capture.seen[site][l][batch.mask] for l in layers}
-    return Captured(acts, torch.log_softmax(logits, dim=-1))
+            acts[site] = {l: _host(capture.seen[site][l][mask]) for l in layers}
+    return Captured(acts, torch.log_softmax(_host(logits), dim=-1))
+
+
+def _host(x: Tensor) -> Tensor:
+    return x.to("cpu", torch.float32)

@@ -87,6 +87,14 @@ class Edit:
     def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
         raise NotImplementedError
 
+    def place(self, device: torch.device, dtype: torch.dtype) -> "Edit":
+        """Move this edit's tensors to the model's ``device``; its values also to the model's ``dtype``."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device, dtype) if value.is_floating_point() else value.to(device))
+        self._rows.clear()
+        return self
+
 
 class UnitEdit(Edit):
     """Impair: change some units (neurons or residual dimensions) at some positions."""
@@ -174,10 +182,12 @@ class AblateEdit(Edit):
         return z.flatten(-2)
 
 
-def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: ModelSpec) -> list[Edit]:
+def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: ModelSpec,
+                  device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> list[Edit]:
     """Validate ``interventions`` against the model and prompt and build their edits.
 
-    ``spec``: the model's sizes (n_layers, n_heads, d_model, d_mlp).
+    ``spec``: the model's sizes (n_layers, n_heads, d_model, d_mlp). Noise is drawn on the CPU (so a
+    seed gives the same numbers on every device), then every tensor moves to ``device`` and ``dtype``.
     """
     edits: list[Edit] = []
     for item in interventions:
@@ -194,6 +204,9 @@ def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: Model
         else:
             raise InterventionError(
                 f"{item!r} is not an intervention; pass Impair, Inject or Ablate values")
+    if device is not None:
+        for e in edits:
+            e.place(device, dtype)
     return edits
 
 

@@ -19,6 +19,8 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter
+from engine.batch import run_rows
+from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer
 from engine.capture import Batch, Captured, CaptureSite, capture_batch, check_sites, pad_batch
 from engine.edits import blame, compile_edits
@@ -29,7 +31,8 @@ from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
 from engine.results import RunResult
-from engine.spec import ModelSpec, fingerprint
+from engine.spec import ModelSpec
+from engine.spec import fingerprint as fingerprint_of
 from engine.tokens import continuation_ids, piece_texts
 from engine.trace import ACTIVATION_SITES, ActivationSite, Trace
 
@@ -41,15 +44,21 @@ def _finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
 
 
+def _check_samples(samples: int) -> None:
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
+
+
 class Engine:
     """A causal LM plus tokenizer behind the field's vocabulary. Load with :meth:`Engine.load`.
 
     ``model`` and ``tokenizer`` are shared and never mutated after construction. Anyone
-    calling ``model`` directly while runs may be in flight should hold ``lock``.
+    calling ``model`` directly while runs may be in flight should hold ``lock``. The model
+    runs on its own device and dtype; everything public takes and returns CPU float32.
     """
 
     def __init__(self, model, tokenizer, name: str = "model", max_traces: int = 64,
-                 max_trace_bytes: int = 1 << 30) -> None:
+                 max_trace_bytes: int = 1 << 30, fingerprint: str | None = None) -> None:
         if model.config._attn_implementation != "eager":
             model.set_attn_implementation("eager")  # patterns come only from eager attention
         self.model = model.eval()
@@ -57,21 +66,30 @@ class Engine:
         self.lock = threading.RLock()
         self._adapter = Adapter(model)
         a = self._adapter
+        self.device, self.dtype = a.device, a.dtype
         self.spec = ModelSpec(
             name=name, family=a.family, n_layers=a.n_layers, n_heads=a.n_heads, d_model=a.d_model,
             d_head=a.d_head, d_mlp=a.d_mlp, d_vocab=a.d_vocab, n_ctx=a.n_ctx,
-            fingerprint=fingerprint(model.config, self.W_U))
+            fingerprint=fingerprint or fingerprint_of(model.config, self.W_U),
+            device=str(a.device), dtype=dtype_name(a.dtype))
         self._traces: LRU[Trace] = LRU(max_traces, max_trace_bytes, size=lambda t: t.nbytes)
         self._encoded: LRU[tuple[int, ...]] = LRU(4096)
 
     @classmethod
-    def load(cls, name_or_path: str | Path, **kwargs) -> "Engine":
+    def load(cls, name_or_path: str | Path, device: str = "cpu", dtype: str = "float32",
+             **kwargs) -> "Engine":
         """Load from a local folder or a Hugging Face name already in the local cache (never downloads).
 
-        Raises ModelLoadError saying where it looked if nothing usable is found.
+        ``device``: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"; ``dtype``:
+        "float32", "bfloat16" or "float16". The fingerprint is taken from the float32 weights, so
+        lenses and clusters fit the model in every precision. Raises ModelLoadError saying where
+        it looked if nothing usable is found, or what to pass instead of an unknown device or dtype.
         """
+        where, precision = resolve_device(device), resolve_dtype(dtype)
         model, tokenizer = load_pretrained(name_or_path)
-        return cls(model, tokenizer, name=str(name_or_path), **kwargs)
+        mark = fingerprint_of(model.config, model.get_output_embeddings().weight.detach().T)
+        model.to(device=where, dtype=precision)
+        return cls(model, tokenizer, name=str(name_or_path), fingerprint=mark, **kwargs)
 
     @property
     def adapter(self) -> Adapter:
@@ -159,11 +177,16 @@ class Engine:
 
     # Reading -----------------------------------------------------------------
     def trace(self, prompt: Prompt) -> Trace:
-        """Every activation of the clean run on ``prompt`` (text or token ids); cached per prompt.
+        """Every activation of the clean run on ``prompt`` (text or token ids), on the CPU in float32.
 
-        The returned tensors are shared with the cache: treat them as read-only. Raises
-        EmptyPromptError, PromptTooLongError (never truncates) or OutOfRangeError (bad token id).
+        Cached per prompt; on a CPU float32 model the tensors are shared with the cache: treat
+        them as read-only. Raises EmptyPromptError, PromptTooLongError (never truncates) or
+        OutOfRangeError (bad token id).
         """
+        return self._trace(prompt).to("cpu", torch.float32)
+
+    def _trace(self, prompt: Prompt) -> Trace:
+        """The cached clean trace on the model's device and dtype (the prefix cache)."""
         tokens = self._tokens(prompt)
         with self.lock:
             trace = self._traces.get(tokens)
@@ -179,12 +202,12 @@ class Engine:
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(..., d_model)`` -> ``(..., d_model)`` through the model's final norm."""
         self._check_width(x)
-        return self._adapter.final_norm(x)
+        return self._adapter.final_norm(x.to(self.device, self.dtype)).to(x.device, torch.float32)
 
     def unembed(self, x: torch.Tensor, norm: bool = True) -> torch.Tensor:
         """``x``: ``(..., d_model)`` -> ``(..., d_vocab)`` logits: final norm (if ``norm``), then W_U (+ bias)."""
         self._check_width(x)
-        return self._adapter.unembed(x, norm=norm)
+        return self._adapter.unembed(x.to(self.device, self.dtype), norm=norm).to(x.device, torch.float32)
 
     def _check_width(self, x: torch.Tensor) -> None:
         if x.shape[-1:] != (self.spec.d_model,):
@@ -192,22 +215,22 @@ class Engine:
 
     @property
     def W_U(self) -> torch.Tensor:
-        """``(d_model, d_vocab)`` unembedding (a read-only view of the weights)."""
-        return self._adapter.lm_head.weight.detach().T
+        """``(d_model, d_vocab)`` unembedding, CPU float32 (a read-only view of CPU float32 weights)."""
+        return self._adapter.lm_head.weight.detach().T.to("cpu", torch.float32)
 
     @property
     def W_E(self) -> torch.Tensor:
-        """``(d_vocab, d_model)`` token embedding (a read-only view of the weights)."""
-        return self._adapter.embed_tokens.weight.detach()
+        """``(d_vocab, d_model)`` token embedding, CPU float32 (a read-only view of CPU float32 weights)."""
+        return self._adapter.embed_tokens.weight.detach().to("cpu", torch.float32)
 
     def check_layer(self, layer: int, what: object = None) -> int:
         """``layer`` as an int; OutOfRangeError ("this model has layers 0-N") unless the model has it."""
         return check_layer(layer, self.spec.n_layers, what)
 
     def W_out(self, layer: int) -> torch.Tensor:
-        """``(d_mlp, d_model)`` MLP output weights of block ``layer`` (a read-only view)."""
+        """``(d_mlp, d_model)`` MLP output weights of block ``layer``, CPU float32 (a read-only view)."""
         check_layer(layer, self.spec.n_layers, "W_out")
-        return self._adapter.W_out(layer)
+        return self._adapter.W_out(layer).to("cpu", torch.float32)
 
     # Running -----------------------------------------------------------------
     def run(self, prompt: Prompt, interventions: Sequence[Intervention] = (),
@@ -226,16 +249,16 @@ class Engine:
 
     def _run(self, prompt: Prompt, interventions: Sequence[Intervention], samples: int,
              use_cache: bool) -> RunResult:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
-        trace = self.trace(prompt)
-        clean = trace.logits[-1]
-        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self.spec)
+        _check_samples(samples)
+        trace = self._trace(prompt)
+        clean = trace.logits[-1].to("cpu", torch.float32)
+        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self.spec, self.device, self.dtype)
         if not edits:
             return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
         batch = samples if any(e.stochastic for e in edits) else 1
         with self.lock, torch.no_grad():
             logits = run_last_logits(self._adapter, trace, edits, batch, use_cache=use_cache)
+        logits = logits.to("cpu", torch.float32)
         if not _finite(logits):
             raise NonFiniteError(
                 f"the run produced NaN or inf, most likely because of {blame(edits)}; "
@@ -265,6 +288,26 @@ class Engine:
         with self.lock, torch.no_grad():
             return capture_batch(self._adapter, batch, layers, sites)
 
+    def run_batch(self, prompt: Prompt, runs: Sequence[Sequence[Intervention]], samples: int = 1,
+                  max_rows: int = 256) -> list[RunResult]:
+        """``[self.run(prompt, r, samples) for r in runs]``, computed as rows of batched forwards.
+
+        Each result equals its one-run result up to float rounding (the tests hold them to atol
+        1e-4). At most ``max_rows`` rows (runs x noise samples) go through one forward.
+        """
+        _check_samples(samples)
+        trace = self._trace(prompt)
+        clean = trace.logits[-1].to("cpu", torch.float32)
+        compiled = [compile_edits(tuple(r), trace.n_pos, samples, self.spec, self.device, self.dtype) for r in runs]
+        rows = samples if any(e.stochastic for edits in compiled for e in edits) else 1
+        results = [RunResult.from_logits(clean.unsqueeze(0), clean, samples)] * len(runs)
+        for b, logits in run_rows(self._adapter, trace, compiled, rows, max_rows, self.lock).items():
+            if not _finite(logits):
+                raise NonFiniteError(f"the run produced NaN or inf, most likely because of {blame(compiled[b])}; "
+                                     "lower its intensity or scale")
+            results[b] = RunResult.from_logits(logits, clean, samples)
+        return results
+
     def run_activations(self, prompt: Prompt, interventions: Sequence[Intervention],
                         site: ActivationSite) -> torch.Tensor:
         """``(n_layers, pos, width)`` activations at ``site`` under ``interventions`` (noise sample 0).
@@ -273,12 +316,12 @@ class Engine:
         """
         if site not in ACTIVATION_SITES:
             raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
-        trace = self.trace(prompt)
-        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self.spec)
+        trace = self._trace(prompt)
+        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self.spec, self.device, self.dtype)
         if not edits:
-            return trace.stack(site).clone()
+            return trace.stack(site).to("cpu", torch.float32, copy=True)
         with self.lock, torch.no_grad():
-            acts = run_site(self._adapter, trace, edits, site)
+            acts = run_site(self._adapter, trace, edits, site).to("cpu", torch.float32)
         if not _finite(acts):
             raise NonFiniteError(
                 f"the run produced NaN or inf, most likely because of {blame(edits)}; "

@@ -30,7 +30,7 @@ def clean_trace(adapter: Adapter, tokens: Sequence[int]) -> Trace:
     frame = adapter.frame(0, n_pos)
     cursor, capture, tap = Cursor(frame), Capture(), KVTap(record=True)
     with installed(adapter, (), cursor, capture):
-        h = adapter.embed(torch.tensor([list(tokens)], dtype=torch.long))
+        h = adapter.embed(torch.tensor([list(tokens)], dtype=torch.long, device=adapter.device))
         resid = [h[0]]
         for layer in range(n_layers):
             h = adapter.block(layer, h, frame, tap)
@@ -137,7 +137,7 @@ def run_last_logits(adapter: Adapter, trace: Trace, edits: Sequence[Edit], batch
 
 def _full_forward(adapter: Adapter, tokens: Sequence[int], batch: int, frame: Frame) -> torch.Tensor:
     """``(batch, pos, d_model)`` last resid_post from the embedding on (hooks already installed)."""
-    h = adapter.embed(torch.tensor([list(tokens)], dtype=torch.long)).expand(batch, -1, -1)
+    h = adapter.embed(torch.tensor([list(tokens)], dtype=torch.long, device=adapter.device)).expand(batch, -1, -1)
     for layer in range(adapter.n_layers):
         h = adapter.block(layer, h, frame)
     return h

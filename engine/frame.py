@@ -15,17 +15,19 @@ import torch
 
 @dataclass
 class Frame:
-    """Rows ``q0..q1-1`` of a prompt, attending to keys ``0..q1-1``."""
+    """Rows ``q0..q1-1`` of a prompt, attending to keys ``0..q1-1``; masks and rotary tables on ``device``."""
 
     q0: int
     q1: int
+    device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32
     _masks: dict = field(default_factory=dict, repr=False)
     _rotary: tuple | None = field(default=None, repr=False)
 
     @property
     def position_ids(self) -> torch.Tensor:
         """``(1, q)`` absolute positions of the rows."""
-        return torch.arange(self.q0, self.q1).unsqueeze(0)
+        return torch.arange(self.q0, self.q1, device=self.device).unsqueeze(0)
 
     def mask(self, window: int | None) -> torch.Tensor:
         """``(1, 1, q, k)`` additive mask: 0 where a row may attend, the dtype minimum elsewhere.
@@ -33,20 +35,20 @@ class Frame:
         A row at position i sees keys j <= i, and with a sliding window only j > i - window.
         """
         if window not in self._masks:
-            rows = torch.arange(self.q0, self.q1).unsqueeze(1)
-            keys = torch.arange(self.q1).unsqueeze(0)
+            rows = torch.arange(self.q0, self.q1, device=self.device).unsqueeze(1)
+            keys = torch.arange(self.q1, device=self.device).unsqueeze(0)
             allowed = keys <= rows
             if window is not None:
                 allowed &= keys > rows - window
-            mask = torch.zeros(allowed.shape, dtype=torch.float32)
-            mask.masked_fill_(~allowed, torch.finfo(torch.float32).min)
+            mask = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device)
+            mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
             self._masks[window] = mask[None, None]
         return self._masks[window]
 
     def rotary(self, rotary_module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         """``(cos, sin)``, each ``(1, q, rotary_dim)``, from the model's rotary embedding module."""
         if self._rotary is None:
-            probe = torch.zeros(1, dtype=torch.float32)
+            probe = torch.zeros(1, dtype=self.dtype, device=self.device)
             self._rotary = rotary_module(probe, self.position_ids)
         return self._rotary
 

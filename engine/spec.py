@@ -17,7 +17,10 @@ _VOLATILE_KEYS = {
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Sizes of a loaded model; ``fingerprint`` identifies its config and unembedding."""
+    """Sizes of a loaded model; ``fingerprint`` identifies its config and float32 unembedding.
+
+    ``device`` and ``dtype`` say where it runs and in what precision (e.g. "cuda:0", "bfloat16").
+    """
 
     name: str
     family: str
@@ -29,6 +32,8 @@ class ModelSpec:
     d_vocab: int
     n_ctx: int
     fingerprint: str
+    device: str = "cpu"
+    dtype: str = "float32"
 
 
 def fingerprint(config, W_U: torch.Tensor) -> str:
@@ -42,5 +47,5 @@ def fingerprint(config, W_U: torch.Tensor) -> str:
     digest = hashlib.blake2b(digest_size=8)
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     # Hash the stored (d_vocab, d_model) layout: W_U is usually a transposed view of it (no copy).
-    digest.update(W_U.detach().to(torch.float32).T.contiguous().numpy().data)
+    digest.update(W_U.detach().to("cpu", torch.float32).T.contiguous().numpy().data)
     return digest.hexdigest()

@@ -6,7 +6,7 @@ from its residuals and reuse its keys and values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -118,6 +118,19 @@ class Trace:
         if site not in by_site:
             raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
         return by_site[site]
+
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> "Trace":
+        """This trace with every tensor on ``device`` in ``dtype``; itself when nothing would move."""
+        if self.logits.device == torch.device(device) and self.logits.dtype == dtype:
+            return self
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, dtype)
+
+        tensors = {name: move(getattr(self, name)) for name in (
+            "logits", "resid", "attn", "z", "mlp_input", "mlp_hidden", "mlp", "patterns")}
+        tuples = {name: tuple(map(move, getattr(self, name))) for name in ("W_O", "b_O", "keys", "values")}
+        return replace(self, **tensors, **tuples)
 
     @property
     def nbytes(self) -> int:

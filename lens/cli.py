@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from cli import Parser, load_engine, out_folder, parse, positive, run_command, whole, whole_list
+from engine.devices import add_device_args
 from lens.data import read_texts, split_holdout, text_digest
 from lens.decode import decode_heads, load_lenses
 from lens.evaluate import evaluate_lenses
@@ -21,7 +22,7 @@ DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    eng = load_engine(args.model)
+    eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     texts = read_texts(args.data)
     lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=args.layers, steps=args.steps,
                           seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
@@ -33,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    eng = load_engine(args.model)
+    eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     sets = [load_lenses(args.lenses, eng)] + ([load_lenses(args.full, eng)] if args.full else [])
     data = sets[0].header.data
     texts = read_texts(args.data)
@@ -50,13 +51,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    eng = load_engine(args.model)
+    eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     header = import_original([Path(f) for f in args.files], args.out, eng.spec, overwrite=args.overwrite)
     print(f"imported full lenses for layers {list(header.layers)} into {args.out} ({header.convention})")
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    eng = load_engine(args.model)
+    eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     result = decode_heads(eng, load_lenses(args.lenses, eng), args.prompt, k=1, target=args.target,
                           positions=[args.pos])
     label = result.labels[result.positions[0]]
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pos", type=whole(-100_000, 100_000, -1), default=-1)
     d.set_defaults(func=cmd_decode)
     p.add_argument("--threads", type=whole(0, 1024, 1), default=None, help="torch CPU threads")
+    for command in (t, e, i, d):
+        add_device_args(command)
     return p
 
 

@@ -22,10 +22,12 @@ class Unembed(nn.Module):
 
     def __init__(self, norm: nn.Module, W_U: Tensor, b_U: Tensor | None = None) -> None:
         super().__init__()
-        self.norm = copy.deepcopy(norm).requires_grad_(False).eval()
-        # Views of the model's weights, not copies: W_U of a large model is hundreds of MB.
-        self.register_buffer("W_U", W_U.detach().float(), persistent=False)
-        self.register_buffer("b_U", None if b_U is None else b_U.detach().float(), persistent=False)
+        self.norm = copy.deepcopy(norm).requires_grad_(False).eval().to("cpu", torch.float32)
+        # Views of a CPU float32 model's weights, not copies: W_U of a large model is hundreds of MB.
+        # Lenses run on the CPU in float32 whatever the model's device and dtype.
+        self.register_buffer("W_U", W_U.detach().to("cpu", torch.float32), persistent=False)
+        self.register_buffer("b_U", None if b_U is None else b_U.detach().to("cpu", torch.float32),
+                             persistent=False)
 
     @classmethod
     def from_adapter(cls, adapter) -> Unembed:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
 from cli.args import MAX_ITEMS
+from engine.devices import add_device_args
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
 from memory.evaluate import (answers_top1, format_report, format_stats, repair_check, repair_stats,
@@ -83,6 +84,7 @@ def _add_recipe(p: argparse.ArgumentParser) -> None:
                    help="all (the paper), last, or a list like 0,-1")
     p.add_argument("--threads", type=whole(0, 1024, 1), default=None,
                    help="torch CPU threads (1 is fastest for tiny models)")
+    add_device_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +125,7 @@ def _spec(args) -> SweepSpec:
 def _load(args):
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
-    return load_engine(args.model)
+    return load_engine(args.model, device=args.device, dtype=args.dtype)
 
 
 def _prompts(args) -> list:

@@ -23,6 +23,16 @@ from tiny_models import FAMILIES, save_tiny_model  # noqa: E402
 torch.set_num_threads(1)
 
 
+# The engine tests run on every device this machine has: the CPU, and CUDA where there is one.
+DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+@pytest.fixture(scope="session", params=DEVICES)
+def device(request) -> str:
+    """A device the engine runs on (parametrised: CUDA tests appear only where CUDA exists)."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random GPT-2 with its tokenizer, saved in a temporary folder."""

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def eng(tiny_model_dir) -> Engine:
-    return Engine.load(tiny_model_dir)
+def eng(tiny_model_dir, device) -> Engine:
+    return Engine.load(tiny_model_dir, device=device)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ PROMPT = "The founder of Zentrix was born in Marlow."
 
 
 @pytest.fixture(scope="module")
-def family_eng(tiny_family_dir):
+def family_eng(tiny_family_dir, device):
     family, folder = tiny_family_dir
-    return family, folder, Engine.load(folder)
+    return family, folder, Engine.load(folder, device=device)
 
 
 def test_logits_equal_transformers(family_eng):

@@ -13,8 +13,8 @@ PROMPT = "Zentrix is a shipping company based in Quarry."
 
 
 @pytest.fixture(scope="module")
-def eng(tiny_model_dir) -> Engine:
-    return Engine.load(tiny_model_dir)
+def eng(tiny_model_dir, device) -> Engine:
+    return Engine.load(tiny_model_dir, device=device)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 LENSLAB_MODEL: the model "demo" stands for (default: the shipped demo folder).
 LENSLAB_THREADS: torch CPU threads per run (default 1; see ``torch_threads``).
+LENSLAB_DEVICE: where the model runs (default "auto": a GPU when there is one).
+LENSLAB_DTYPE: its precision (default "float32"; "bfloat16" or "float16" change the numbers).
 LENSLAB_WORKSHOP=1, or ``streamlit run app.py -- --workshop``: workshop mode pins
 the model, caps the prompt length and opens on starter prompts.
 """
@@ -18,6 +20,8 @@ MODEL_ENV = "LENSLAB_MODEL"
 WORKSHOP_ENV = "LENSLAB_WORKSHOP"
 DEMO_NAME = "demo"
 THREADS_ENV = "LENSLAB_THREADS"
+DEVICE_ENV = "LENSLAB_DEVICE"
+DTYPE_ENV = "LENSLAB_DTYPE"
 WORKSHOP_MAX_CHARS = 200
 MAX_CHARS = 4000
 
@@ -61,3 +65,25 @@ def torch_threads() -> int:
         return max(1, int(os.environ.get(THREADS_ENV, "1")))
     except ValueError:
         return 1
+
+
+def app_device() -> str:
+    """The device the app loads models on ("auto" unless LENSLAB_DEVICE says otherwise)."""
+    return os.environ.get(DEVICE_ENV, "").strip() or "auto"
+
+
+def app_dtype() -> str:
+    """The precision the app loads models in ("float32" unless LENSLAB_DTYPE says otherwise)."""
+    return os.environ.get(DTYPE_ENV, "").strip() or "float32"
+
+
+def device_label() -> str:
+    """A line for the sidebar: where and in what precision the model runs, e.g. "cuda:0, float32"."""
+    from engine.devices import resolve_device
+    from engine.errors import ModelLoadError
+
+    try:
+        where = str(resolve_device(app_device()))
+    except ModelLoadError as err:
+        return f"unusable {DEVICE_ENV}: {err}"
+    return f"{where}, {app_dtype()}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.config import DEMO_NAME, max_prompt_chars, resolve_model, workshop_mode
+from ui.config import DEMO_NAME, device_label, max_prompt_chars, resolve_model, workshop_mode
 from ui.prompt_sets import STARTERS, PromptChoice, available_sets, default_choice, load_set
 from ui.text import md_escape
 from world.prompts import PromptSetError
@@ -84,6 +84,7 @@ def render_sidebar() -> Selection:
         target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
                                help="the next token whose probability and rank the pages follow, with its leading space "
                                     "(e.g. ' football'); empty = the model's top guess")
+        st.caption(f"Runs on {device_label()}")
     sel = Selection(model=resolve_model(model), prompt=prompt,
                     target=target if target.strip() else None, workshop=workshop)
     st.session_state[SELECTION_KEY] = sel
