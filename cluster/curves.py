@@ -9,7 +9,7 @@ import numpy as np
 
 from cluster.activations import unit_means
 from cluster.errors import ClusterError
-from cluster.evaluate import EvalSet, make_eval_set, score
+from cluster.evaluate import EvalSet, make_eval_set, score, score_batch
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS, WORSE, metric_index
 from cluster.spec import Cluster, site_width
@@ -116,11 +116,10 @@ def impairment_curves(
 
 
 def _grid(engine: Engine, evalset, cluster, mode, intensities, seed, samples, positions, means, tick) -> np.ndarray:
-    """``(len(METRICS), n_topics, n_intensities)`` for one cluster and seed."""
-    out = np.empty((len(METRICS), len(evalset.topics), len(intensities)))
-    for j, x in enumerate(intensities):
-        ivs = impairs(cluster, mode, x, seed=seed, positions=positions, means=means)
-        out[:, :, j] = score(engine, evalset, ivs, samples=samples)
+    """``(len(METRICS), n_topics, n_intensities)`` for one cluster and seed, every intensity in one batch."""
+    runs = [impairs(cluster, mode, x, seed=seed, positions=positions, means=means) for x in intensities]
+    out = np.moveaxis(score_batch(engine, evalset, runs, samples=samples), 0, -1)
+    for _ in intensities:
         tick()
     return out
 

@@ -7,7 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from cluster.metrics import METRICS, prompt_metrics
+import torch
+
+from cluster.metrics import METRICS, prompt_metrics, runs_metrics
 from cluster.prompts import answer_token, select_split, topics_of
 from engine.engine import Engine
 from engine.interventions import Intervention
@@ -51,6 +53,25 @@ def score(engine: Engine, evalset: EvalSet, interventions: Sequence[Intervention
     for i, (prompt, answer) in enumerate(zip(evalset.prompts, evalset.answers)):
         result = engine.run(prompt, tuple(interventions), samples=samples)
         per_prompt[i] = prompt_metrics(result.logits, result.clean_logits, answer)
+    return _by_topic(evalset, per_prompt)
+
+
+def score_batch(engine: Any, evalset: EvalSet, runs: Sequence[Sequence[Intervention]],
+                samples: int = 1) -> np.ndarray:
+    """``(len(runs), len(METRICS), n_topics)``: :func:`score` of each run, with each prompt's runs
+    computed as one batch (``Engine.run_batch``); equal to scoring run by run up to float rounding."""
+    per_prompt = np.empty((len(runs), len(evalset.prompts), len(METRICS)))
+    if not runs:
+        return np.empty((0, len(METRICS), len(evalset.topics)))
+    for i, (prompt, answer) in enumerate(zip(evalset.prompts, evalset.answers)):
+        results = engine.run_batch(prompt, [tuple(r) for r in runs], samples=samples)
+        logits = torch.stack([r.logits for r in results])
+        per_prompt[:, i] = runs_metrics(logits, results[0].clean_logits, answer)
+    return np.stack([_by_topic(evalset, per_prompt[r]) for r in range(len(runs))])
+
+
+def _by_topic(evalset: EvalSet, per_prompt: np.ndarray) -> np.ndarray:
+    """``(n_prompts, len(METRICS))`` -> ``(len(METRICS), n_topics)`` means over each topic's prompts."""
     sums = np.zeros((len(evalset.topics), len(METRICS)))
     np.add.at(sums, evalset.topic_index, per_prompt)
     return (sums / evalset.counts()[:, None]).T

@@ -29,6 +29,14 @@ def prompt_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int
     return np.array([r.target_mean, r.target_loss, r.target_top1, r.kl])
 
 
+def runs_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int) -> np.ndarray:
+    """``(runs, len(METRICS))``: :func:`prompt_metrics` of each of several runs of one prompt.
+
+    logits: ``(runs, samples, d_vocab)`` at the last position; clean_logits: ``(d_vocab,)``.
+    """
+    return np.stack([prompt_metrics(run, clean_logits, answer) for run in logits])
+
+
 def metric_index(metric: str) -> int:
     """Position of ``metric`` in METRICS; ClusterError names the choices."""
     if metric not in METRICS:

@@ -16,7 +16,7 @@ import numpy as np
 from cluster.activations import unit_means
 from cluster.curves import NOISY_MODES
 from cluster.errors import ClusterError
-from cluster.evaluate import EvalSet, score
+from cluster.evaluate import EvalSet, score, score_batch
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS
 from cluster.spec import Cluster, site_width
@@ -105,42 +105,82 @@ def row_key(kind: str, mode: str, intensity: float | str, seed: int | str) -> tu
     return kind, mode, round(float(intensity), 9), int(seed)
 
 
+Point = tuple[str, str, float, int]
+# Computes the values of some points; yields (points, their values) as each part is done, in any order.
+Compute = Callable[[list[Point]], Iterator[tuple[list[Point], list[np.ndarray]]]]
+CHUNK = 32
+
+
+def point_values(engine: Any, cluster: Cluster, evalset: EvalSet, points: list[Point], samples: int,
+                 means: np.ndarray | None) -> list[np.ndarray]:
+    """``(len(METRICS), n_topics)`` per point: each prompt's runs in one batch (``score_batch``).
+
+    Deterministic modes give the same numbers for every seed of the cluster itself, so those run once.
+    """
+    width = site_width(engine.spec, cluster.site)
+    keys, runs = {}, []
+    for kind, mode, x, seed in points:
+        key = (kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0)
+        if key not in keys:
+            target = cluster if kind == "cluster" else random_cluster(cluster, width, seed)
+            keys[key] = len(runs)
+            runs.append(impairs(target, mode, x, seed=seed, means=means))
+    values = score_batch(engine, evalset, runs, samples=samples)
+    return [values[keys[(k, m, x, s if (k == "random" or m in NOISY_MODES) else 0)]] for k, m, x, s in points]
+
+
+def local_compute(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec,
+                  means: np.ndarray | None, chunk: int = CHUNK) -> Compute:
+    """Compute points in this process, ``chunk`` points per batch."""
+    def compute(points: list[Point]) -> Iterator[tuple[list[Point], list[np.ndarray]]]:
+        for start in range(0, len(points), chunk):
+            part = points[start:start + chunk]
+            yield part, point_values(engine, cluster, evalset, part, spec.samples, means)
+    return compute
+
+
 def run_sweep(
-    engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None
+    engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None,
+    compute: Compute | None = None,
 ) -> int:
     """Compute the sweep's missing points and append their rows to ``csv_path``; returns how many points ran.
 
     Points already in the CSV are skipped, so an interrupted sweep resumes where
     it stopped; rows of a point left half-written are dropped and recomputed.
     While it runs, the CSV's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
+    ``compute`` (default: batched, in this process; :func:`pool_compute` runs on Ray workers)
+    yields values in any order; this process writes every point's rows exactly once.
     """
     check_cluster(cluster, engine.spec)
     with OutputLock.beside(csv_path):
-        return _run_locked(engine, cluster, evalset, spec, csv_path, progress)
+        return _run_locked(engine, cluster, evalset, spec, csv_path, progress, compute)
 
 
 def _run_locked(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
-                progress: Progress | None) -> int:
+                progress: Progress | None, compute: Compute | None) -> int:
     identity = {"model": engine.spec.fingerprint[:16], "cluster": cluster.name, "site": cluster.site,
                 "split": str(evalset.split)}
     have = _prepare_csv(csv_path, identity, len(evalset.topics))
     todo = [p for p in spec.points() if row_key(*p) not in have]
     clean = score(engine, evalset)
-    means = unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
-    width = site_width(engine.spec, cluster.site)
-    memo: dict[tuple, np.ndarray] = {}
+    if compute is None:
+        compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
+    written: set[tuple[str, str, float, int]] = set()
     with RowAppender(csv_path, HEADER) as writer:
-        for done, (kind, mode, x, seed) in enumerate(todo, start=1):
-            # Deterministic modes give the same numbers for every seed of the cluster itself.
-            memo_key = (kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0)
-            if memo_key not in memo:
-                target = cluster if kind == "cluster" else random_cluster(cluster, width, seed)
-                ivs = impairs(target, mode, x, seed=seed, means=means)
-                memo[memo_key] = score(engine, evalset, ivs, samples=spec.samples)
-            _write_point(writer, identity, evalset, clean, memo[memo_key], (kind, mode, x, seed))
-            if progress is not None:
-                progress(done, len(todo))
-    return len(todo)
+        for points, values in compute(todo):
+            for point, value in zip(points, values):
+                if row_key(*point) in written:
+                    continue
+                written.add(row_key(*point))
+                _write_point(writer, identity, evalset, clean, value, point)
+                if progress is not None:
+                    progress(len(written), len(todo))
+    return len(written)
+
+
+def sweep_means(engine: Any, evalset: EvalSet, cluster: Cluster, spec: SweepSpec) -> np.ndarray | None:
+    """The units' clean means over the prompts when the sweep has mode "mean" (else None)."""
+    return unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
 
 
 def _prepare_csv(path: Path, identity: dict[str, str], n_topics: int) -> set[tuple[str, str, float, int]]:

@@ -83,10 +83,14 @@ def inject_run(engine: Engine, prompt: str, vector: np.ndarray, layer: int, scal
 
     The result carries the clean logits too; its ``readout`` gives the answer's probability before and after.
     """
+    return engine.run(prompt, [inject_at(engine, vector, layer, scale, positions)])
+
+
+def inject_at(engine: Engine, vector, layer: int, scale: float, positions: Positions = "all") -> Inject:
+    """The checked :class:`Inject` of ``scale * vector`` (``(d_model,)``) at layer ``layer``'s attention output."""
     layer = engine.check_layer(layer)
     check_scale(scale)
-    inj = Inject(layer=layer, vector=tuple(float(v) for v in vector), scale=float(scale), positions=positions)
-    return engine.run(prompt, [inj])
+    return Inject(layer=layer, vector=tuple(float(v) for v in vector), scale=float(scale), positions=positions)
 
 
 def _top(engine: Engine, logp: torch.Tensor, k: int) -> tuple[tuple[str, float], ...]:

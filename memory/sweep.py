@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from engine.interventions import Positions
 from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
-from memory.inject import answer_token_id, check_scale, inject_run
+from memory.inject import answer_token_id, check_scale, inject_at
 
 Progress = Callable[[int, int], None]
 CellKey = tuple[str, int, float]
@@ -117,6 +117,27 @@ def _check_keys(cases: Sequence[SweepCase]) -> None:
         raise MemorySpecError("a sweep needs at least one prompt; check the prompt file and --split")
 
 
+CaseCells = tuple[int, tuple[tuple[int, float], ...]]
+# Computes p_after for some cells of some cases; yields (case index, cells, p_after per cell) in any order.
+Compute = Callable[[list[CaseCells]], Iterator[tuple[int, tuple[tuple[int, float], ...], list[float]]]]
+
+
+def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], spec: SweepSpec) -> list[float]:
+    """The answer's probability with the case's memory injected at each (layer, scale), as one batch of runs."""
+    answer = answer_token_id(engine, case.answer)
+    vector = tuple(float(v) for v in build_memory(engine, case.memory, spec.source, spec.normalise))
+    runs = [[inject_at(engine, vector, layer, scale, spec.positions)] for layer, scale in cells]
+    return [r.readout(1, answer).target_mean for r in engine.run_batch(case.prompt, runs)]
+
+
+def local_compute(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
+    """Compute each case's missing cells in this process, one batch per case."""
+    def compute(work: list[CaseCells]):
+        for c, cells in work:
+            yield c, cells, case_p_after(engine, cases[c], cells, spec)
+    return compute
+
+
 def sweep_layer_scale(
     engine,
     cases: Sequence[SweepCase],
@@ -124,36 +145,33 @@ def sweep_layer_scale(
     progress: Progress | None = None,
     known: Mapping[CellKey, float] | None = None,
     on_cell: Callable[[SweepCase, int, float, float, float], None] | None = None,
+    compute: Compute | None = None,
 ) -> LayerScaleSweep:
     """Inject every case's memory at every (layer, scale) of the grid.
 
     ``known`` maps (case key, layer, scale) to an already measured p_after, so
     a resumed sweep skips it; ``on_cell(case, layer, scale, p_before, p_after)``
-    is called for each new cell (to persist it); ``progress(done, total)`` after each cell.
+    is called once for each new cell (to persist it); ``progress(done, total)`` after each cell.
+    ``compute`` (default: batched, in this process) may be a cluster's.
     """
     _check_keys(cases)
     layers, scales = resolve_grid(engine, spec)
-    known = known or {}
+    known = dict(known or {})
     total = len(cases) * len(layers) * len(scales)
-    p_before = np.zeros(len(cases))
-    p_after = np.zeros((len(cases), len(layers), len(scales)))
-    memories: dict[str, np.ndarray] = {}
-    done = 0
-    for c, case in enumerate(cases):
-        answer = answer_token_id(engine, case.answer)
-        if case.memory not in memories:
-            memories[case.memory] = build_memory(engine, case.memory, spec.source, spec.normalise)
-        p_before[c] = engine.run(case.prompt).readout(1, answer).target_clean
-        for i, layer in enumerate(layers):
-            for j, scale in enumerate(scales):
-                hit = known.get((case.key, layer, scale))
-                if hit is None:
-                    run = inject_run(engine, case.prompt, memories[case.memory], layer, scale, spec.positions)
-                    hit = run.readout(1, answer).target_mean
-                    if on_cell is not None:
-                        on_cell(case, layer, scale, float(p_before[c]), hit)
-                p_after[c, i, j] = hit
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer)).target_clean
+                         for c in cases])
+    work = [(c, cells) for c, case in enumerate(cases)
+            if (cells := tuple((l, s) for l in layers for s in scales if (case.key, l, s) not in known))]
+    done = total - sum(len(cells) for _, cells in work)
+    for c, cells, values in (compute or local_compute(engine, cases, spec))(work):
+        for (layer, scale), hit in zip(cells, values):
+            if (cases[c].key, layer, scale) in known:
+                continue
+            known[(cases[c].key, layer, scale)] = hit
+            if on_cell is not None:
+                on_cell(cases[c], layer, scale, float(p_before[c]), hit)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    p_after = np.array([[[known[(case.key, l, s)] for s in scales] for l in layers] for case in cases])
     return LayerScaleSweep(tuple(cases), layers, scales, p_before, p_after, spec)
