@@ -17,10 +17,11 @@ from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
 from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
-from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep
+from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep, sweep_means
 from engine.devices import add_device_args
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
+from ray_sweeps.args import add_ray_args, wants_ray
 
 
 @contextmanager
@@ -126,13 +127,28 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
     with progress_bar(f"sweeping {cluster.name}") as progress:
-        ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress)
+        if wants_ray(args):
+            ran = _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress)
+        else:
+            ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress)
     rows = read_rows(csv_path)
     target = args.target or cluster.topic
     write_sweep_html(rows, html_path, target)
     print(f"{ran} new points; {len(rows)} rows in {csv_path}; plot in {html_path}")
     if target in evalset.topics and len(evalset.topics) > 1:
         print_specificity(rows, spec.modes, target)
+
+
+def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> int:
+    """The sweep with its points computed by Ray workers; this process writes the rows."""
+    from ray_sweeps import EnginePool, cluster_compute
+    from ray_sweeps.args import model_ref, ray_settings
+    from ray_sweeps.compute import check_same_model
+
+    with EnginePool(ray_settings(args), model_ref(args, engine)) as pool:
+        check_same_model(pool, engine)
+        compute = cluster_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
+        return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 
 def print_specificity(rows: list[dict[str, str]], modes: tuple[str, ...], target: str) -> None:
@@ -185,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--split", default="heldout")
     sweep.add_argument("--target", default="", help="target topic (default: the cluster's)")
     sweep.add_argument("--no-baseline", action="store_true", help="skip the random-cluster rows")
+    add_ray_args(sweep)
     return parser
 
 

@@ -108,7 +108,8 @@ def row_key(kind: str, mode: str, intensity: float | str, seed: int | str) -> tu
 Point = tuple[str, str, float, int]
 # Computes the values of some points; yields (points, their values) as each part is done, in any order.
 Compute = Callable[[list[Point]], Iterator[tuple[list[Point], list[np.ndarray]]]]
-CHUNK = 32
+# Points per batch; a Ray sweep cuts the same chunks, so its batches and numbers match one process's.
+CHUNK = 16
 
 
 def point_values(engine: Any, cluster: Cluster, evalset: EvalSet, points: list[Point], samples: int,

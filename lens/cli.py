@@ -17,6 +17,7 @@ from lens.original import import_original
 from lens.report import goal_lines, gpt2_small_sizes, kl_table, size_table
 from lens.train import DEFAULT_STEPS, train_lenses
 from promptsets.paths import DEMO_DIR
+from ray_sweeps.args import add_ray_args, wants_ray
 
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
@@ -42,12 +43,27 @@ def cmd_eval(args: argparse.Namespace) -> None:
         logging.warning("%s is not the text these lenses were trained on (%s); its held-out tail may "
                         "overlap their training text", args.data, data.name)
     held = split_holdout(texts, data.holdout if data else 0.05)[1][: args.max_texts]
-    result = evaluate_lenses(eng, held, sets, batch_size=args.batch_size)
+    if wants_ray(args):
+        result = _eval_on_ray(args, eng, held)
+    else:
+        result = evaluate_lenses(eng, held, sets, batch_size=args.batch_size)
     for line in kl_table(result) + [""] + size_table(sets) + gpt2_small_sizes(sets[0].header.rank) + [""]:
         print(line)
     names = {s.kind: s.name for s in sets}
     for line in goal_lines(result, names.get("compact"), names.get("full")):
         print(line)
+
+
+def _eval_on_ray(args: argparse.Namespace, eng: Engine, held: list[str]):
+    """The held-out evaluation split over Ray workers, one model each."""
+    from ray_sweeps import EnginePool, lens_eval_on_ray
+    from ray_sweeps.args import model_ref, ray_settings
+    from ray_sweeps.compute import check_same_model
+
+    folders = [str(args.lenses)] + ([str(args.full)] if args.full else [])
+    with EnginePool(ray_settings(args), model_ref(args, eng)) as pool:
+        check_same_model(pool, eng)
+        return lens_eval_on_ray(pool, held, folders, batch_size=args.batch_size)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -98,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", type=Path, default=DEFAULT_DATA)
     e.add_argument("--max-texts", type=whole(1, 1_000_000, 1000), default=1000)
     e.add_argument("--batch-size", type=whole(1, 4096, 32), default=32)
+    add_ray_args(e)
     e.set_defaults(func=cmd_eval)
     i = sub.add_parser("import", help="import the original tool's per-layer .ckpt files")
     i.add_argument("--model", required=True)

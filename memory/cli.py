@@ -21,6 +21,7 @@ from memory.evaluate import (answers_top1, format_report, format_stats, repair_c
 from memory.inject import InjectionSpec, inject_memory
 from memory.job import CSV_NAME, run_sweep_job
 from memory.sweep import LayerScaleSweep, SweepSpec
+from ray_sweeps.args import add_ray_args, wants_ray
 
 
 def parse_range(text: str, kind: type) -> tuple:
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
     sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
     sw.add_argument("--out", required=True, type=out_folder, help="output folder; rerun with the same folder to resume")
+    add_ray_args(sw)
     inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
     _add_recipe(inj)
     inj.add_argument("--prompt", required=True)
@@ -160,9 +162,24 @@ def cmd_sweep(args) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        sweep = run_sweep_job(engine, cases, _spec(args), Path(args.out), progress)
+        if wants_ray(args):
+            sweep = _sweep_on_ray(args, engine, cases, progress)
+        else:
+            sweep = run_sweep_job(engine, cases, _spec(args), Path(args.out), progress)
     print(summarise(sweep))
     print(f"rows: {Path(args.out) / CSV_NAME}; heatmaps: {Path(args.out)}/heatmap_*.html")
+
+
+def _sweep_on_ray(args, engine, cases, progress) -> LayerScaleSweep:
+    """The sweep job with each case's cells computed by Ray workers; this process writes the rows."""
+    from ray_sweeps import EnginePool, memory_compute
+    from ray_sweeps.args import model_ref, ray_settings
+    from ray_sweeps.compute import check_same_model
+
+    spec = _spec(args)
+    with EnginePool(ray_settings(args), model_ref(args, engine)) as pool:
+        check_same_model(pool, engine)
+        return run_sweep_job(engine, cases, spec, Path(args.out), progress, compute=memory_compute(pool, cases, spec))
 
 
 def cmd_inject(args) -> None:

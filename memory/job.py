@@ -20,7 +20,8 @@ from engine.engine import Engine
 from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
-from memory.sweep import CellKey, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid, sweep_layer_scale
+from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid,
+                          sweep_layer_scale)
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,12 @@ def read_done_cells(path: Path) -> tuple[dict[CellKey, float], list[dict]]:
 
 
 def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
-                  progress: Progress | None = None) -> LayerScaleSweep:
+                  progress: Progress | None = None, compute: Compute | None = None) -> LayerScaleSweep:
     """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done.
 
     While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
+    ``compute`` (default: batched, in this process; ``pool_compute`` runs on Ray workers); this
+    process writes every row.
     """
     out = Path(out)
     identity = sweep_identity(engine, cases, spec)
@@ -97,7 +100,7 @@ def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, o
                 writer.write(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
                                                  p_after=repr(float(p_after)), gain=repr(float(gain))))
 
-            sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell)
+            sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell, compute=compute)
         write_heatmaps(sweep, out)
     return sweep
 

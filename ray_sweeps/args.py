@@ -1,0 +1,33 @@
+"""``--ray``, ``--ray-address`` and ``--ray-workers`` for the sweep commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from ray_sweeps.pool import ModelRef, RaySettings
+
+
+def add_ray_args(parser: argparse.ArgumentParser) -> None:
+    """Add the Ray options to a sweep command's parser."""
+    parser.add_argument("--ray", action="store_true",
+                        help="fan the sweep out over Ray workers (a local cluster unless --ray-address)")
+    parser.add_argument("--ray-address", default=None,
+                        help="an existing Ray cluster: auto, or ray://HOST:10001 (implies --ray)")
+    parser.add_argument("--ray-workers", type=int, default=2, help="Ray workers, one model each")
+    parser.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs per Ray worker")
+
+
+def wants_ray(args: argparse.Namespace) -> bool:
+    """Whether the command should run on Ray."""
+    return bool(args.ray or args.ray_address)
+
+
+def ray_settings(args: argparse.Namespace) -> RaySettings:
+    """The RaySettings the options name (worker threads follow --threads, default 1)."""
+    threads = getattr(args, "threads", None) or 1
+    return RaySettings(address=args.ray_address, workers=args.ray_workers, cpus=args.ray_cpus, threads=threads)
+
+
+def model_ref(args: argparse.Namespace, engine) -> ModelRef:
+    """What every worker loads: the driver's model, on the device and in the dtype the driver's engine uses."""
+    return ModelRef(model=args.model, device=engine.spec.device, dtype=engine.spec.dtype)

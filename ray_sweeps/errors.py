@@ -1,0 +1,7 @@
+"""The error a Ray sweep raises for what a user can fix (no Ray, an unreachable cluster, workers that keep dying)."""
+
+from engine.errors import EngineError
+
+
+class RaySweepError(EngineError):
+    """A sweep could not run on Ray; the message says what to check."""

@@ -1,0 +1,157 @@
+"""A pool of Ray actors, one per worker, each holding one Engine loaded once.
+
+The driver hands out small tasks (a chunk of sweep points, one case's cells)
+and gets the results back as they finish; it alone writes rows. When a worker
+process dies mid-task, its task goes back in the queue (Ray restarts the actor,
+which loads the model again) and another worker, or the restarted one, runs it:
+no task is lost, and since the driver keys every row, none is written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ray_sweeps.errors import RaySweepError
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+# Each task may be retried this often after its worker died before the sweep gives up.
+MAX_TRIES = 4
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where to run: ``address`` None starts a local Ray cluster for the run, else "auto" or "ray://HOST:PORT".
+
+    ``workers`` actors, each with ``cpus`` CPUs and ``threads`` torch threads; a model on CUDA gets one GPU each.
+    """
+
+    address: str | None = None
+    workers: int = 2
+    cpus: float = 1.0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cpus <= 0 or self.threads < 1:
+            raise RaySweepError(f"--ray-workers, CPUs and threads must be positive, got {self.workers}, "
+                                f"{self.cpus}, {self.threads}")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a worker loads: the model (folder or cached name), its device and dtype."""
+
+    model: str
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    @property
+    def gpus(self) -> int:
+        """GPUs each worker asks Ray for: one when the model runs on CUDA."""
+        return 1 if self.device.startswith("cuda") else 0
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError as err:  # pragma: no cover - ray is in requirements.txt
+        raise RaySweepError("Ray is not installed; run ./run.sh's setup or pip install -r requirements.txt") from err
+    return ray
+
+
+def start_ray(settings: RaySettings) -> bool:
+    """Connect to ``settings.address`` or start a local cluster; True when this call started it."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": str(settings.threads),
+           "TOKENIZERS_PARALLELISM": "false"}
+    try:
+        if settings.address is None:
+            ray.init(num_cpus=max(1, round(settings.workers * settings.cpus)), include_dashboard=False,
+                     runtime_env={"env_vars": env}, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(address=settings.address, runtime_env={"env_vars": env}, log_to_driver=False,
+                     logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = settings.address or "a local cluster"
+        raise RaySweepError(f"could not start or reach Ray at {where}: {err}; check --ray-address "
+                            "(auto for the cluster this machine belongs to, or ray://HOST:10001)") from err
+    return True
+
+
+class EnginePool:
+    """``settings.workers`` actors holding ``ref``'s engine; use as a context manager (it shuts Ray down if it started it)."""
+
+    def __init__(self, settings: RaySettings, ref: ModelRef) -> None:
+        self.settings, self.ref = settings, ref
+        self._started = start_ray(settings)
+        from ray_sweeps.worker import SweepWorker
+
+        ray = _ray()
+        remote = ray.remote(max_restarts=-1, max_task_retries=2)(SweepWorker)
+        self.actors = [remote.options(num_cpus=settings.cpus, num_gpus=ref.gpus).remote(
+            ref.model, ref.device, ref.dtype, settings.threads) for _ in range(settings.workers)]
+        try:
+            self.fingerprints = ray.get([a.ready.remote() for a in self.actors])
+        except Exception as err:
+            self.close()
+            raise RaySweepError(f"the Ray workers could not load {ref.model!r}: {err}") from err
+
+    def __enter__(self) -> "EnginePool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the actors, and Ray itself when this pool started it."""
+        ray = _ray()
+        for actor in getattr(self, "actors", []):
+            ray.kill(actor)
+        self.actors = []
+        if self._started:
+            ray.shutdown()
+
+    def pids(self) -> list[int]:
+        """The process id of each worker (for fault tests and logs)."""
+        ray = _ray()
+        return ray.get([a.pid.remote() for a in self.actors])
+
+    def map(self, method: str, items: Sequence[Any], *args: Any) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(item, actor.method(item, *args))`` as results arrive, every item exactly once.
+
+        A task whose worker died is resubmitted (up to MAX_TRIES times); other task errors are raised.
+        """
+        ray = _ray()
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+        shared = [ray.put(a) for a in args]
+        queue = deque(enumerate(items))
+        tries = [0] * len(items)
+        idle, running = deque(self.actors), {}
+        while queue or running:
+            while queue and idle:
+                index, item = queue.popleft()
+                actor = idle.popleft()
+                running[getattr(actor, method).remote(item, *shared)] = (index, actor)
+            done, _ = ray.wait(list(running), num_returns=1)
+            index, actor = running.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except (RayActorError, ActorDiedError, ActorUnavailableError) as err:
+                tries[index] += 1
+                if tries[index] >= MAX_TRIES:
+                    raise RaySweepError(f"a task failed {MAX_TRIES} times because its worker died: {err}") from err
+                log.warning("a worker died (%s); running its task again", type(err).__name__)
+                queue.appendleft((index, items[index]))
+                idle.append(actor)
+                continue
+            idle.append(actor)
+            yield items[index], result
