@@ -17,7 +17,7 @@ from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
 from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
-from cluster.sweep import SweepSpec, parse_intensities, read_rows, run_sweep, sweep_means
+from cluster.sweep import CHUNK, SweepSpec, local_compute, parse_intensities, read_rows, run_sweep, sweep_means
 from engine.devices import add_device_args
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
@@ -123,6 +123,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=args.intensities,
                      seeds=args.seeds, samples=args.samples,
                      baseline=not args.no_baseline)
+    if args.chunk < 1:
+        raise ClusterError(f"--chunk must be at least 1, got {args.chunk}")
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
@@ -130,7 +132,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if wants_ray(args):
             ran = _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress)
         else:
-            ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress)
+            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
+                                    chunk=args.chunk)
+            ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
     rows = read_rows(csv_path)
     target = args.target or cluster.topic
     write_sweep_html(rows, html_path, target)
@@ -147,7 +151,8 @@ def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> i
 
     with EnginePool(ray_settings(args), model_ref(args, engine)) as pool:
         check_same_model(pool, engine)
-        compute = cluster_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
+        compute = cluster_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
+                                  chunk=args.chunk)
         return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 
@@ -201,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--split", default="heldout")
     sweep.add_argument("--target", default="", help="target topic (default: the cluster's)")
     sweep.add_argument("--no-baseline", action="store_true", help="skip the random-cluster rows")
+    sweep.add_argument("--chunk", type=int, default=CHUNK,
+                       help="points per batch and per Ray task (lower it to keep more Ray workers busy)")
     add_ray_args(sweep)
     return parser
 
