@@ -22,8 +22,8 @@ from cluster.impair import impairs  # noqa: E402
 from cluster.prompts import answer_token  # noqa: E402
 from cluster.storage import load_cluster  # noqa: E402
 from engine import Engine  # noqa: E402
-from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
-from world.prompts import load_fact_prompts, load_keyword_prompts  # noqa: E402
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
+from promptsets.schema import load_fact_prompts, load_keyword_prompts  # noqa: E402
 
 
 def compare(ref: Engine, low: Engine, prompts: list[tuple[str, str]], interventions=()) -> tuple[float, float, float]:

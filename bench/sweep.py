@@ -31,8 +31,8 @@ from cluster.impair import impairs  # noqa: E402
 from cluster.spec import Cluster  # noqa: E402
 from cluster.storage import load_cluster  # noqa: E402
 from engine import Engine  # noqa: E402
-from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
-from world.prompts import load_keyword_prompts  # noqa: E402
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
+from promptsets.schema import load_keyword_prompts  # noqa: E402
 
 MODES = ("noise", "scale")
 

@@ -17,7 +17,8 @@ from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
 from cluster.report import curves_from_rows, write_sweep_html
 from cluster.storage import load_cluster, save_cluster
-from cluster.sweep import CHUNK, SweepSpec, local_compute, parse_intensities, read_rows, run_sweep, sweep_means
+from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
+                           sweep_means)
 from engine.devices import add_device_args
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
@@ -145,14 +146,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> int:
     """The sweep with its points computed by Ray workers; this process writes the rows."""
-    from ray_sweeps import EnginePool, cluster_compute
-    from ray_sweeps.args import model_ref, ray_settings
-    from ray_sweeps.compute import check_same_model
+    from ray_sweeps.args import engine_pool
 
-    with EnginePool(ray_settings(args), model_ref(args, engine)) as pool:
-        check_same_model(pool, engine)
-        compute = cluster_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
-                                  chunk=args.chunk)
+    with engine_pool(args, engine) as pool:
+        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
+                               chunk=args.chunk)
         return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 

@@ -121,23 +121,45 @@ def point_values(engine: Any, cluster: Cluster, evalset: EvalSet, points: list[P
     width = site_width(engine.spec, cluster.site)
     keys, runs = {}, []
     for kind, mode, x, seed in points:
-        key = (kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0)
-        if key not in keys:
+        if _run_key(kind, mode, x, seed) not in keys:
             target = cluster if kind == "cluster" else random_cluster(cluster, width, seed)
-            keys[key] = len(runs)
+            keys[_run_key(kind, mode, x, seed)] = len(runs)
             runs.append(impairs(target, mode, x, seed=seed, means=means))
     values = score_batch(engine, evalset, runs, samples=samples)
-    return [values[keys[(k, m, x, s if (k == "random" or m in NOISY_MODES) else 0)]] for k, m, x, s in points]
+    return [values[keys[_run_key(*point)]] for point in points]
+
+
+def _run_key(kind: str, mode: str, x: float, seed: int) -> Point:
+    """Points with the same run: a deterministic mode on the cluster itself is the same for every seed."""
+    return kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0
 
 
 def local_compute(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec,
                   means: np.ndarray | None, chunk: int = CHUNK) -> Compute:
     """Compute points in this process, ``chunk`` points per batch."""
     def compute(points: list[Point]) -> Iterator[tuple[list[Point], list[np.ndarray]]]:
-        for start in range(0, len(points), chunk):
-            part = points[start:start + chunk]
+        for part in _chunks(points, chunk):
             yield part, point_values(engine, cluster, evalset, part, spec.samples, means)
     return compute
+
+
+def pool_compute(pool: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, means: np.ndarray | None,
+                 chunk: int = CHUNK) -> Compute:
+    """Compute points on a pool of engines (``ray_sweeps.EnginePool``), the same chunks as :func:`local_compute`,
+    so each batch, and each number, is the one a one-process sweep computes."""
+    def compute(points: list[Point]) -> Iterator[tuple[list[Point], list[np.ndarray]]]:
+        yield from pool.map(_chunk_values, _chunks(points, chunk), cluster, evalset, spec.samples, means)
+    return compute
+
+
+def _chunk_values(engine: Any, points: list[Point], cluster: Cluster, evalset: EvalSet, samples: int,
+                  means: np.ndarray | None) -> list[np.ndarray]:
+    """:func:`point_values` with the engine and the chunk first (the task a pool worker runs)."""
+    return point_values(engine, cluster, evalset, points, samples, means)
+
+
+def _chunks(points: list[Point], size: int) -> list[list[Point]]:
+    return [points[i:i + size] for i in range(0, len(points), size)]
 
 
 def run_sweep(

@@ -12,7 +12,7 @@ from cli import Parser, load_engine, out_folder, parse, positive, run_command, w
 from engine.devices import add_device_args
 from lens.data import read_texts, split_holdout, text_digest
 from lens.decode import decode_heads, load_lenses
-from lens.evaluate import evaluate_lenses
+from lens.evaluate import evaluate_lenses, evaluate_lenses_on
 from lens.original import import_original
 from lens.report import goal_lines, gpt2_small_sizes, kl_table, size_table
 from lens.train import DEFAULT_STEPS, train_lenses
@@ -56,14 +56,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def _eval_on_ray(args: argparse.Namespace, eng: Engine, held: list[str]):
     """The held-out evaluation split over Ray workers, one model each."""
-    from ray_sweeps import EnginePool, lens_eval_on_ray
-    from ray_sweeps.args import model_ref, ray_settings
-    from ray_sweeps.compute import check_same_model
+    from ray_sweeps.args import engine_pool
 
     folders = [str(args.lenses)] + ([str(args.full)] if args.full else [])
-    with EnginePool(ray_settings(args), model_ref(args, eng)) as pool:
-        check_same_model(pool, eng)
-        return lens_eval_on_ray(pool, held, folders, batch_size=args.batch_size)
+    with engine_pool(args, eng) as pool:
+        return evaluate_lenses_on(pool, held, folders, batch_size=args.batch_size)
 
 
 def cmd_import(args: argparse.Namespace) -> None:

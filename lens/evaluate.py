@@ -78,3 +78,27 @@ def evaluate_lenses(engine: Engine, texts: Sequence[str], lenses: Sequence[Lens]
     names = ("logit lens (head writes)", *(lens.name for lens in lenses))
     return EvalResult(layers=layers, names=names, kl_heads=(total * scale).numpy(),
                       resid_kl=(resid * scale).numpy(), n_texts=len(seqs), n_tokens=n_tokens)
+
+
+def evaluate_lenses_on(pool, texts: Sequence[str], folders: Sequence[str], batch_size: int = 32) -> EvalResult:
+    """:func:`evaluate_lenses` with ``texts`` split over a pool of engines (``ray_sweeps.EnginePool``), each
+    worker loading the lenses in ``folders``; the KLs are combined weighted by each part's tokens."""
+    size = -(-len(texts) // max(1, len(pool.actors)))
+    parts = [list(texts[i:i + size]) for i in range(0, len(texts), size)]
+    results = [r for _, r in pool.map(_evaluate_part, parts, list(folders), batch_size)]
+    weights = np.array([r.n_tokens for r in results], dtype=np.float64)
+    total = max(weights.sum(), 1.0)
+    return EvalResult(
+        layers=results[0].layers, names=results[0].names,
+        kl_heads=sum(w * r.kl_heads for w, r in zip(weights, results)) / total,
+        resid_kl=sum(w * r.resid_kl for w, r in zip(weights, results)) / total,
+        n_texts=sum(r.n_texts for r in results), n_tokens=int(weights.sum()))
+
+
+def _evaluate_part(engine, texts: list[str], folders: list[str], batch_size: int) -> EvalResult:
+    """The task a pool worker runs: load the lenses, evaluate its part of the texts."""
+    from pathlib import Path
+
+    from lens.decode import load_lenses
+
+    return evaluate_lenses(engine, texts, [load_lenses(Path(f), engine) for f in folders], batch_size=batch_size)

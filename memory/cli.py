@@ -20,7 +20,7 @@ from memory.evaluate import (answers_top1, format_report, format_stats, repair_c
                              split_prompts, two_hop_cases)
 from memory.inject import InjectionSpec, inject_memory
 from memory.job import CSV_NAME, run_sweep_job
-from memory.sweep import LayerScaleSweep, SweepSpec
+from memory.sweep import LayerScaleSweep, SweepSpec, pool_compute
 from ray_sweeps.args import add_ray_args, wants_ray
 
 
@@ -172,14 +172,11 @@ def cmd_sweep(args) -> None:
 
 def _sweep_on_ray(args, engine, cases, progress) -> LayerScaleSweep:
     """The sweep job with each case's cells computed by Ray workers; this process writes the rows."""
-    from ray_sweeps import EnginePool, memory_compute
-    from ray_sweeps.args import model_ref, ray_settings
-    from ray_sweeps.compute import check_same_model
+    from ray_sweeps.args import engine_pool
 
     spec = _spec(args)
-    with EnginePool(ray_settings(args), model_ref(args, engine)) as pool:
-        check_same_model(pool, engine)
-        return run_sweep_job(engine, cases, spec, Path(args.out), progress, compute=memory_compute(pool, cases, spec))
+    with engine_pool(args, engine) as pool:
+        return run_sweep_job(engine, cases, spec, Path(args.out), progress, compute=pool_compute(pool, cases, spec))
 
 
 def cmd_inject(args) -> None:

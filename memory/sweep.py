@@ -138,6 +138,20 @@ def local_compute(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> Comput
     return compute
 
 
+def pool_compute(pool, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
+    """Compute each case's missing cells on a pool of engines (``ray_sweeps.EnginePool``), one task per case."""
+    def compute(work: list[CaseCells]):
+        for (c, cells), values in pool.map(_work_values, list(work), tuple(cases), spec):
+            yield c, cells, values
+    return compute
+
+
+def _work_values(engine, work: CaseCells, cases: Sequence[SweepCase], spec: SweepSpec) -> list[float]:
+    """:func:`case_p_after` of one (case index, cells) item (the task a pool worker runs)."""
+    c, cells = work
+    return case_p_after(engine, cases[c], cells, spec)
+
+
 def sweep_layer_scale(
     engine,
     cases: Sequence[SweepCase],
@@ -152,7 +166,7 @@ def sweep_layer_scale(
     ``known`` maps (case key, layer, scale) to an already measured p_after, so
     a resumed sweep skips it; ``on_cell(case, layer, scale, p_before, p_after)``
     is called once for each new cell (to persist it); ``progress(done, total)`` after each cell.
-    ``compute`` (default: batched, in this process) may be a cluster's.
+    ``compute`` (default: batched, in this process; :func:`pool_compute` runs on Ray workers).
     """
     _check_keys(cases)
     layers, scales = resolve_grid(engine, spec)

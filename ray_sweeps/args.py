@@ -31,3 +31,16 @@ def ray_settings(args: argparse.Namespace) -> RaySettings:
 def model_ref(args: argparse.Namespace, engine) -> ModelRef:
     """What every worker loads: the driver's model, on the device and in the dtype the driver's engine uses."""
     return ModelRef(model=args.model, device=engine.spec.device, dtype=engine.spec.dtype)
+
+
+def engine_pool(args: argparse.Namespace, engine):
+    """The EnginePool the options ask for, holding ``engine``'s model (checked by fingerprint); a context manager."""
+    from ray_sweeps.pool import EnginePool
+
+    pool = EnginePool(ray_settings(args), model_ref(args, engine))
+    try:
+        pool.check_model(engine)
+    except Exception:
+        pool.close()
+        raise
+    return pool

@@ -14,7 +14,7 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ray_sweeps.errors import RaySweepError
 
@@ -92,10 +92,10 @@ class EnginePool:
     def __init__(self, settings: RaySettings, ref: ModelRef) -> None:
         self.settings, self.ref = settings, ref
         self._started = start_ray(settings)
-        from ray_sweeps.worker import SweepWorker
+        from ray_sweeps.worker import EngineWorker
 
         ray = _ray()
-        remote = ray.remote(max_restarts=-1, max_task_retries=2)(SweepWorker)
+        remote = ray.remote(max_restarts=-1, max_task_retries=2)(EngineWorker)
         self.actors = [remote.options(num_cpus=settings.cpus, num_gpus=ref.gpus).remote(
             ref.model, ref.device, ref.dtype, settings.threads) for _ in range(settings.workers)]
         try:
@@ -124,9 +124,17 @@ class EnginePool:
         ray = _ray()
         return ray.get([a.pid.remote() for a in self.actors])
 
-    def map(self, method: str, items: Sequence[Any], *args: Any) -> Iterator[tuple[Any, Any]]:
-        """Yield ``(item, actor.method(item, *args))`` as results arrive, every item exactly once.
+    def check_model(self, engine) -> None:
+        """Raise RaySweepError unless every worker loaded ``engine``'s model (same fingerprint)."""
+        found = set(self.fingerprints)
+        if found != {engine.spec.fingerprint}:
+            raise RaySweepError(f"the Ray workers loaded a model with fingerprint(s) {sorted(found)}, not "
+                                f"{engine.spec.fingerprint}; every node must see the same --model")
 
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(item, fn(engine, item, *args))`` as the workers finish, every item exactly once.
+
+        ``fn`` must be a module-level function (Ray sends it by reference).
         A task whose worker died is resubmitted (up to MAX_TRIES times); other task errors are raised.
         """
         ray = _ray()
@@ -140,7 +148,7 @@ class EnginePool:
             while queue and idle:
                 index, item = queue.popleft()
                 actor = idle.popleft()
-                running[getattr(actor, method).remote(item, *shared)] = (index, actor)
+                running[actor.call.remote(fn, item, *shared)] = (index, actor)
             done, _ = ray.wait(list(running), num_returns=1)
             index, actor = running.pop(done[0])
             try:

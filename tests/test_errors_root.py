@@ -11,7 +11,7 @@ import pytest
 from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "world")
+CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "world", "ray_sweeps")
 
 
 def _core_modules() -> list[str]:

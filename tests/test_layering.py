@@ -11,8 +11,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world", "ui", "app_pages")
-CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world")
+PACKAGES = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world", "ray_sweeps", "ui",
+            "app_pages")
+CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world", "ray_sweeps")
 
 
 def _imports(path: Path) -> set[str]:

@@ -11,10 +11,11 @@ import pytest
 import ray
 
 from cluster import find_topic_clusters, make_eval_set
-from cluster.sweep import SweepSpec, local_compute, read_rows, row_key, run_sweep
+from cluster.sweep import SweepSpec, local_compute, pool_compute, read_rows, row_key, run_sweep
 from engine import Engine
 from memory import run_sweep_job
-from ray_sweeps import EnginePool, ModelRef, RaySettings, cluster_compute, memory_compute
+from memory.sweep import pool_compute as memory_pool_compute
+from ray_sweeps import EnginePool, ModelRef, RaySettings
 from ray_sweeps.pool import start_ray
 from test_cluster_engine import tiny_prompts
 from test_cluster_sweep import prompts_dir  # noqa: F401
@@ -57,10 +58,10 @@ def test_ray_sweeps_write_the_rows_of_one_process(engine, athlete, pool, tmp_pat
     one, many = tmp_path / "one.csv", tmp_path / "ray.csv"
     assert run_sweep(engine, athlete, evalset, SWEEP, one) == 20
     assert run_sweep(engine, athlete, evalset, SWEEP, many,
-                     compute=cluster_compute(pool, athlete, evalset, SWEEP, None)) == 20
+                     compute=pool_compute(pool, athlete, evalset, SWEEP, None)) == 20
     assert sorted_lines(many) == sorted_lines(one)
     run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-one")
-    run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-ray", compute=memory_compute(pool, CASES, SPEC))
+    run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-ray", compute=memory_pool_compute(pool, CASES, SPEC))
     assert sorted_lines(tmp_path / "mem-ray" / "sweep.csv") == sorted_lines(tmp_path / "mem-one" / "sweep.csv")
 
 
@@ -76,7 +77,7 @@ def test_a_killed_worker_loses_no_cell_and_duplicates_none(engine, athlete, pool
 
     # Chunks of two points, so the sweep is far from done when the worker dies.
     path, ref = tmp_path / "ray.csv", tmp_path / "one.csv"
-    compute = cluster_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
+    compute = pool_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
     assert run_sweep(engine, athlete, evalset, SWEEP, path, progress=kill_once, compute=compute) == 20
     run_sweep(engine, athlete, evalset, SWEEP, ref, compute=local_compute(engine, athlete, evalset, SWEEP, None, chunk=2))
     keys = point_keys(path)
@@ -93,7 +94,7 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
         if done == 3:
             raise KeyboardInterrupt
 
-    compute = cluster_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
+    compute = pool_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(engine, athlete, evalset, SWEEP, path, progress=stop_after_three, compute=compute)
     assert len(read_rows(path)) == 3 * len(evalset.topics)
@@ -120,12 +121,11 @@ def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_di
 
 
 def test_lens_evaluation_on_ray_equals_one_process(engine, pool):
-    from lens.evaluate import evaluate_lenses
-    from ray_sweeps import lens_eval_on_ray
+    from lens.evaluate import evaluate_lenses, evaluate_lenses_on
     from tiny_models import SENTENCES
 
     texts = sorted(set(SENTENCES)) * 2
     one = evaluate_lenses(engine, texts, batch_size=4)
-    many = lens_eval_on_ray(pool, texts, [], batch_size=4)
+    many = evaluate_lenses_on(pool, texts, [], batch_size=4)
     assert (many.n_texts, many.n_tokens, many.names) == (one.n_texts, one.n_tokens, one.names)
     assert abs(many.kl_heads - one.kl_heads).max() < 1e-5 and abs(many.resid_kl - one.resid_kl).max() < 1e-5
