@@ -130,7 +130,7 @@ class UnitEdit(Edit):
         if self.mode == "scale":
             new = x[index] * self.factor
         elif self.mode == "zero":
-            new = torch.zeros(())
+            new = x.new_zeros(())
         elif self.mode == "mean":
             new = self.mean
         elif self.delta is None:
