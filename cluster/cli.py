@@ -124,8 +124,6 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=args.intensities,
                      seeds=args.seeds, samples=args.samples,
                      baseline=not args.no_baseline)
-    if args.chunk < 1:
-        raise ClusterError(f"--chunk must be at least 1, got {args.chunk}")
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
@@ -204,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--split", default="heldout")
     sweep.add_argument("--target", default="", help="target topic (default: the cluster's)")
     sweep.add_argument("--no-baseline", action="store_true", help="skip the random-cluster rows")
-    sweep.add_argument("--chunk", type=int, default=CHUNK,
+    sweep.add_argument("--chunk", type=whole(1, 10_000, CHUNK), default=CHUNK,
                        help="points per batch and per Ray task (lower it to keep more Ray workers busy)")
     add_ray_args(sweep)
     return parser

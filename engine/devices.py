@@ -71,8 +71,17 @@ def precision_note(dtype: str) -> str:
             "(see docs/scaling.md for how much on the demo)")
 
 
+def device_arg(text: str) -> str:
+    """``--device``'s type: the text, once it names a device this machine has (else the flag's error)."""
+    try:
+        resolve_device(text)
+    except ModelLoadError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def add_device_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--device`` and ``--dtype`` to a command's parser."""
-    parser.add_argument("--device", default="auto", help=f"where the model runs: {DEVICES_HELP}")
+    parser.add_argument("--device", default="auto", type=device_arg, help=f"where the model runs: {DEVICES_HELP}")
     parser.add_argument("--dtype", default="float32", choices=tuple(DTYPES),
                         help="weights and activations; below float32 the numbers differ from float32")

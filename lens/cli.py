@@ -54,7 +54,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(line)
 
 
-def _eval_on_ray(args: argparse.Namespace, eng: Engine, held: list[str]):
+def _eval_on_ray(args: argparse.Namespace, eng, held: list[str]):
     """The held-out evaluation split over Ray workers, one model each."""
     from ray_sweeps.args import engine_pool
 

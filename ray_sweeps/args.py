@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.args import positive, whole
 from ray_sweeps.pool import ModelRef, RaySettings
 
 
@@ -13,8 +14,8 @@ def add_ray_args(parser: argparse.ArgumentParser) -> None:
                         help="fan the sweep out over Ray workers (a local cluster unless --ray-address)")
     parser.add_argument("--ray-address", default=None,
                         help="an existing Ray cluster: auto, or ray://HOST:10001 (implies --ray)")
-    parser.add_argument("--ray-workers", type=int, default=2, help="Ray workers, one model each")
-    parser.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs per Ray worker")
+    parser.add_argument("--ray-workers", type=whole(1, 4096, 2), default=2, help="Ray workers, one model each")
+    parser.add_argument("--ray-cpus", type=positive(1024, 1), default=1.0, help="CPUs per Ray worker")
 
 
 def wants_ray(args: argparse.Namespace) -> bool:

@@ -83,7 +83,8 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "lens decode": ("--pos",),
     "cluster find": ("--percent", "--k", "--seed", "--threads"),
     "cluster describe": ("--top", "--units"),
-    "cluster sweep": ("--samples",),
+    "cluster sweep": ("--samples", "--chunk", "--ray-workers", "--ray-cpus"),
+    "memory sweep": ("--ray-workers",),
     "memory inject": ("--layer", "--scale", "--threads"),
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
@@ -100,7 +101,8 @@ RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("memory sweep", "--layers", ("0:1e9", "x", "0:nan")),
     ("memory sweep", "--positions", ("x", "0:1e9")),
     ("memory check", "--scales", ("nan",)),
-] for bad in bads]
+] for bad in bads] + [(cmd, "--device", bad) for cmd in ("lens eval", "cluster sweep", "memory inject",
+                                                          "compare impaired") for bad in ("tpu", "cuda:99")]
 # Values only the loaded model can refuse (it has 3 layers, 32 wide, 4 x 128 MLP units).
 MODEL_SIZED = [
     ("lens train", "--layers", "7", "layer"), ("lens train", "--rank", "999", "--rank"),
