@@ -11,7 +11,7 @@ from cluster.activations import unit_means
 from cluster.errors import ClusterError
 from cluster.evaluate import EvalSet, make_eval_set, score, score_batch
 from cluster.impair import impairs, random_cluster
-from cluster.metrics import METRICS, WORSE, metric_index
+from cluster.metrics import WORSE, metric_index
 from cluster.spec import Cluster, site_width
 from cluster.storage import check_cluster
 from engine.engine import Engine
