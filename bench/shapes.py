@@ -6,10 +6,11 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
 from engine import Engine
+from engine.devices import resolve_device
 
 
-def gpt2_small_engine() -> Engine:
-    """GPT-2 small's shape (12 layers, 12 heads, d_model 768, 50,257 tokens), seeded random weights.
+def gpt2_small_engine(device: str = "cpu") -> Engine:
+    """GPT-2 small's shape (12 layers, 12 heads, d_model 768, 50,257 tokens), seeded random weights, on ``device``.
 
     It has no tokenizer, so prompts are token ids.
     """
@@ -17,4 +18,4 @@ def gpt2_small_engine() -> Engine:
     config = GPT2Config(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, n_positions=1024)
     model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").eval()
     model.requires_grad_(False)
-    return Engine(model, tokenizer=None, name="gpt2-small-shape (random)")
+    return Engine(model.to(resolve_device(device)), tokenizer=None, name="gpt2-small-shape (random)")

@@ -1,6 +1,6 @@
 """Sweep cells per second: each prompt's runs as one batch, against the one-prompt, one-run loop.
 
-    python bench/sweep.py [--threads 1] [--prompts 8] [--intensities 8] [--repeats 3]
+    python bench/sweep.py [--threads 1] [--prompts 8] [--intensities 8] [--repeats 3] [--device cpu]
 
 A cell is one prompt under one impairment (cluster x mode x intensity x seed). Both
 ways score the same cells through the cluster sweep's own functions: the loop
@@ -60,9 +60,9 @@ def measure(name: str, engine: Engine, cluster: Cluster, evalset: EvalSet, xs: n
               f"{looped[1] / batched[1]:>11.2f}x")
 
 
-def gpt2_small_case(n_prompts: int, seed: int = 0) -> tuple[Engine, Cluster, EvalSet]:
-    """GPT-2 small's shape, a random 3% of each layer's neurons, ``n_prompts`` random 32-token prompts."""
-    engine = gpt2_small_engine()
+def gpt2_small_case(n_prompts: int, seed: int = 0, device: str = "cpu") -> tuple[Engine, Cluster, EvalSet]:
+    """GPT-2 small's shape on ``device``, a random 3% of each layer's neurons, ``n_prompts`` random 32-token prompts."""
+    engine = gpt2_small_engine(device)
     rng = np.random.default_rng(seed)
     spec = engine.spec
     per_layer = max(1, spec.d_mlp * 3 // 100)
@@ -82,17 +82,18 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8, help="GPT-2-small-shape prompts")
     parser.add_argument("--intensities", type=int, default=8, help="intensities per mode")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     xs = np.linspace(0.25, 2.0, args.intensities)
-    print(f"cells/s, best of {args.repeats}, {args.threads} thread(s); modes {', '.join(MODES)}, "
+    print(f"cells/s on {args.device}, best of {args.repeats}, {args.threads} thread(s); modes {', '.join(MODES)}, "
           f"{args.intensities} intensities each")
     print(f"{'model':<24}{'pos':>5}{'cells':>7}{'looped':>12}{'batched':>12}{'ratio':>9}{'cpu ratio':>12}")
     if (DEMO_DIR / "config.json").is_file():
-        demo = Engine.load(DEMO_DIR)
+        demo = Engine.load(DEMO_DIR, device=args.device)
         evalset = make_eval_set(demo, load_keyword_prompts(DEMO_PROMPTS), "heldout")
         measure("demo", demo, load_cluster(DEMO_DIR / "clusters" / "athlete.json", demo), evalset, xs, args.repeats)
-    measure("gpt2-small shape", *gpt2_small_case(args.prompts), xs, args.repeats)
+    measure("gpt2-small shape", *gpt2_small_case(args.prompts, device=args.device), xs, args.repeats)
 
 
 if __name__ == "__main__":
