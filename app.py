@@ -8,6 +8,7 @@ without the sidebar) when its URL is opened directly.
 import streamlit as st
 
 from ui.sidebar import render_sidebar
+from ui.url_guard import guard_query_params, show_url_notes
 
 st.set_page_config(page_title="LensLab", page_icon=":material/biotech:", layout="wide")
 
@@ -20,6 +21,8 @@ PAGES = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
 ]
 
+guard_query_params()
 page = st.navigation(PAGES)
 render_sidebar()
+show_url_notes()
 page.run()

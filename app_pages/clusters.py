@@ -5,7 +5,7 @@ import streamlit as st
 from cluster.plots import plot_cluster_layers
 from ui.cluster_panels import describe_panel, find_panel, save_panel, upload_panel
 from ui.cached import prompt_topic
-from ui.cluster_picker import pick_cluster
+from ui.cluster_picker import cluster_ref, pick_cluster
 from ui.commands import cluster_describe
 from ui.downloads import cli_snippet, show_figure
 from ui.errors import attempt
@@ -38,7 +38,7 @@ show_figure(plot_cluster_layers(cluster, engine.spec.n_layers), f"cluster-{clust
             key="cluster_layers")
 if cluster.detail:
     st.caption(md_escape(cluster.detail))
-cli_snippet(cluster_describe(sel.model, cluster.name))
+cli_snippet(cluster_describe(sel.model, cluster_ref(cluster)))
 if prompts:
     describe_panel(engine, sel.model, cluster, prompts)
-save_panel(cluster)
+save_panel(cluster, server_paths=not sel.workshop)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from compare.layers import COMPARE_SITES
-from ui.compare_panels import impaired_cka_panel, models_cka_panel
+from ui.compare_panels import impaired_cka_panel, models_cka_panel, second_model_picker
 from ui.config import resolve_model
 from ui.errors import attempt
 from ui.impair_controls import impair_controls
@@ -30,10 +30,8 @@ if setup is not None:
     impaired_cka_panel(sel.model, prompts, setup, site)
 
 st.subheader("Two models")
-other = st.text_input("Second model (B)", value="", key="model_b", bind="query-params",
-                      placeholder="a local folder or cached Hugging Face name with the same tokenizer",
-                      help='"demo" compares the demo model with itself (every diagonal cell is 1)')
-if other.strip():
+other = second_model_picker(sel.workshop)
+if other:
     models_cka_panel(sel.model, resolve_model(other), prompts, site)
 else:
-    st.caption("Type a second model to compare it with the sidebar's model, layer by layer.")
+    st.caption("Choose a second model to compare it with the sidebar's model, layer by layer.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.config import default_lens_folder
+from ui.config import default_lens_folder, workshop_lens_folder
 from ui.errors import attempt
 from ui.lens_panels import head_panel, lens_stamp, load_lens_set, logit_lens_panel
 from ui.lens_train import train_panel
@@ -18,14 +18,20 @@ st.subheader("Logit lens")
 logit_lens_panel(sel.model, sel.prompt, sel.target)
 
 st.subheader("Attention Lens: every head")
-folder = st.text_input("Lens folder", value=default_lens_folder(sel.model), key="lenses", bind="query-params",
-                       help="a folder written by `python -m lens train` for this model")
+if sel.workshop:  # the teacher's lens folder; no server path is typed or trained into
+    folder = workshop_lens_folder(sel.model)
+else:
+    folder = st.text_input("Lens folder", value=default_lens_folder(sel.model), key="lenses", bind="query-params",
+                           help="a folder written by `python -m lens train` for this model")
 stamp = lens_stamp(folder)
 lenses = None if stamp is None else attempt(load_lens_set, sel.model, folder, stamp)
 if lenses is not None:
     st.caption(f"{lenses.name}, layers {', '.join(map(str, lenses.layers))}, trained {lenses.header.steps} steps.")
     head_panel(sel.model, folder, stamp, sel.prompt, sel.target)
 else:
+    if sel.workshop:
+        st.info("This workshop has no Attention Lenses for the model; the logit lens above still decodes every layer.")
+        st.stop()
     if stamp is None:
         st.info(f"This model has no trained lenses in {md_escape(folder)}. Train them here (a progress bar shows "
                 "how far) or from the command line.")

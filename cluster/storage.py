@@ -10,6 +10,7 @@ from engine.engine import Engine
 from engine.spec import ModelSpec
 from cluster.errors import ClusterError, ClusterMismatchError
 from cluster.spec import Cluster, site_width
+from cluster.units import UNITS_PREFIX, cluster_from_address
 
 FORMAT = "lenslab-cluster"
 VERSION = 1
@@ -76,7 +77,13 @@ def _write_text(path: Path, text: str) -> Path:
 
 
 def load_cluster(path: str | Path, engine: Engine | None = None) -> Cluster:
-    """Read a cluster file; with ``engine``, also check it fits that model (see ``check_cluster``)."""
+    """Read a cluster file, or build the cluster a ``units:...`` address names (see cluster.units);
+    with ``engine``, also check it fits that model (see ``check_cluster``)."""
+    if isinstance(path, str) and path.startswith(UNITS_PREFIX):
+        cluster = cluster_from_address(path)
+        if engine is not None:
+            check_cluster(cluster, engine.spec)
+        return cluster
     path = Path(path)
     if not path.is_file():
         raise ClusterError(f"cluster file {path} does not exist; make one with `python -m cluster find`")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import fields, is_dataclass
 from typing import Sequence
 
 import torch
@@ -221,4 +222,20 @@ def blame(edits: Sequence[Edit]) -> str:
             return 0.0
         return float(values.abs().max()) if values.numel() else 0.0
 
-    return repr(max(edits, key=size).source)
+    return brief(max(edits, key=size).source)
+
+
+def brief(item: object, keep: int = 4) -> str:
+    """An intervention in one short line: a long tuple (units, a vector, means) shows its first
+    ``keep`` values and its length, so an error message stays readable for a 128-unit cluster."""
+    if not is_dataclass(item):
+        return repr(item)
+    parts = []
+    for f in fields(item):
+        value = getattr(item, f.name)
+        if isinstance(value, tuple) and len(value) > keep:
+            shown = ", ".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in value[:keep])
+            parts.append(f"{f.name}=({shown}, … {len(value)} in all)")
+        else:
+            parts.append(f"{f.name}={value!r}")
+    return f"{type(item).__name__}({', '.join(parts)})"

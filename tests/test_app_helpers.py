@@ -51,6 +51,20 @@ def open_app(page: str | None = None, query: dict | None = None) -> AppTest:
     return at
 
 
+def open_link(page: str, query: dict) -> AppTest:
+    """Open ``page`` as a fresh browser session would open a shared link carrying ``query``."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.switch_page(page)
+    at.query_params.update(query)
+    at.run()
+    return at
+
+
+def warnings_text(at: AppTest) -> str:
+    """Every st.warning and st.info on the page, main area and sidebar, as one string."""
+    return " | ".join(w.value for w in [*at.warning, *at.info, *at.sidebar.warning, *at.sidebar.info])
+
+
 def charts(at: AppTest) -> list[dict]:
     """The Plotly figures on the page, as their JSON specs."""
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from test_app_helpers import (APP, app_model, assert_clean, assert_every_chart_captioned,  # noqa: F401
-                              assert_user_error, charts, open_app)
+                              assert_user_error, charts, open_app, open_link)
 
 PAGES = ["app_pages/home.py", "app_pages/lens.py", "app_pages/clusters.py", "app_pages/impair.py",
          "app_pages/memory.py", "app_pages/compare.py"]
@@ -66,10 +66,11 @@ def test_workshop_mode_pins_the_model_and_caps_the_prompt(app_model, monkeypatch
     assert at.sidebar.text_input[0].disabled, "the model box must be pinned in workshop mode"
     assert at.sidebar.selectbox(key="_set").value == "starter prompts"
     at.sidebar.text_area(key="prompt").set_value("word " * 100).run()
-    assert len(at.sidebar.text_area(key="prompt").value) == 200
-    linked = open_app("app_pages/impair.py", {"prompt": "word " * 100})
-    assert_clean(linked)
-    assert len(linked.sidebar.text_area(key="prompt").value) <= 200
+    assert len(at.sidebar.text_area(key="prompt").value) == 500, "an over-long prompt is kept and reported, not cut"
+    assert_user_error(at, "500 characters", "at most 200")
+    linked = open_link("app_pages/impair.py", {"prompt": "word " * 100})
+    assert_user_error(linked, "at most 200")
+    assert not charts(linked), "an over-long prompt must not be run"
 
 
 def test_unknown_model_shows_an_error_on_every_page(app_model):

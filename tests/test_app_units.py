@@ -16,7 +16,7 @@ from ui.commands import cluster_sweep, memory_inject
 from ui.probs import summarise_run
 from ui.probs_plot import plot_next_token_probs
 from ui.prompt_sets import STARTERS, available_sets, load_set
-from ui.units import parse_units
+from cluster.units import parse_units
 from world.paths import DEMO_PROMPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,10 +86,10 @@ def test_command_lines_quote_what_the_user_typed():
     args = shlex.split(cmd)
     assert args[args.index("--prompt") + 1] == "It's born in"
     assert args[args.index("--memory") + 1] == " Tovaren"
-    assert "--cluster" in shlex.split(cluster_sweep("assets/demo", "athlete", "noise", "0,1", 0, 4))
+    assert "--cluster" in shlex.split(cluster_sweep("assets/demo", "assets/demo/clusters/athlete.json", "athlete", "noise", "0,1", 0, 4))
 
 
-@pytest.mark.parametrize("folder", ["compare", "ui/probs.py", "ui/probs_plot.py", "ui/units.py", "ui/commands.py",
+@pytest.mark.parametrize("folder", ["compare", "ui/probs.py", "ui/probs_plot.py", "ui/commands.py",
                                     "ui/prompt_sets.py", "ui/config.py"])
 def test_the_plain_modules_never_import_streamlit(folder):
     files = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).glob("*.py"))

@@ -20,10 +20,11 @@ from ui.commands import cluster_find
 from ui.downloads import cli_snippet
 from ui.errors import USER_ERRORS, attempt, show_error
 from ui.text import md_escape
+from ui.url_rules import FIND_METHODS
 from world.prompts import KeywordPrompt
 
 DESCRIBED = "_cluster_descriptions"
-FIND_METHODS = ("selectivity", "kmeans", "agglomerative")
+SAVE_FOR = "_save_path_for"
 
 
 def _progress_bar(text: str):
@@ -47,10 +48,10 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
         else:
             found = attempt(find_profile_clusters, engine, prompts, k, method=method, site=site, progress=tick)
         bar.empty()
-        for cluster in (found or {}).values():
-            remember_cluster(cluster)
-        if found:
-            st.success(md_escape(f"Found {len(found)} clusters: {', '.join(found)}. Choose one below."))
+        names = [remember_cluster(cluster).name for cluster in (found or {}).values()]
+        if names:
+            st.success(md_escape(f"Found {len(names)} clusters: {', '.join(names)}. Choose one below; they stay in "
+                                 "this browser session (download one to keep it)."))
     cli_snippet(cluster_find(model, method, site, percent, k, 0))
 
 
@@ -64,8 +65,8 @@ def upload_panel(engine: Engine) -> None:
     except USER_ERRORS as err:
         show_error(err)
         return
-    remember_cluster(cluster)
-    st.success(md_escape(f"Loaded cluster {cluster.name!r}; choose it below."))
+    cluster = remember_cluster(cluster)
+    st.success(md_escape(f"Loaded cluster {cluster.name!r} for this browser session; choose it below."))
 
 
 def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[KeywordPrompt, ...]) -> None:
@@ -91,15 +92,23 @@ def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[
     st.caption("score = mean z-scored activation of the cluster's units at that position (higher = fires more).")
 
 
-def save_panel(cluster: Cluster) -> None:
-    """Save the cluster to a folder on the server, or download it."""
+def save_panel(cluster: Cluster, server_paths: bool) -> None:
+    """Download the cluster; with ``server_paths`` (never in a workshop) also save it to a file on the server.
+
+    The "Save to" box follows the chosen cluster: choosing another one puts that cluster's own file name in it.
+    """
     text = json.dumps(cluster_to_dict(cluster), indent=1, sort_keys=True) + "\n"
+    st.download_button("Download cluster (JSON)", text, file_name=f"{cluster.name}.json", mime="application/json",
+                       key="cluster_json", on_click="ignore")
+    if not server_paths:
+        return
+    if st.session_state.get(SAVE_FOR) != cluster:
+        st.session_state[SAVE_FOR] = cluster
+        st.session_state["save_path"] = f"clusters/{cluster.name}.json"
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    path = c1.text_input("Save to", value=f"clusters/{cluster.name}.json", key="save_path")
+    path = c1.text_input("Save to", key="save_path")
     if c2.button("Save", key="save_go"):
         try:
             st.success(md_escape(f"Saved {save_cluster(cluster, Path(path))}"))
         except OSError as err:
             st.error(md_escape(f"cannot write {path}: {err.strerror}; choose another folder"))
-    st.download_button("Download cluster (JSON)", text, file_name=f"{cluster.name}.json", mime="application/json",
-                       key="cluster_json", on_click="ignore")

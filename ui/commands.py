@@ -8,7 +8,7 @@ from shlex import quote
 from world.paths import DEMO_PROMPTS, REPO_ROOT
 
 
-def _path(p: str) -> str:
+def repo_path(p: str) -> str:
     """A path relative to the repository when it lies inside it, so commands are portable."""
     try:
         return str(Path(p).resolve().relative_to(REPO_ROOT))
@@ -16,27 +16,27 @@ def _path(p: str) -> str:
         return p
 
 
-PROMPTS = _path(str(DEMO_PROMPTS))
+PROMPTS = repo_path(str(DEMO_PROMPTS))
 
 
 def cluster_find(model: str, method: str, site: str, percent: float, k: int, seed: int) -> str:
     """``python -m cluster find`` with the page's settings."""
     size = f"--percent {percent:g}" if method == "selectivity" else f"--k {k} --seed {seed}"
-    return (f"python -m cluster find --model {quote(_path(model))} --prompts {PROMPTS} --method {method} "
+    return (f"python -m cluster find --model {quote(repo_path(model))} --prompts {PROMPTS} --method {method} "
             f"{size} --site {site} --out clusters")
 
 
-def cluster_describe(model: str, cluster_name: str) -> str:
-    """``python -m cluster describe`` for a saved cluster."""
-    return (f"python -m cluster describe --model {quote(_path(model))} --prompts {PROMPTS} "
-            f"--cluster {quote(cluster_name + '.json')}")
+def cluster_describe(model: str, cluster: str) -> str:
+    """``python -m cluster describe``; ``cluster`` is a cluster file or a ``units:`` address."""
+    return (f"python -m cluster describe --model {quote(repo_path(model))} --prompts {PROMPTS} "
+            f"--cluster {quote(cluster)}")
 
 
-def cluster_sweep(model: str, cluster_name: str, mode: str, intensities: str, seed: int, samples: int) -> str:
-    """``python -m cluster sweep``: impairment curves with a random baseline."""
-    return (f"python -m cluster sweep --model {quote(_path(model))} --prompts {PROMPTS} "
-            f"--cluster {quote(cluster_name + '.json')} --modes {mode} --intensities {intensities} "
-            f"--seeds {seed} --samples {samples} --out sweep-{quote(cluster_name)}")
+def cluster_sweep(model: str, cluster: str, name: str, mode: str, intensities: str, seed: int, samples: int) -> str:
+    """``python -m cluster sweep``: impairment curves with a random baseline, written under sweep-<name>."""
+    return (f"python -m cluster sweep --model {quote(repo_path(model))} --prompts {PROMPTS} "
+            f"--cluster {quote(cluster)} --modes {mode} --intensities {intensities} "
+            f"--seeds {seed} --samples {samples} --out {quote('sweep-' + name)}")
 
 
 def memory_inject(model: str, prompt: str, memory: str, answer: str | None, layer: int, scale: float,
@@ -44,14 +44,14 @@ def memory_inject(model: str, prompt: str, memory: str, answer: str | None, laye
     """``python -m memory inject`` for one injection."""
     extra = f" --answer {quote(answer)}" if answer else ""
     norm = " --normalise" if normalise else ""
-    return (f"python -m memory inject --model {quote(_path(model))} --prompt {quote(prompt)} --memory {quote(memory)}"
+    return (f"python -m memory inject --model {quote(repo_path(model))} --prompt {quote(prompt)} --memory {quote(memory)}"
             f"{extra} --layer {layer} --scale {scale:g} --source {source}{norm} --positions {positions}")
 
 
 def memory_sweep(model: str, source: str, normalise: bool, positions: str) -> str:
     """``python -m memory sweep`` over the demo's held-out two-hop prompts."""
     norm = " --normalise" if normalise else ""
-    return (f"python -m memory sweep --model {quote(_path(model))} --prompts {PROMPTS} --split heldout "
+    return (f"python -m memory sweep --model {quote(repo_path(model))} --prompts {PROMPTS} --split heldout "
             f"--scales 1:15:1 --source {source}{norm} --positions {positions} --out memory-sweep")
 
 
@@ -62,34 +62,34 @@ def positions_arg(positions: object) -> str:
 
 def lens_train(model: str, folder: str, kind: str, steps: int, data: str) -> str:
     """``python -m lens train`` with the page's settings."""
-    return (f"python -m lens train --model {quote(_path(model))} --out {quote(_path(folder))} --kind {kind} "
-            f"--steps {steps} --data {quote(_path(data))}")
+    return (f"python -m lens train --model {quote(repo_path(model))} --out {quote(repo_path(folder))} --kind {kind} "
+            f"--steps {steps} --data {quote(repo_path(data))}")
 
 
 def lens_decode(model: str, folder: str, prompt: str, target: str | None, pos: int) -> str:
     """``python -m lens decode``: every head's top token at one position."""
     extra = f" --target {quote(target)}" if target else ""
-    return (f"python -m lens decode --model {quote(_path(model))} --lenses {quote(_path(folder))} "
+    return (f"python -m lens decode --model {quote(repo_path(model))} --lenses {quote(repo_path(folder))} "
             f"--prompt {quote(prompt)}{extra} --pos {pos}")
 
 
-def compare_impaired(model: str, cluster_name: str, mode: str, intensity: float, seed: int, site: str,
+def compare_impaired(model: str, cluster: str, mode: str, intensity: float, seed: int, site: str,
                      prompt: str, pool: int) -> str:
     """``python -m compare impaired``: CKA per layer, clean vs impaired."""
-    return (f"python -m compare impaired --model {quote(_path(model))} --cluster {quote(cluster_name + '.json')} "
+    return (f"python -m compare impaired --model {quote(repo_path(model))} --cluster {quote(cluster)} "
             f"--mode {mode} --intensity {intensity:g} --seed {seed} --site {site} --prompt {quote(prompt)} "
             f"--prompts {PROMPTS} --pool {pool}")
 
 
 def compare_models(model: str, other: str, site: str, prompt: str, pool: int) -> str:
     """``python -m compare models``: CKA of every layer pair of two models."""
-    return (f"python -m compare models --model {quote(_path(model))} --other {quote(_path(other))} --site {site} "
+    return (f"python -m compare models --model {quote(repo_path(model))} --other {quote(repo_path(other))} --site {site} "
             f"--prompt {quote(prompt)} --prompts {PROMPTS} --pool {pool}")
 
 
 def logit_lens(model: str, prompt: str, target: str | None) -> str:
     """A Python one-liner printing the logit lens's top token per layer and position."""
     code = (f"from engine import Engine; from lens import decode_logit_lens; "
-            f"r = decode_logit_lens(Engine.load({_path(model)!r}), {prompt!r}, target={target!r}); "
+            f"r = decode_logit_lens(Engine.load({repo_path(model)!r}), {prompt!r}, target={target!r}); "
             "print(r.labels); print(r.top_strs[..., 0]); print(r.top_probs[..., 0].round(3))")
     return f"python -c {quote(code)}"

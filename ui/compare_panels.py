@@ -8,8 +8,10 @@ import streamlit as st
 from compare.layers import CkaResult, ModelCkaResult, cka_between_models, cka_clean_vs_impaired
 from compare.plots import plot_cka_layers, plot_cka_models
 from engine.interventions import Intervention
+from ui.cluster_picker import cluster_ref
 from ui.commands import compare_impaired, compare_models
 from ui.downloads import cli_snippet, show_figure
+from ui.config import compare_allow_list
 from ui.engine_cache import load_engine
 from ui.errors import attempt
 from ui.impair_controls import ImpairSetup, intensity_slider
@@ -55,8 +57,23 @@ def impaired_cka_panel(model: str, prompts: tuple[str, ...], setup: ImpairSetup,
     show_figure(plot_cka_layers(result, f"{setup.cluster.name}, {setup.mode}"), "cka-clean-vs-impaired",
                 LAYERS_CAPTION, key="cka_layers",
                 table=pd.DataFrame({"layer": range(len(result.cka)), "cka": result.cka}))
-    cli_snippet(compare_impaired(model, setup.cluster.name, setup.mode, 1.0 if intensity is None else intensity,
+    cli_snippet(compare_impaired(model, cluster_ref(setup.cluster), setup.mode, 1.0 if intensity is None else intensity,
                                  setup.seed, site, prompts[0], len(prompts) - 1))
+
+
+def second_model_picker(workshop: bool) -> str:
+    """The second model's name, "" for none: typed freely, or in a workshop one of the teacher's LENSLAB_COMPARE list."""
+    if not workshop:
+        return st.text_input("Second model (B)", value="", key="model_b", bind="query-params",
+                             placeholder="a local folder or cached Hugging Face name with the same tokenizer",
+                             help='"demo" compares the demo model with itself (every diagonal cell is 1)').strip()
+    allowed = compare_allow_list()
+    if not allowed:
+        st.caption("This workshop offers no second model.")
+        return ""
+    choice = st.selectbox("Second model (B)", allowed, index=None, key="model_b_pick",
+                          placeholder="one of the workshop's models…")
+    return choice or ""
 
 
 def models_cka_panel(model_a: str, model_b: str, prompts: tuple[str, ...], site: str) -> None:

@@ -5,7 +5,11 @@ LENSLAB_THREADS: torch CPU threads per run (default 1; see ``torch_threads``).
 LENSLAB_DEVICE: where the model runs (default "auto": a GPU when there is one).
 LENSLAB_DTYPE: its precision (default "float32"; "bfloat16" or "float16" change the numbers).
 LENSLAB_WORKSHOP=1, or ``streamlit run app.py -- --workshop``: workshop mode pins
-the model, caps the prompt length and opens on starter prompts.
+the model, caps the prompt length and opens on starter prompts. What a workshop room
+may touch is then fixed by the teacher here, never by a widget:
+LENSLAB_LENSES: the lens folder (default: the model's own, see ``default_lens_folder``).
+LENSLAB_CLUSTERS: the folder of clusters every picker offers (default: the demo's).
+LENSLAB_COMPARE: comma-separated models Compare may load as its second model (default: none).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from world.paths import DEMO_DIR, DEMO_LENSES
+from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES
 
 MODEL_ENV = "LENSLAB_MODEL"
 WORKSHOP_ENV = "LENSLAB_WORKSHOP"
@@ -22,6 +26,9 @@ DEMO_NAME = "demo"
 THREADS_ENV = "LENSLAB_THREADS"
 DEVICE_ENV = "LENSLAB_DEVICE"
 DTYPE_ENV = "LENSLAB_DTYPE"
+LENSES_ENV = "LENSLAB_LENSES"
+CLUSTERS_ENV = "LENSLAB_CLUSTERS"
+COMPARE_ENV = "LENSLAB_COMPARE"
 WORKSHOP_MAX_CHARS = 200
 MAX_CHARS = 4000
 
@@ -55,6 +62,21 @@ def default_lens_folder(model: str) -> str:
     if Path(model).is_dir():
         return str(Path(model) / "lenses")
     return str(Path("lenses") / model.replace("/", "--"))
+
+
+def workshop_lens_folder(model: str) -> str:
+    """The lens folder a workshop uses: the teacher's LENSLAB_LENSES, else the model's default."""
+    return os.environ.get(LENSES_ENV) or default_lens_folder(model)
+
+
+def cluster_folder() -> Path:
+    """The folder whose cluster files every picker offers (LENSLAB_CLUSTERS, else the demo's)."""
+    return Path(os.environ.get(CLUSTERS_ENV) or DEMO_CLUSTERS)
+
+
+def compare_allow_list() -> tuple[str, ...]:
+    """The second models a workshop's Compare page may load (LENSLAB_COMPARE, comma-separated)."""
+    return tuple(dict.fromkeys(m.strip() for m in os.environ.get(COMPARE_ENV, "").split(",") if m.strip()))
 
 
 def torch_threads() -> int:

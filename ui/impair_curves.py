@@ -9,6 +9,7 @@ import streamlit as st
 from cluster.curves import ImpairmentCurves, impairment_curves
 from cluster.metrics import METRIC_LABELS, METRICS
 from cluster.plots import plot_impairment_curves, plot_specificity
+from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep
 from ui.downloads import cli_snippet, show_figure
 from ui.engine_cache import load_engine
@@ -98,5 +99,5 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
                 table=curves_table(curves))
     if curves.target in curves.topics and len(curves.topics) > 1:
         show_figure(plot_specificity(curves, metric), "specificity", SPEC_CAPTION, key="spec_fig")
-    cli_snippet(cluster_sweep(model, setup.cluster.name, setup.mode, ",".join(f"{x:g}" for x in xs),
+    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, ",".join(f"{x:g}" for x in xs),
                               setup.seed, min(setup.samples, 4)))

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.cached import next_token_probs
+from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep
 from ui.downloads import cli_snippet, show_figure
 from ui.errors import attempt
@@ -52,4 +53,4 @@ def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) 
     with metrics:
         show_metrics(result)
     x = 1.0 if intensity is None else intensity
-    cli_snippet(cluster_sweep(model, setup.cluster.name, setup.mode, f"{x:g}", setup.seed, setup.samples))
+    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, f"{x:g}", setup.seed, setup.samples))

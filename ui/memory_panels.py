@@ -18,7 +18,7 @@ STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
                "its probability without the memory, red bar = with it injected.")
 HEAT_CAPTION = ("Each cell is one (layer, scale) injection; colour = how many times more likely the answer "
-                "became (red: more, blue: less, white: unchanged).")
+                "became (blue: more, red: less, white: unchanged).")
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

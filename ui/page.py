@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine import Engine
 from engine.errors import EngineError, PromptTooLongError
+from engine.tokens import piece_texts
 from ui.config import max_prompt_chars
 from ui.engine_cache import load_engine
 from ui.errors import attempt, show_error
@@ -27,7 +28,23 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
     except EngineError as err:
         show_error(err)
         st.stop()
+    note_target(engine, sel.target)
     return engine, sel
+
+
+def note_target(engine: Engine, text: str | None) -> None:
+    """Say so when the target is several tokens: the pages follow only its first."""
+    if not text:
+        return
+    try:
+        ids = engine.token_ids(text, "target token")
+    except EngineError:
+        return  # the page that reads the target shows this error itself
+    if len(ids) > 1:
+        pieces = piece_texts(engine.tokenizer, ids[:6])
+        more = ", …" if len(ids) > 6 else ""
+        st.info(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
+                f"the pages follow its first token, {pieces[0]!r}.", icon=":material/info:")
 
 
 def target_id(engine: Engine, text: str | None) -> int | None:

@@ -9,6 +9,7 @@ import streamlit as st
 from ui.config import DEMO_NAME, device_label, max_prompt_chars, resolve_model, workshop_mode
 from ui.prompt_sets import STARTERS, PromptChoice, available_sets, default_choice, load_set
 from ui.text import md_escape
+from ui.url_rules import PROMPT_URL_CHARS
 from world.prompts import PromptSetError
 
 FALLBACK_PROMPT = "The founder of Bogrolix was born in"
@@ -79,9 +80,15 @@ def render_sidebar() -> Selection:
                                   help='"demo" for the shipped model, or a local folder, or a Hugging Face name in your cache')
         _prompt_picker(workshop)
         first = _default()
+        # The box takes more than the limit so an over-long paste is kept and reported, not cut silently.
         prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
-                              bind="query-params", max_chars=max_prompt_chars(), height=90)
+                              bind="query-params", max_chars=PROMPT_URL_CHARS, height=90,
+                              help=f"at most {max_prompt_chars():,} characters")
+        if len(prompt) > max_prompt_chars():
+            st.error(f"The prompt has {len(prompt):,} characters; this app takes at most {max_prompt_chars():,}: "
+                     "shorten it.", icon=":material/error:")
         target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
+                               max_chars=200,
                                help="the next token whose probability and rank the pages follow, with its leading space "
                                     "(e.g. ' football'); empty = the model's top guess")
         st.caption(f"Runs on {device_label()}")

@@ -1,0 +1,74 @@
+"""A shared link with bad parameters: the page says what it ignored, never shows a traceback,
+and the widgets' ranges are the ones the link checker enforces."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_app_helpers import (app_model, assert_clean, assert_user_error, charts, open_app, open_link,  # noqa: F401
+                              warnings_text)
+from ui.url_rules import RULES
+
+IMPAIR = "app_pages/impair.py"
+
+
+@pytest.mark.parametrize("query, named", [
+    ({"k": "inf"}, "k="), ({"seed": "-5"}, "seed="), ({"k": "nan"}, "k="), ({"points": "1e999"}, "points="),
+    ({"mode": "bogus"}, "mode="), ({"intensity_noise": "1e9"}, "intensity_noise="),
+    ({"noise_max": "-inf"}, "noise_max="), ({"per_topic": "99999999999999999999999999"}, "per_topic="),
+])
+def test_a_bad_link_parameter_is_reported_and_the_page_still_works(app_model, query, named):
+    at = open_link(IMPAIR, query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert named in warnings_text(at) and "ignored" in warnings_text(at)
+    assert charts(at), "the page must still draw with the parameter ignored"
+
+
+def test_a_good_link_is_followed_without_a_word(app_model):
+    at = open_link(IMPAIR, {"k": "3", "intensity_noise": "4.5", "mode": "noise"})
+    assert_clean(at)
+    assert "ignored" not in warnings_text(at)
+    assert at.number_input(key="k").value == 3 and at.slider(key="intensity_noise").value == 4.5
+
+
+def test_a_huge_unit_range_in_a_link_is_refused(app_model):
+    at = open_link(IMPAIR, {"cluster": "custom units…", "cluster_units": "3:0-3000000"})
+    assert_user_error(at, "3:0-3000000")
+    assert not charts(at)
+
+
+def test_an_unknown_cluster_in_a_link_is_said_to_be_unavailable(app_model):
+    at = open_link(IMPAIR, {"cluster": "nope"})
+    assert not at.exception
+    assert "'nope'" in warnings_text(at) and "not available" in warnings_text(at)
+    assert charts(at)
+
+
+def test_a_multi_token_target_says_only_its_first_token_is_followed(app_model):
+    at = open_app()
+    at.sidebar.text_input(key="target").set_value(" Bogrolixian Peicenton").run()
+    at.switch_page(IMPAIR).run()
+    assert not at.exception
+    assert "first token" in warnings_text(at) and "tokens" in warnings_text(at)
+
+
+def test_the_nan_error_names_a_big_cluster_briefly(app_model):
+    at = open_app(IMPAIR, {"cluster": "custom units…", "cluster_units": "3:0-127"})
+    at.number_input(key="noise_max").set_value(1e38).run()
+    at.slider(key="intensity_noise").set_value(1e38).run()
+    assert_user_error(at, "NaN", "128 in all")
+    assert "100, 101" not in " ".join(e.value for e in at.error)
+
+
+def test_the_link_checker_uses_the_widgets_own_ranges(app_model):
+    at = open_app(IMPAIR)
+    for key in ("k", "seed", "noise_max", "points", "per_topic"):
+        w = at.number_input(key=key)
+        assert (w.min, w.max) == (RULES[key].lo, RULES[key].hi), key
+    at = open_app("app_pages/memory.py", {"memory": " Krothux"})
+    s = at.slider(key="mem_scale")
+    assert (s.min, s.max) == (RULES["mem_scale"].lo, RULES["mem_scale"].hi)
+    at = open_app("app_pages/clusters.py")
+    for key in ("find_percent", "find_k"):
+        w = at.number_input(key=key)
+        assert (w.min, w.max) == (RULES[key].lo, RULES[key].hi), key

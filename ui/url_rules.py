@@ -1,0 +1,138 @@
+"""What each URL parameter may hold, checked before any widget reads it (no Streamlit here).
+
+A link can carry anything: ``k=inf``, ``mode=bogus``, a megabyte of prompt. Every
+parameter a widget binds is checked here first, in time and memory that do not grow
+with the value, and a bad one is dropped with a message that says what was wrong.
+The numeric bounds equal the widgets' own (a test holds them together).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+from cluster.metrics import METRICS
+from cluster.units import MAX_TEXT
+from compare.layers import COMPARE_SITES
+from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
+from lens.kinds import KINDS
+from memory.build import MEMORY_SOURCES
+from ui.config import MAX_CHARS
+
+FIND_METHODS: tuple[str, ...] = ("selectivity", "kmeans", "agglomerative")
+POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
+# Whole numbers longer than this are refused before int() is asked to read them.
+MAX_DIGITS = 24
+# A text parameter is refused past this many characters; a prompt gets room to be
+# shown as too long (its page says so), anything longer is not a prompt.
+PROMPT_URL_CHARS = 4 * MAX_CHARS
+NOISE_DEFAULT_MAX = 10.0
+# What a workshop's teacher fixes: a link cannot change it.
+WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model"}
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite number in ``[lo, hi]``; ``whole`` for integers; ``hi_from`` names the parameter
+    that sets the upper bound when the link gives it (the noise slider's range)."""
+
+    lo: float
+    hi: float
+    whole: bool = False
+    hi_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``options``."""
+
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text of at most ``max_chars`` characters."""
+
+    max_chars: int
+
+
+Rule = Number | Choice | Text
+
+_NOISE = Number(0.0, NOISE_DEFAULT_MAX, hi_from="noise_max")
+RULES: dict[str, Rule] = {
+    # sidebar
+    "model": Text(500), "prompt": Text(PROMPT_URL_CHARS), "target": Text(200),
+    # impair controls and the live panel (Compare reuses them under cka_ keys)
+    "cluster": Text(200), "cluster_units": Text(MAX_TEXT), "cluster_site": Choice(IMPAIR_SITES),
+    "mode": Choice(IMPAIR_MODES), "pos": Choice(POSITIONS), "k": Number(1, 64, whole=True),
+    "seed": Number(0, 1_000_000, whole=True), "noise_max": Number(0.1, 1e38),
+    "intensity_noise": _NOISE, "intensity_scale": Number(0.0, 1.0),
+    "cka_intensity_noise": _NOISE, "cka_intensity_scale": Number(0.0, 1.0),
+    # impairment curves
+    "metric": Choice(METRICS), "points": Number(3, 21, whole=True), "per_topic": Number(2, 500, whole=True),
+    # clusters page
+    "find_method": Choice(FIND_METHODS), "find_percent": Number(0.5, 50.0), "find_k": Number(2, 64, whole=True),
+    "find_site": Choice(IMPAIR_SITES),
+    # memory page
+    "memory": Text(200), "mem_source": Choice(MEMORY_SOURCES), "mem_norm": Choice(("true", "false")),
+    "mem_pos": Choice(POSITIONS), "mem_layer": Number(0, 10_000, whole=True), "mem_scale": Number(0.0, 15.0),
+    # lens page
+    "lenses": Text(1000), "lens_pos": Text(400), "lens_layer": Number(0, 10_000, whole=True),
+    "lens_head": Number(0, 10_000, whole=True), "train_kind": Choice(KINDS),
+    "train_steps": Number(1, 20_000, whole=True),
+    # compare page
+    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 10_000, whole=True), "model_b": Text(500),
+}
+
+
+def _short(value: str, n: int = 40) -> str:
+    return repr(value if len(value) <= n else value[:n] + "…")
+
+
+def _number(key: str, value: str, rule: Number, params: Mapping[str, str]) -> str | None:
+    hi = rule.hi
+    if rule.hi_from and rule.hi_from in params and check_param(rule.hi_from, params[rule.hi_from], params) is None:
+        hi = float(params[rule.hi_from])
+    kind = "a whole number" if rule.whole else "a number"
+    span = f"{rule.lo:g} to {hi:g}"
+    text = value.strip()
+    if len(text) > MAX_DIGITS:
+        return f"{key}={_short(value)} is not {kind} from {span}"
+    try:
+        x = float(text)
+    except ValueError:
+        return f"{key}={_short(value)} is not {kind}; give {kind} from {span}"
+    if not math.isfinite(x):
+        return f"{key}={_short(value)} is not a finite number; give {kind} from {span}"
+    if rule.whole and not x.is_integer():
+        return f"{key}={_short(value)} is not a whole number; give one from {span}"
+    if not rule.lo <= x <= hi:
+        return f"{key}={_short(value)} is outside {span}"
+    return None
+
+
+def check_param(key: str, value: str, params: Mapping[str, str]) -> str | None:
+    """Why URL parameter ``key=value`` cannot be used (None when it can); ``params`` is the whole link."""
+    rule = RULES.get(key)
+    if isinstance(rule, Number):
+        return _number(key, value, rule, params)
+    if isinstance(rule, Choice) and value not in rule.options:
+        return f"{key}={_short(value)} is not one of {', '.join(rule.options)}"
+    if isinstance(rule, Text) and len(value) > rule.max_chars:
+        return f"{key} has {len(value):,} characters; at most {rule.max_chars:,} fit"
+    return None
+
+
+def check_params(params: Mapping[str, str], workshop: bool = False) -> dict[str, str]:
+    """key -> why it was dropped, for every parameter of the link that cannot be used
+    (in a workshop, also those that would change what the teacher fixed)."""
+    out = {}
+    for key, value in params.items():
+        if workshop and key in WORKSHOP_FIXED:
+            out[key] = f"{key}={_short(value)} cannot be set by a link: this workshop fixes {WORKSHOP_FIXED[key]}"
+            continue
+        why = check_param(key, value, params)
+        if why is not None:
+            out[key] = why
+    return out
