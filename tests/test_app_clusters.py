@@ -7,7 +7,9 @@ import json
 import pytest
 
 from cluster.storage import load_cluster
-from test_app_helpers import app_model, assert_clean, assert_every_chart_captioned, assert_user_error, charts, open_app  # noqa: F401
+from test_app_helpers import (app_model, assert_clean, assert_every_chart_captioned, assert_user_error, charts,  # noqa: F401
+                              open_app, open_link, warnings_text)
+from world.paths import DEMO_CLUSTERS
 
 PAGE = "app_pages/clusters.py"
 
@@ -90,3 +92,33 @@ def test_a_good_upload_is_offered_in_the_picker(app_model):
     at = _upload(at, "mine.json", {"format": "lenslab-cluster", "version": 1, "name": "mine", "neurons": [[0, 1]]})
     assert_clean(at)
     assert at.success and "mine" in at.selectbox(key="cluster").options
+
+
+def test_save_to_follows_the_chosen_cluster(app_model, tmp_path):
+    at = open_app(PAGE, {"cluster": "athlete"})
+    assert at.text_input(key="save_path").value == "clusters/athlete.json"
+    at.selectbox(key="cluster").set_value("toxic").run()
+    assert at.text_input(key="save_path").value == "clusters/toxic.json"
+    at.text_input(key="save_path").set_value(str(tmp_path / "toxic.json")).run()
+    at.button(key="save_go").click().run()
+    assert_clean(at)
+    assert load_cluster(tmp_path / "toxic.json") == load_cluster(DEMO_CLUSTERS / "toxic.json")
+
+
+def test_a_found_cluster_never_shadows_a_shipped_one(app_model):
+    at = open_app(PAGE)
+    at.number_input(key="find_percent").set_value(2.0).run()
+    at.button(key="find_go").click().run()
+    names = at.selectbox(key="cluster").options
+    assert "athlete" in names and "athlete-session" in names, names
+    at.selectbox(key="cluster").set_value("athlete").run()
+    shipped = load_cluster(DEMO_CLUSTERS / "athlete.json")
+    assert f"{shipped.size} " in " ".join(c.value for c in at.caption), "'athlete' must stay the shipped cluster"
+    at.selectbox(key="cluster").set_value("athlete-session").run()
+    assert any("this session only" in c.value for c in at.caption)
+
+
+def test_a_link_to_a_session_only_cluster_says_it_is_not_here(app_model):
+    at = open_link(PAGE, {"cluster": "athlete-session"})
+    assert not at.exception
+    assert "not available" in warnings_text(at) and "another browser session" in warnings_text(at)

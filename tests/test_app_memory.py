@@ -59,3 +59,22 @@ def test_empty_prompt_shows_an_error(app_model):
     at.sidebar.text_area(key="prompt").set_value("   ").run()
     at.switch_page(PAGE).run()
     assert_user_error(at, "prompt")
+
+
+def colour_name(rgb: str) -> str:
+    r, g, b = (int(v) for v in rgb[rgb.index("(") + 1:-1].split(","))
+    return "red" if r > b else "blue"
+
+
+def test_the_heatmap_caption_names_the_colours_the_colour_bar_shows(app_model):
+    at = open_app()
+    at.sidebar.text_area(key="prompt").set_value(VIEW["prompt"]).run()
+    at.sidebar.text_input(key="target").set_value(VIEW["target"]).run()
+    at.switch_page(PAGE).run()
+    at.text_input(key="memory").set_value(VIEW["memory"]).run()
+    at.button(key="mem_sweep").click().run()
+    heat = next(f for f in charts(at) if f["data"][0]["type"] == "heatmap")["data"][0]
+    assert heat["zmid"] == 0.0, "the colour bar is centred on no change (log gain 0)"
+    more, less = colour_name(heat["colorscale"][-1][1]), colour_name(heat["colorscale"][0][1])
+    caption = next(c.value for c in at.caption if "more" in c.value and "less" in c.value)
+    assert f"{more}: more" in caption and f"{less}: less" in caption, caption

@@ -1,0 +1,105 @@
+"""Every "Reproduce from the command line" box runs from the repository root as printed.
+
+The commands are read off the pages (AppTest), split as a shell would, parsed by the
+CLI's own parser and run; only ``--out`` is moved into a temporary folder so the test
+writes nothing into the repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import shlex
+from pathlib import Path
+
+import pytest
+
+from test_app_helpers import app_model, assert_clean, open_app  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEW = {"prompt": "The founder of Bridirkex was born in", "target": " Peicenton"}
+
+
+def page_commands(at) -> list[str]:
+    """The commands in the page's "Reproduce" boxes."""
+    return [c.value for c in at.code if c.value.startswith("python ")]
+
+
+def cli_of(command: str) -> str:
+    """``"cluster sweep"`` for ``python -m cluster sweep ...``; ``"-c"`` for a one-liner."""
+    argv = shlex.split(command)
+    return "-c" if argv[1] == "-c" else " ".join(argv[2:4])
+
+
+def run_command(command: str, out: Path) -> str:
+    """Run one printed command in this process from the repository root; its stdout."""
+    argv = shlex.split(command)
+    assert argv[0] == "python", command
+    buf = io.StringIO()
+    if argv[1] == "-c":
+        with contextlib.redirect_stdout(buf):
+            exec(compile(argv[2], "<command>", "exec"), {})  # noqa: S102 - the app's own one-liner
+        return buf.getvalue()
+    assert argv[1] == "-m", command
+    cli = importlib.import_module(f"{argv[2]}.cli")
+    args = argv[3:]
+    cli.build_parser().parse_args(args)  # the printed flags parse as they are
+    if "--out" in args:
+        i = args.index("--out") + 1
+        args[i] = args[i] if Path(args[i]).is_absolute() else str(out / args[i])
+    with contextlib.redirect_stdout(buf):
+        code = cli.main(args)
+    assert code == 0, f"{command} exited with {code}"
+    return buf.getvalue()
+
+
+def pressed(page: str, query: dict, *buttons: str):
+    """Open ``page`` on the view with ``query``, press ``buttons`` (which add figures and their commands)."""
+    at = open_app()
+    at.sidebar.text_area(key="prompt").set_value(VIEW["prompt"]).run()
+    at.sidebar.text_input(key="target").set_value(VIEW["target"]).run()
+    at.switch_page(page)
+    at.query_params.update(query)
+    at.run()
+    for key in buttons:
+        at.button(key=key).click().run()
+    assert_clean(at)
+    return at
+
+
+# case -> (page, link, buttons pressed, the CLIs its commands call)
+CASES = {
+    "clusters-shipped": ("app_pages/clusters.py", {"cluster": "toxic", "find_percent": "2"}, (),
+                         ["cluster find", "cluster describe"]),
+    "clusters-custom": ("app_pages/clusters.py", {"cluster": "custom units…", "cluster_units": "1:3-5, 2:7"}, (),
+                        ["cluster find", "cluster describe"]),
+    "impair": ("app_pages/impair.py", {"k": "2", "points": "3", "per_topic": "2"}, ("curves_go",),
+               ["cluster sweep", "cluster sweep"]),
+    "impair-custom": ("app_pages/impair.py", {"cluster": "custom units…", "cluster_units": "3:0-15", "k": "2"}, (),
+                      ["cluster sweep"]),
+    "memory": ("app_pages/memory.py", {"memory": " Krothux"}, ("mem_sweep",), ["memory inject", "memory sweep"]),
+    "compare": ("app_pages/compare.py", {"model_b": "demo", "k": "2", "cka_pool": "4"}, (),
+                ["compare impaired", "compare models"]),
+    "lens": ("app_pages/lens.py", {}, (), ["-c", "lens decode"]),
+}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_reproduce_command_runs_from_the_repository_root(app_model, case, tmp_path, monkeypatch):
+    page, query, buttons, clis = CASES[case]
+    commands = page_commands(pressed(page, query, *buttons))
+    assert [cli_of(c) for c in commands] == clis, commands
+    monkeypatch.chdir(ROOT)
+    for command in commands:
+        run_command(command, tmp_path)
+
+
+def test_a_fresh_lens_folder_offers_a_training_command_that_runs(app_model, tmp_path, monkeypatch):
+    folder = tmp_path / "lenses"
+    at = pressed("app_pages/lens.py", {"lenses": str(folder), "train_steps": "2"})
+    command = next(c for c in page_commands(at) if " lens train " in c)
+    monkeypatch.chdir(ROOT)
+    run_command(command, tmp_path)
+    assert (folder / "lenses.json").is_file() or any(folder.glob("*.json")), "the command trained no lenses"
