@@ -56,3 +56,20 @@ def test_moving_the_intensity_slider_redraws_the_chart(server_env, tmp_path):
         assert "intensity_noise=" in page.url, "the slider's value must be in the link"
     for name in ("impair-before.png", "impair-after.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+@pytest.mark.timeout(300)
+def test_a_workshop_room_gets_no_server_path(server_env, tmp_path):
+    env = {**server_env, "LENSLAB_WORKSHOP": "1", "LENSLAB_LENSES": "", "LENSLAB_CLUSTERS": "", "LENSLAB_COMPARE": ""}
+    with running_app(env) as url, browser_page() as page:
+        page.goto(f"{url}/lens?lenses={tmp_path}")
+        page.get_by_text("fixes the lens folder").first.wait_for(timeout=120_000)
+        assert page.get_by_label("Lens folder").count() == 0
+        assert page.get_by_text("Train lenses").count() == 0
+        page.goto(f"{url}/clusters")
+        page.get_by_text("Download cluster (JSON)").first.wait_for(timeout=120_000)
+        assert page.get_by_label("Save to").count() == 0
+        page.goto(f"{url}/compare?model_b={tmp_path}")
+        page.get_by_text("fixes the second model").first.wait_for(timeout=120_000)
+        assert page.get_by_label("Second model (B)").count() == 0
+        assert page.locator("[data-testid='stException']").count() == 0
