@@ -31,7 +31,8 @@ setup_browser() {
 case "${1:-}" in
   app)
     setup
-    exec .venv/bin/streamlit run app.py --server.headless true "${@:2}"
+    # serve.py runs app.py after warming the shared caches (the first visitor waits no longer than the rest).
+    exec .venv/bin/streamlit run serve.py --server.headless true "${@:2}"
     ;;
   test)
     setup

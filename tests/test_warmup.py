@@ -1,0 +1,26 @@
+"""The start-up warm-up fills the caches the first visitor's pages read, and says so when it cannot."""
+
+from __future__ import annotations
+
+import logging
+
+from test_app_helpers import app_model, charts, open_app  # noqa: F401
+from ui.engine_cache import load_engine
+from ui.warmup import warm_up
+
+
+def test_warm_up_computes_the_default_views_without_an_error(app_model, caplog):
+    load_engine.clear()
+    with caplog.at_level(logging.INFO, logger="ui.warmup"):
+        warm_up()
+    assert "warm-up done" in caplog.text
+    assert "stopped early" not in caplog.text, caplog.text
+    assert load_engine(app_model) is load_engine(app_model), "the warmed engine is the shared one"
+
+
+def test_after_warm_up_the_first_visitor_gets_the_warmed_engine(app_model):
+    warm_up()
+    engine = load_engine(app_model)
+    at = open_app("app_pages/impair.py")
+    assert charts(at)
+    assert load_engine(app_model) is engine, "the page loaded a second copy of the model instead of the warmed one"

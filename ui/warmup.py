@@ -1,0 +1,64 @@
+"""Fill the shared caches when the server starts, so the first visitor's charts come from warm caches.
+
+The model, the prompt sets and clusters, the lenses, and the default view of the Impair
+and Lens pages (the views a workshop opens on) are computed once, before the server
+says it is ready; everything here is what the first page run would compute anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from lens.plots import plot_head_grid, plot_logit_lens
+from ui.cached import next_token_probs, prompt_topic, token_labels
+from ui.cluster_picker import shipped_clusters
+from ui.config import DEMO_NAME, default_lens_folder, resolve_model, workshop_lens_folder, workshop_mode
+from ui.engine_cache import load_engine
+from ui.impair_controls import SLIDERS, ImpairSetup
+from ui.impair_curves import keyword_prompts
+from ui.impair_live import TOP_K
+from ui.lens_panels import cached_heads, cached_logit_lens, lens_stamp, load_lens_set
+from ui.page import target_id
+from ui.probs_plot import plot_next_token_probs
+from ui.prompt_sets import default_choice
+
+log = logging.getLogger(__name__)
+FALLBACK_PROMPT = "The founder of Bogrolix was born in"
+
+
+def warm_up() -> float:
+    """Load and compute the default views once; returns the seconds it took (errors are logged, not raised:
+    a page shows them to whoever opens it)."""
+    start = time.perf_counter()
+    try:
+        _warm()
+    except Exception:  # noqa: BLE001 - a cold cache is only slower; the page reports the real error
+        log.exception("warm-up stopped early")
+    seconds = time.perf_counter() - start
+    log.info("warm-up done in %.1f s", seconds)
+    return seconds
+
+
+def _warm() -> None:
+    model = resolve_model(DEMO_NAME)
+    engine = load_engine(model)
+    first = default_choice()
+    prompt, target = (first.prompt, first.answer) if first else (FALLBACK_PROMPT, None)
+    keyword_prompts()
+    token_labels(model, prompt)
+    clusters, _ = shipped_clusters(engine)
+    if clusters:
+        topic = prompt_topic(prompt)
+        cluster = next((c for c in clusters.values() if topic and c.topic == topic), next(iter(clusters.values())))
+        _, _, default, _ = SLIDERS["noise"]
+        setup = ImpairSetup(cluster, "noise", "all", 8, 0, None, SLIDERS["noise"][1])
+        probs = next_token_probs(model, prompt, setup.interventions(default), 8, TOP_K, target_id(engine, target))
+        plot_next_token_probs(probs, "warm-up")
+    plot_logit_lens(cached_logit_lens(model, prompt, target))
+    folder = workshop_lens_folder(model) if workshop_mode() else default_lens_folder(model)
+    stamp = lens_stamp(folder)
+    if stamp is not None:
+        load_lens_set(model, folder, stamp)
+        heads = cached_heads(model, folder, stamp, prompt, target)
+        plot_head_grid(heads, len(heads.labels) - 1)
