@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lens import HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens, load_lenses
+from lens.results import PatternResult
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from ui.commands import lens_decode, logit_lens
@@ -48,6 +49,12 @@ def cached_heads(model: str, folder: str, stamp: float, prompt: str, target: str
     return decode_heads(load_engine(model), load_lens_set(model, folder, stamp), prompt, k=TOP_K, target=target)
 
 
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_pattern(model: str, prompt: str, layer: int) -> PatternResult:
+    """One layer's attention pattern ``(n_heads, pos, pos)``, so moving the position slider reruns no model."""
+    return attention_pattern(load_engine(model), prompt, layer)
+
+
 def logit_lens_panel(model: str, prompt: str, target: str | None) -> None:
     """The layer x position heatmap with its table."""
     result = attempt(cached_logit_lens, model, prompt, target)
@@ -80,7 +87,7 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
     with c1:
         show_figure(plot_head_topk(result, layer, head, pos), f"head-L{layer}H{head}-topk", TOPK_CAPTION, key="head_topk")
     with c2:
-        pattern = attempt(attention_pattern, load_engine(model), prompt, layer)
+        pattern = attempt(cached_pattern, model, prompt, layer)
         if pattern is not None:
             show_figure(plot_attention_pattern(pattern, head), f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
     cli_snippet(lens_decode(model, folder, prompt, target, pos))
