@@ -61,8 +61,10 @@ def open_link(page: str, query: dict) -> AppTest:
 
 
 def warnings_text(at: AppTest) -> str:
-    """Every st.warning and st.info on the page, main area and sidebar, as one string."""
-    return " | ".join(w.value for w in [*at.warning, *at.info, *at.sidebar.warning, *at.sidebar.info])
+    """Every st.warning and st.info on the page, main area and sidebar, as one string, as it reads
+    on screen (Markdown's backslash escapes removed)."""
+    text = " | ".join(w.value for w in [*at.warning, *at.info, *at.sidebar.warning, *at.sidebar.info])
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def charts(at: AppTest) -> list[dict]:

@@ -11,6 +11,7 @@ from ui.config import max_prompt_chars
 from ui.engine_cache import load_engine
 from ui.errors import attempt, show_error
 from ui.sidebar import Selection, selection
+from ui.text import md_escape
 
 
 def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine, Selection]:
@@ -43,8 +44,8 @@ def note_target(engine: Engine, text: str | None) -> None:
     if len(ids) > 1:
         pieces = piece_texts(engine.tokenizer, ids[:6])
         more = ", …" if len(ids) > 6 else ""
-        st.info(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
-                f"the pages follow its first token, {pieces[0]!r}.", icon=":material/info:")
+        st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
+                          f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
 
 
 def target_id(engine: Engine, text: str | None) -> int | None:

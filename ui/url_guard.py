@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from ui.config import workshop_mode
+from ui.text import md_escape
 from ui.url_rules import check_params
 
 NOTES_KEY = "_lenslab_url_notes"
@@ -42,12 +43,12 @@ def note_unavailable(key: str, options: list[str], what: str, hint: str) -> None
     wanted = st.query_params.get(key)
     if wanted is not None and wanted not in options:
         _drop(key)
-        st.warning(f"The link asks for {what} {wanted[:60]!r}, which is not available here ({hint}); "
-                   "choose one from the list.", icon=":material/link_off:")
+        st.warning(md_escape(f"The link asks for {what} {wanted[:60]!r}, which is not available here ({hint}); "
+                             "choose one from the list."), icon=":material/link_off:")
 
 
 def show_url_notes() -> None:
     """Show, once, what was ignored from the link (at the top of the page)."""
     notes = st.session_state.pop(NOTES_KEY, [])
     if notes:
-        st.warning("Part of the link was ignored: " + " ".join(notes), icon=":material/link_off:")
+        st.warning(md_escape("Part of the link was ignored: " + " ".join(notes)), icon=":material/link_off:")
