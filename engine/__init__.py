@@ -12,7 +12,7 @@ from engine.errors import (EmptyPromptError, EngineError, InterventionError, Len
                            MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
 from engine.families import FAMILIES
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
-                                  Intervention)
+                                  Intervention, WeightDelta)
 from engine.readout import Readout, gain_ratio
 from engine.results import RunResult
 from engine.spec import ModelSpec
@@ -22,5 +22,5 @@ __all__ = [
     "ACTIVATION_SITES", "Ablate", "Batch", "CAPTURE_SITES", "Captured", "EmptyPromptError", "Engine",
     "EngineError", "FAMILIES", "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention",
     "InterventionError", "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError",
-    "OutOfRangeError", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "gain_ratio",
+    "OutOfRangeError", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "WeightDelta", "gain_ratio",
 ]

@@ -6,8 +6,10 @@ import math
 import operator
 from typing import Sequence
 
+import numpy as np
+
 from engine.errors import InterventionError, OutOfRangeError, shorten
-from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject
+from engine.interventions import IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject, WeightDelta
 from engine.spec import ModelSpec
 
 
@@ -99,3 +101,21 @@ def check_ablate(abl: Ablate, spec: ModelSpec) -> None:
         raise OutOfRangeError(f"head {abl.head!r} does not exist; this model has heads 0-{n_heads - 1}")
     if abl.mode not in ("zero", "mean"):
         raise InterventionError(f"unknown ablation mode {shorten(repr(abl.mode))}; choose 'zero' or 'mean'")
+
+
+def check_weight_delta(delta: WeightDelta, spec: ModelSpec) -> None:
+    """Validate a WeightDelta's layer, rank, factor sizes, scale and values."""
+    check_layer(delta.layer, spec.n_layers, delta)
+    d_mlp, d_model, rank = spec.d_mlp, spec.d_model, delta.rank
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise InterventionError(f"a weight delta needs rank >= 1 and 2-d factors, got rank {rank!r}; "
+                                "build it with WeightDelta.from_factors(layer, left, right)")
+    if len(delta.left) != 4 * d_mlp * rank or len(delta.right) != 4 * rank * d_model:
+        raise InterventionError(
+            f"a rank-{rank} delta of layer {delta.layer}'s MLP output weights needs left ({d_mlp}, {rank}) "
+            f"and right ({rank}, {d_model}) float32 factors; got {len(delta.left) // 4} and "
+            f"{len(delta.right) // 4} values")
+    _check_finite(delta.scale, "scale", delta)
+    for part in (delta.left, delta.right):
+        if not np.isfinite(np.frombuffer(part, dtype=np.float32)).all():
+            raise InterventionError("the weight delta contains NaN or inf; pass finite factors")

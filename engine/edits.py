@@ -20,11 +20,13 @@ import hashlib
 from dataclasses import fields, is_dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 
-from engine.edit_checks import check_ablate, check_impair, check_inject, resolve_positions
+from engine.edit_checks import (check_ablate, check_impair, check_inject, check_weight_delta,
+                               resolve_positions)
 from engine.errors import InterventionError
-from engine.interventions import Ablate, Impair, Inject
+from engine.interventions import Ablate, Impair, Inject, WeightDelta
 from engine.spec import ModelSpec
 
 
@@ -66,6 +68,7 @@ class Edit:
     stochastic = False
     in_mlp = False
     whole_prompt = False
+    reads_input = False  # a post hook that also needs the module's input (see DeltaEdit)
 
     def __init__(self, source, layer: int, target: str, pre: bool, positions: tuple[int, ...],
                  n_pos: int) -> None:
@@ -183,6 +186,31 @@ class AblateEdit(Edit):
         return z.flatten(-2)
 
 
+class DeltaEdit(Edit):
+    """WeightDelta: add ``scale * (mlp_post @ left) @ right`` to the MLP output projection's output.
+
+    That is what the projection computes with ``W_out + scale * left @ right``, at every position,
+    without touching the shared weights. It reads the projection's input (the neurons, after any
+    Impair of them), so it is a post hook with ``reads_input``.
+    """
+
+    reads_input = True
+
+    def __init__(self, delta: WeightDelta, n_pos: int, spec: ModelSpec) -> None:
+        super().__init__(delta, delta.layer, "mlp_o", False, tuple(range(n_pos)), n_pos)
+        rank = delta.rank
+        self.left = torch.from_numpy(np.frombuffer(delta.left, dtype=np.float32).reshape(spec.d_mlp, rank).copy())
+        right = np.frombuffer(delta.right, dtype=np.float32).reshape(rank, spec.d_model)
+        self.right = float(delta.scale) * torch.from_numpy(right.copy())
+
+    def edit_with_input(self, x_in: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``x_in``: ``(batch, q, d_mlp)`` neurons; ``out``: ``(batch, q, d_model)`` -> ``out`` plus the delta."""
+        return out + (x_in @ self.left.to(x_in.dtype)) @ self.right.to(x_in.dtype)
+
+    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+        raise NotImplementedError("a weight delta needs the module's input; call edit_with_input")
+
+
 def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: ModelSpec,
                   device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> list[Edit]:
     """Validate ``interventions`` against the model and prompt and build their edits.
@@ -202,9 +230,12 @@ def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: Model
         elif isinstance(item, Ablate):
             check_ablate(item, spec)
             edits.append(AblateEdit(item, n_pos, spec.n_heads))
+        elif isinstance(item, WeightDelta):
+            check_weight_delta(item, spec)
+            edits.append(DeltaEdit(item, n_pos, spec))
         else:
             raise InterventionError(
-                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values")
+                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values, or a WeightDelta")
     if device is not None:
         for e in edits:
             e.place(device, dtype)
@@ -218,6 +249,8 @@ def blame(edits: Sequence[Edit]) -> str:
             values = e.mean if e.mode == "mean" else torch.tensor([e.factor])
         elif isinstance(e, InjectEdit):
             values = e.add
+        elif isinstance(e, DeltaEdit):
+            values = e.right
         else:
             return 0.0
         return float(values.abs().max()) if values.numel() else 0.0

@@ -50,6 +50,8 @@ def _edit_hook(edit: Edit, cursor: Cursor):
 
     def post_hook(module, args, output):
         frame = cursor.frame
+        if edit.reads_input:
+            return edit.edit_with_input(args[0], output)
         if isinstance(output, tuple):
             return (edit.edit(output[0], frame.q0, frame.q1),) + tuple(output[1:])
         return edit.edit(output, frame.q0, frame.q1)

@@ -6,8 +6,10 @@ prefix). Being hashable, they double as cache keys for the app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Union
+
+import numpy as np
 
 ImpairMode = Literal["noise", "negative_noise", "scale", "zero", "mean"]
 # mlp_post: the MLP hidden activations (the neurons, d_mlp wide);
@@ -65,4 +67,36 @@ class Ablate:
     mode: Literal["zero", "mean"] = "zero"
 
 
-Intervention = Union[Impair, Inject, Ablate]
+@dataclass(frozen=True)
+class WeightDelta:
+    """Add ``scale * left @ right`` to block ``layer``'s MLP output weights ``W_out`` for one run.
+
+    ``W_out`` is read in the ``(d_mlp, d_model)`` layout, so the MLP output becomes
+    ``mlp_post @ (W_out + scale * left @ right) + bias``. ``left`` is ``(d_mlp, rank)`` and ``right``
+    ``(rank, d_model)``, both float32 in row-major bytes (compact, hashable and fast to compare);
+    build one with :meth:`from_factors`. The shared model's weights are never touched.
+    """
+
+    layer: int
+    rank: int
+    left: bytes = field(repr=False)
+    right: bytes = field(repr=False)
+    scale: float = 1.0
+
+    @staticmethod
+    def from_factors(layer: int, left, right, scale: float = 1.0) -> "WeightDelta":
+        """From ``left`` ``(d_mlp, rank)`` and ``right`` ``(rank, d_model)`` tensors or arrays."""
+        a = np.ascontiguousarray(np.asarray(_plain(left), dtype=np.float32))
+        b = np.ascontiguousarray(np.asarray(_plain(right), dtype=np.float32))
+        rank = a.shape[1] if a.ndim == 2 else -1
+        return WeightDelta(layer=layer, rank=rank, left=a.tobytes(), right=b.tobytes(), scale=float(scale))
+
+
+def _plain(x):
+    """A torch tensor as a detached CPU float32 array; anything else as is."""
+    if hasattr(x, "detach"):
+        return x.detach().to("cpu").float().numpy()
+    return x
+
+
+Intervention = Union[Impair, Inject, Ablate, WeightDelta]
