@@ -1,0 +1,96 @@
+"""The editing methods: each returns a WeightDelta of one layer's W_out, never a changed model.
+
+rank_one:  ROME-style. key ``k`` = the neurons at the key position (the prompt's last token by
+           default, or the subject's last token: see EditSpec.key); the value change
+           ``d`` (``(d_model,)``, added to the MLP output there) is trained by gradient, then
+           ``W_out += (C^-1 k / k^T C^-1 k) d^T`` with ``C`` the keys' second moment on a text
+           sample (plus a small ridge), so ``k`` maps to its new value and other keys move least.
+low_rank:  ``W_out += A @ B`` with ``A`` ``(d_mlp, r)``, ``B`` ``(r, d_model)`` trained directly
+           (``B`` starts at zero, ``A`` small and random, seeded).
+finetune:  ``W_out += D``, the whole matrix trained.
+interp:    1-LI: the fine-tune run for the full step budget (no early stop), then
+           ``W + alpha * (W_finetuned - W)``: the WeightDelta's scale is alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import torch
+
+from edit.errors import EditSpecError
+from edit.grad import train_change
+from edit.keys import key_second_moment
+from edit.spec import EditSpec, Fact
+from edit.tokens import answer_token_id, subject_last_position
+from engine.edit_checks import check_layer
+from engine.interventions import WeightDelta
+
+# Adam step sizes per parameterisation (their scales differ: a value vector, factors, a matrix).
+LEARNING_RATES = {"rank_one": 0.5, "low_rank": 0.02, "finetune": 0.002, "interp": 0.002}
+RIDGE = 1e-2  # times the mean diagonal of C, so C stays invertible on a small sample
+
+
+@dataclass(frozen=True, eq=False)
+class EditResult:
+    """One applied edit: the delta to run with, the training steps it took and p(new) it reached."""
+
+    fact: Fact
+    spec: EditSpec
+    delta: WeightDelta
+    steps: int
+    p_trained: float
+
+
+def apply_edit(engine, fact: Fact, spec: EditSpec, key_texts: Sequence[str] = ()) -> EditResult:
+    """Edit ``fact`` with ``spec`` on ``engine``'s model; the model itself is left as it was.
+
+    ``key_texts``: text to measure the layer's keys on (rank-one only; the prompt is always added).
+    """
+    check_layer(spec.layer, engine.spec.n_layers, spec)
+    if spec.layer == engine.spec.n_layers - 1 and spec.method == "rank_one" and spec.key == "subject":
+        raise EditSpecError(f"a rank-one edit writes at the subject's token, which needs a later layer to carry it to "
+                            f"the answer; choose a layer below {spec.layer}")
+    trace = engine.trace(fact.prompt)
+    target = answer_token_id(engine, fact.new)
+    lr = LEARNING_RATES[spec.method] if spec.lr is None else spec.lr
+    seed = torch.Generator().manual_seed(0)
+    keys = trace.neurons(spec.layer).detach()
+    if spec.method == "rank_one":
+        return _rank_one(engine, fact, spec, trace, target, lr, tuple(key_texts) + (fact.prompt,))
+    if spec.method == "low_rank":
+        a = (torch.randn(engine.spec.d_mlp, spec.rank, generator=seed) / engine.spec.d_mlp ** 0.5).requires_grad_()
+        b = torch.zeros(spec.rank, engine.spec.d_model, requires_grad=True)
+        steps, p = train_change(engine, trace, spec.layer, target, [a, b], lambda: keys @ a @ b,
+                                spec.steps, lr, spec.target_p, spec.decay)
+        return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, a, b), steps, p)
+    d = torch.zeros(engine.spec.d_mlp, engine.spec.d_model, requires_grad=True)
+    target_p = None if spec.method == "interp" else spec.target_p
+    steps, p = train_change(engine, trace, spec.layer, target, [d], lambda: keys @ d,
+                            spec.steps, lr, target_p, spec.decay)
+    scale = spec.alpha if spec.method == "interp" else 1.0
+    eye = torch.eye(engine.spec.d_model)
+    return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, d, eye, scale=scale), steps, p)
+
+
+def _rank_one(engine, fact: Fact, spec: EditSpec, trace, target: int, lr: float,
+              texts: tuple[str, ...]) -> EditResult:
+    """Train the value change at the subject's last token, then write it in closed form."""
+    pos = trace.n_pos - 1 if spec.key == "last" else subject_last_position(engine, fact.prompt, fact.subject)
+    value = torch.zeros(engine.spec.d_model, requires_grad=True)
+    mask = torch.zeros(trace.n_pos, 1)
+    mask[pos] = 1.0
+    steps, p = train_change(engine, trace, spec.layer, target, [value], lambda: mask * value,
+                            spec.steps, lr, spec.target_p, spec.decay)
+    k = trace.neurons(spec.layer)[pos].double()
+    c = key_second_moment(engine, spec.layer, texts).double()
+    c = c + RIDGE * c.diagonal().mean() * torch.eye(c.shape[0], dtype=c.dtype)
+    ck = torch.linalg.solve(c, k)
+    u = (ck / (k @ ck)).float()
+    return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, u[:, None], value.detach()[None, :]), steps, p)
+
+
+def finetune_spec(spec: EditSpec) -> EditSpec:
+    """The fine-tune that a 1-LI spec interpolates towards (for showing both)."""
+    return replace(spec, method="finetune")
