@@ -40,11 +40,13 @@ class EditCase:
 
     paraphrases: the same subject and relation through other templates (should now give ``fact.new``).
     neighbours:  ``(prompt, answer)`` of other subjects with the same relation (should not change).
+    topic:       the demo topic of the subject (names the topic cluster to impair); "" if none.
     """
 
     fact: Fact
     paraphrases: tuple[str, ...] = ()
     neighbours: tuple[tuple[str, str], ...] = ()
+    topic: str = ""
 
 
 def paraphrases(relation: str, subject: str) -> tuple[str, ...]:
@@ -67,7 +69,8 @@ def case_for(row: FactPrompt, new: str, facts: Sequence[FactPrompt], n_neighbour
     rng = random.Random(f"{seed}:{row.subject}:{row.relation}")
     picked = rng.sample(others, k=min(n_neighbours, len(others)))
     fact = Fact(row.prompt, row.subject, new, row.answer, row.relation)
-    return EditCase(fact, paraphrases(row.relation, row.subject), tuple((f.prompt, f.answer) for f in picked))
+    return EditCase(fact, paraphrases(row.relation, row.subject), tuple((f.prompt, f.answer) for f in picked),
+                    row.topic)
 
 
 def new_objects(row: FactPrompt, facts: Sequence[FactPrompt]) -> tuple[str, ...]:

@@ -1,0 +1,161 @@
+"""Command line: ``python -m edit apply|sweep`` (the same core the app's Edit page calls)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from tqdm import tqdm
+
+from cluster.errors import ClusterError
+from edit.cases import RELATIONS, EditCase, case_for, demo_cases, heldout_texts
+from edit.errors import EditError
+from edit.job import CSV_NAME, run_edit_job
+from edit.methods import apply_edit
+from edit.report import format_table, summarise
+from edit.robust import ROBUST_MODES, robustness_curves
+from edit.score import score_edit
+from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
+from edit.sweep import SweepSettings, method_specs
+from engine.errors import EngineError
+from world.prompts import PromptSetError, load_fact_prompts
+
+
+def parse_floats(text: str) -> tuple[float, ...]:
+    """"0:6:1" (stop included) or "0,1,2.5" -> floats."""
+    try:
+        if ":" in text:
+            start, stop, *rest = (float(p) for p in text.split(":"))
+            step = rest[0] if rest else 1.0
+            if step == 0 or len(rest) > 1:
+                raise ValueError
+            n = int(round((stop - start) / step)) + 1
+            return tuple(round(start + i * step, 10) for i in range(max(n, 0)))
+        return tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise EditError(f"cannot read {text!r}; write start:stop[:step] (stop included) or a list like 0,1,2") from None
+
+
+def _add_method(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model folder (HF format) or a name in the local HF cache")
+    p.add_argument("--layer", type=int, default=1, help="the block whose MLP output weights are edited")
+    p.add_argument("--rank", type=int, default=4, help="rank of the direct low-rank edit")
+    p.add_argument("--alpha", type=float, default=0.5, help="1-LI weight: 0 = original layer, 1 = fine-tuned")
+    p.add_argument("--steps", type=int, default=60, help="most training steps (every method)")
+    p.add_argument("--target-p", type=float, default=0.9, help="stop training once p(new object) reaches this")
+    p.add_argument("--key", choices=KEY_POSITIONS, default="last", help="where the rank-one edit reads its key")
+    p.add_argument("--heldout", type=int, default=24, help="held-out demo documents for general damage (0: skip)")
+    p.add_argument("--mode", choices=ROBUST_MODES, default="noise", help="impairment for the robustness curves")
+    p.add_argument("--intensities", default="0:6:1", help="start:stop[:step] (stop included) or a list")
+    p.add_argument("--samples", type=int, default=8, help="noise draws per run")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest for tiny models)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m edit``."""
+    root = argparse.ArgumentParser(prog="python -m edit", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    ap = sub.add_parser("apply", help="edit one fact, print before/after and its scores")
+    _add_method(ap)
+    ap.add_argument("--method", choices=METHODS, default="rank_one")
+    ap.add_argument("--prompt", required=True, help="the text before the object, e.g. 'Dadon plays'")
+    ap.add_argument("--subject", required=True, help="the subject as the prompt spells it, e.g. Dadon")
+    ap.add_argument("--new", required=True, help="the new object with its leading space, e.g. ' cycling'")
+    ap.add_argument("--prompts", default=None, help="folder with facts.jsonl: paraphrases and neighbours of a demo fact")
+    ap.add_argument("--cluster", default=None, help="cluster JSON for the robustness curves (optional)")
+    sw = sub.add_parser("sweep", help="edit many demo facts with each method -> CSV (resumable) + table")
+    _add_method(sw)
+    sw.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
+    sw.add_argument("--prompts", required=True, help="folder holding facts.jsonl")
+    sw.add_argument("--clusters", default="", help="folder of topic clusters (<topic>.json) for robustness")
+    sw.add_argument("--n", type=int, default=50, help="number of facts to edit")
+    sw.add_argument("--relations", default=",".join(r for r in RELATIONS if r != "country"),
+                    help="comma list of relations to draw facts from")
+    sw.add_argument("--seed", type=int, default=0, help="which facts and new objects are drawn")
+    sw.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
+    return root
+
+
+def _load(args):
+    from engine import Engine
+
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    return Engine.load(args.model)
+
+
+def _spec(args, method: str) -> EditSpec:
+    return EditSpec(method=method, layer=args.layer, rank=args.rank, alpha=args.alpha, steps=args.steps,
+                    target_p=args.target_p, key=args.key)
+
+
+def demo_texts(model: str, n_heldout: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(key texts, held-out texts) of a demo-built model folder (one with world.json); empty otherwise."""
+    folder = Path(model)
+    if not (folder / "world.json").is_file():
+        return (), ()
+    keys = tuple((folder / "corpus.txt").read_text(encoding="utf-8").splitlines()[:200])
+    return keys, heldout_texts(n_heldout, demo_dir=folder) if n_heldout > 0 else ()
+
+
+def _case(args, engine) -> EditCase:
+    answer = engine.token_strs([int(engine.run(args.prompt).probs_mean.argmax())])[0]
+    if args.prompts:
+        facts = load_fact_prompts(Path(args.prompts))
+        row = next((f for f in facts if f.prompt == args.prompt.strip()), None)
+        if row is not None:
+            return case_for(row, args.new, facts)
+    return EditCase(Fact(args.prompt, args.subject, args.new, answer))
+
+
+def cmd_apply(args) -> None:
+    """Edit one fact and print its rows, scores and (with --cluster) robustness."""
+    engine = _load(args)
+    case = _case(args, engine)
+    keys, heldout = demo_texts(args.model, args.heldout)
+    result = apply_edit(engine, case.fact, _spec(args, args.method), keys)
+    scores = score_edit(engine, case, result.delta, heldout)
+    print(f"{result.spec.label} on layer {result.spec.layer}: {result.steps} steps, p(new) {result.p_trained:.3f}")
+    for r in scores.rows:
+        print(f"  [{r.kind:10}] {r.prompt!r} -> {r.target!r}: p {r.p_before:.3f} -> {r.p_after:.3f}  "
+              f"top {r.top_before!r} -> {r.top_after!r}")
+    print(f"efficacy {scores.efficacy:.0%} (p {scores.efficacy_p:.3f})  generalisation {scores.generalisation:.0%}  "
+          f"specificity {scores.specificity:.0%}  damage {scores.damage:+.4f} nats/token")
+    if args.cluster:
+        from cluster.storage import load_cluster
+
+        curves = robustness_curves(engine, case, result.delta, load_cluster(args.cluster, engine), args.mode,
+                                   parse_floats(args.intensities), args.samples)
+        print(f"{args.mode} intensity: " + " ".join(f"{x:g}" for x in curves.intensities))
+        for name in ("edited", "learned", "edited_random", "learned_random"):
+            values = getattr(curves, name)
+            print(f"  {name:15} " + " ".join(f"{v:.2f}" for v in values) + f"   halves at {curves.halving(name):.2f}")
+
+
+def cmd_sweep(args) -> None:
+    """Run or resume a sweep and print the per-method table."""
+    engine = _load(args)
+    cases = demo_cases(args.n, args.seed, Path(args.prompts), tuple(r for r in args.relations.split(",") if r))
+    specs = method_specs([m for m in args.methods.split(",") if m], _spec(args, "rank_one"))
+    settings = SweepSettings(args.mode, parse_floats(args.intensities), args.samples, args.seed,
+                             clusters=args.clusters)
+    keys, heldout = demo_texts(args.model, args.heldout)
+    with tqdm(total=len(cases) * len(specs), desc="edit sweep", unit="edit") as bar:
+        rows = run_edit_job(engine, cases, specs, settings, Path(args.out), keys, heldout,
+                            lambda done, total: bar.update(done - bar.n))
+    print(format_table(summarise(rows), args.mode))
+    print(f"rows: {Path(args.out) / CSV_NAME}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors are printed as one line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        {"apply": cmd_apply, "sweep": cmd_sweep}[args.command](args)
+    except (EngineError, EditError, ClusterError, PromptSetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

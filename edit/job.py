@@ -1,0 +1,88 @@
+"""A sweep as a resumable job: each edit's row is appended to a CSV as soon as it is measured.
+
+An output folder holds ``edits.json`` (what is swept: model fingerprint, settings, a digest of
+the cases) and ``edits.csv``; rerunning with the same folder skips the rows already there, and
+rerunning with other settings is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from edit.cases import EditCase
+from edit.errors import EditResumeError
+from edit.spec import EditSpec
+from edit.sweep import CURVES, Progress, SweepSettings, sweep_edits
+
+CSV_NAME = "edits.csv"
+META_NAME = "edits.json"
+COLUMNS = ("key", "relation", "topic", "prompt", "subject", "answer", "new", "method", "label", "layer", "steps",
+           "p_trained", "efficacy", "efficacy_p", "generalisation", "specificity", "damage",
+           *(f"halving_{c}" for c in CURVES), *(f"curve_{c}" for c in CURVES))
+
+
+def identity(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings,
+             n_heldout: int) -> dict:
+    """What makes two sweeps the same job."""
+    digest = hashlib.sha256(json.dumps([asdict(c) for c in cases], sort_keys=True).encode()).hexdigest()
+    return {"model": engine.spec.fingerprint, "specs": [asdict(s) for s in specs],
+            "settings": json.loads(json.dumps(asdict(settings))), "n_cases": len(cases),
+            "cases_sha256": digest, "n_heldout": n_heldout}
+
+
+def _check_meta(out: Path, ident: dict) -> None:
+    meta = out / META_NAME
+    if not meta.is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps(ident, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        return
+    try:
+        old = json.loads(meta.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise EditResumeError(f"{meta} is not valid JSON ({err}); delete the folder or choose another --out") from err
+    if old != ident:
+        changed = sorted(k for k in ident if old.get(k) != ident[k])
+        raise EditResumeError(f"{out} holds a sweep with different {', '.join(changed)}; "
+                              "choose another --out folder or delete this one to start over")
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The complete rows of ``path`` (a torn last line from an interrupted run is dropped)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [row for row in csv.DictReader(f)
+                if None not in row and all(row.get(c) not in (None, "") for c in ("key", "label", "curve_learned_random"))]
+
+
+def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings, out: Path,
+                 key_texts: Sequence[str] = (), heldout: Sequence[str] = (),
+                 progress: Progress | None = None) -> list[dict]:
+    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new."""
+    out = Path(out)
+    _check_meta(out, identity(engine, cases, specs, settings, len(heldout)))
+    path = out / CSV_NAME
+    rows = read_rows(path)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    done = {(r["key"], r["label"]) for r in rows}
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+
+        def on_row(row: dict) -> None:
+            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+            f.flush()
+            rows.append(row)
+
+        sweep_edits(engine, cases, specs, settings, key_texts, heldout, done, on_row, progress)
+    return rows

@@ -1,0 +1,100 @@
+"""Edit many facts with several methods and score each edit: the rows of ``python -m edit sweep`` and the bench."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from cluster.spec import Cluster
+from cluster.storage import load_cluster
+from edit.cases import EditCase
+from edit.methods import apply_edit
+from edit.robust import RobustnessCurves, robustness_curves
+from edit.score import score_edit
+from edit.spec import EditSpec
+
+Progress = Callable[[int, int], None]
+CURVES = ("edited", "learned", "edited_random", "learned_random")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What a sweep measures besides the edit itself: the impairment and the damage text sample."""
+
+    mode: str = "noise"
+    intensities: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    samples: int = 8
+    seed: int = 0
+    baseline_seeds: tuple[int, ...] = (0,)
+    clusters: str = ""  # a folder of topic clusters ("<topic>.json"); "" skips the robustness curves
+
+
+def case_key(i: int, case: EditCase) -> str:
+    """A stable row key: the case's index and its subject and relation."""
+    return f"{i}:{case.fact.subject}:{case.fact.relation}"
+
+
+def topic_cluster(folder: str, topic: str, engine) -> Cluster | None:
+    """The topic's cluster in ``folder`` (``<topic>.json``), or None when there is none."""
+    path = Path(folder) / f"{topic}.json"
+    return load_cluster(path, engine) if folder and topic and path.is_file() else None
+
+
+def edit_row(engine, key: str, case: EditCase, spec: EditSpec, settings: SweepSettings,
+             key_texts: Sequence[str], heldout: Sequence[str], learned: dict) -> dict:
+    """Apply one edit, score it, measure its robustness; one flat row (``learned`` caches per-case curves)."""
+    result = apply_edit(engine, case.fact, spec, key_texts)
+    scores = score_edit(engine, case, result.delta, heldout)
+    fact = case.fact
+    row = dict(key=key, relation=fact.relation, topic=case.topic, prompt=fact.prompt, subject=fact.subject,
+               answer=fact.answer, new=fact.new, method=spec.method, label=spec.label, layer=spec.layer,
+               steps=result.steps, p_trained=result.p_trained, efficacy=scores.efficacy,
+               efficacy_p=scores.efficacy_p, generalisation=scores.generalisation,
+               specificity=scores.specificity, damage=scores.damage)
+    cluster = topic_cluster(settings.clusters, case.topic, engine)
+    curves = None
+    if cluster is not None:
+        curves = robustness_curves(engine, case, result.delta, cluster, settings.mode, settings.intensities,
+                                   settings.samples, settings.seed, settings.baseline_seeds,
+                                   learned=learned.get(key))
+        learned[key] = (curves.learned, curves.learned_random)
+    return row | curve_columns(curves, len(settings.intensities))
+
+
+def curve_columns(curves: RobustnessCurves | None, n: int) -> dict:
+    """Halving intensities and the curves themselves (";"-joined) of one edit; nan without curves."""
+    out = {}
+    for name in CURVES:
+        values = getattr(curves, name) if curves is not None else np.full(n, np.nan)
+        out[f"halving_{name}"] = curves.halving(name) if curves is not None else math.nan
+        out[f"curve_{name}"] = ";".join(f"{v:.4g}" for v in values)
+    return out
+
+
+def sweep_edits(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings,
+                key_texts: Sequence[str] = (), heldout: Sequence[str] = (), done: set | frozenset = frozenset(),
+                on_row: Callable[[dict], None] | None = None, progress: Progress | None = None) -> list[dict]:
+    """Every (case, spec) row not in ``done`` (keys ``(case_key, label)``), in order; ``on_row`` sees each."""
+    rows, learned = [], {}
+    total, count = len(cases) * len(specs), 0
+    for i, case in enumerate(cases):
+        key = case_key(i, case)
+        for spec in specs:
+            count += 1
+            if (key, spec.label) not in done:
+                row = edit_row(engine, key, case, spec, settings, key_texts, heldout, learned)
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+            if progress is not None:
+                progress(count, total)
+    return rows
+
+
+def method_specs(methods: Sequence[str], base: EditSpec) -> list[EditSpec]:
+    """One spec per method, sharing ``base``'s layer, rank, alpha and budget."""
+    return [replace(base, method=m) for m in methods]
