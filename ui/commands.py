@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from shlex import quote
 
-from world.paths import DEMO_PROMPTS, REPO_ROOT
+from world.paths import DEMO_CLUSTERS, DEMO_PROMPTS, REPO_ROOT
 
 
 def repo_path(p: str) -> str:
@@ -93,3 +93,19 @@ def logit_lens(model: str, prompt: str, target: str | None) -> str:
             f"r = decode_logit_lens(Engine.load({repo_path(model)!r}), {prompt!r}, target={target!r}); "
             "print(r.labels); print(r.top_strs[..., 0]); print(r.top_probs[..., 0].round(3))")
     return f"python -c {quote(code)}"
+
+
+def edit_apply(model: str, prompt: str, subject: str, new: str, method: str, layer: int, rank: int,
+               alpha: float, cluster_file: str | None, mode: str) -> str:
+    """``python -m edit apply`` for one edit (with its robustness curves when a cluster file is known)."""
+    robust = f" --cluster {quote(cluster_file)} --mode {mode}" if cluster_file else ""
+    return (f"python -m edit apply --model {quote(_path(model))} --prompt {quote(prompt)} --subject {quote(subject)} "
+            f"--new {quote(new)} --prompts {PROMPTS} --method {method} --layer {layer} --rank {rank} "
+            f"--alpha {alpha:g}{robust}")
+
+
+def edit_sweep(model: str, layer: int, rank: int, alpha: float, mode: str) -> str:
+    """``python -m edit sweep``: 50 demo edits per method, with robustness against learned facts."""
+    return (f"python -m edit sweep --model {quote(_path(model))} --prompts {PROMPTS} "
+            f"--clusters {_path(str(DEMO_CLUSTERS))} --n 50 --layer {layer} --rank {rank} --alpha {alpha:g} "
+            f"--mode {mode} --out edit-sweep")

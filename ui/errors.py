@@ -8,6 +8,7 @@ import streamlit as st
 from ui.text import md_escape
 
 from cluster.errors import ClusterError
+from edit.errors import EditError
 from engine.errors import EngineError
 from world.prompts import PromptSetError
 
@@ -15,7 +16,8 @@ T = TypeVar("T")
 
 # Every core package's user-facing error types (lens, memory and compare errors subclass
 # EngineError), plus a file the user named that does not exist.
-USER_ERRORS: tuple[type[Exception], ...] = (EngineError, ClusterError, PromptSetError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (EngineError, ClusterError, EditError, PromptSetError,
+                                            FileNotFoundError)
 
 
 def show_error(err: Exception) -> None:

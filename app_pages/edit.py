@@ -1,0 +1,29 @@
+"""Edit page: rewrite one fact as a per-run weight delta, see what moved, and how robust the edit is."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.edit_controls import pick_case, pick_spec
+from ui.edit_panels import before_after, cached_edit, robustness_panel
+from ui.errors import attempt
+from ui.page import open_page
+from world.paths import DEMO_DIR
+
+engine, sel = open_page(
+    "Edit",
+    "Rewrite one fact in one layer's MLP output weights, for your runs only: see the edit prompt, its paraphrases "
+    "and neighbouring subjects before and after, then how fast the edited fact breaks under impairment "
+    "compared with facts the model learnt.",
+)
+case = attempt(pick_case, engine, sel.prompt, Path(sel.model).resolve() == DEMO_DIR.resolve())
+spec = attempt(pick_spec, engine)
+if case is None or spec is None:
+    st.stop()
+result = attempt(cached_edit, sel.model, case, spec)
+if result is None:
+    st.stop()
+if before_after(sel.model, case, result) is None:
+    st.stop()
+st.divider()
+robustness_panel(sel.model, case, result)

@@ -1,0 +1,129 @@
+"""The Edit page's panels: before/after the edit, and the robustness panel (slider, live numbers, curves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cluster.impair import impairs
+from cluster.spec import Cluster
+from edit.cases import EditCase
+from edit.cli import demo_texts
+from edit.methods import EditResult, apply_edit
+from edit.plots import plot_before_after, plot_robustness
+from edit.robust import ROBUST_MODES, RobustnessCurves, learned_items, robustness_curves
+from edit.score import EditScores, score_edit
+from edit.spec import EditSpec
+from edit.tokens import answer_token_id
+from engine.interventions import WeightDelta
+from ui.cluster_picker import pick_cluster
+from ui.commands import edit_apply, edit_sweep
+from ui.downloads import cli_snippet, show_figure
+from ui.engine_cache import load_engine
+from ui.errors import attempt
+from ui.impair_controls import MODE_LABELS, intensity_slider
+from world.paths import DEMO_CLUSTERS
+
+SAMPLES = 8
+GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
+         "scale": tuple(round(1 - 0.1 * i, 2) for i in range(11))}
+BARS_CAPTION = ("Each pair of bars is one prompt: grey = p(target) before the edit, red = after it. The target is the "
+                "new object for the edit prompt and its paraphrases, and the old answer for neighbouring subjects.")
+CURVES_CAPTION = ("Top-1 accuracy of the edited fact (red) and of facts the model learnt (blue) as the impairment grows; "
+                  "dotted: random clusters of the same size per layer. Lower halving intensity = more fragile.")
+
+
+@st.cache_data(max_entries=64, show_spinner="Editing…")
+def cached_edit(model: str, case: EditCase, spec: EditSpec) -> EditResult:
+    """One edit (its WeightDelta is small and hashable), trained once per (model, fact, spec)."""
+    return apply_edit(load_engine(model), case.fact, spec, demo_texts(model, 0)[0])
+
+
+@st.cache_data(max_entries=64, show_spinner="Scoring the edit…")
+def cached_scores(model: str, case: EditCase, delta: WeightDelta) -> EditScores:
+    """Before/after rows and the four scores (general damage on the demo's held-out documents)."""
+    return score_edit(load_engine(model), case, delta, demo_texts(model, 24)[1])
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def live_accuracy(model: str, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str,
+                  intensity: float) -> tuple[float, float, float]:
+    """(edited fact accuracy, its mean p(new), learned facts' accuracy) at one intensity, over K samples."""
+    engine = load_engine(model)
+    ivs = impairs(cluster, mode, intensity)
+    run = engine.run(case.fact.prompt, (delta, *ivs), samples=SAMPLES)
+    new = answer_token_id(engine, case.fact.new)
+    learned = [float((engine.run(p, ivs, samples=SAMPLES).logits.argmax(-1) == t).float().mean())
+               for p, t in learned_items(engine, case)]
+    return (float((run.logits.argmax(-1) == new).float().mean()), float(run.probs_mean[new]),
+            float(np.mean(learned)) if learned else float("nan"))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_curves(model: str, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str) -> RobustnessCurves:
+    """Accuracy curves over the mode's grid, edited against learned, with one random cluster."""
+    return robustness_curves(load_engine(model), case, delta, cluster, mode, GRIDS[mode], SAMPLES, baseline_seeds=(0,))
+
+
+def rows_table(scores: EditScores) -> pd.DataFrame:
+    """One row per prompt, before and after."""
+    return pd.DataFrame([{"kind": r.kind, "prompt": r.prompt, "target": r.target, "p_before": r.p_before,
+                          "p_after": r.p_after, "top_before": r.top_before, "top_after": r.top_after}
+                         for r in scores.rows])
+
+
+def before_after(model: str, case: EditCase, result: EditResult) -> EditScores | None:
+    """The four scores as metrics, then the before/after bars with their downloads and command."""
+    scores = attempt(cached_scores, model, case, result.delta)
+    if scores is None:
+        return None
+    m = st.columns(4)
+    m[0].metric("Efficacy (p new)", f"{scores.efficacy_p:.3f}", help=f"trained {result.steps} steps")
+    m[1].metric("Generalisation", "–" if np.isnan(scores.generalisation) else f"{scores.generalisation:.0%}",
+                help="share of paraphrases whose top-1 is the new object")
+    m[2].metric("Specificity", "–" if np.isnan(scores.specificity) else f"{scores.specificity:.0%}",
+                help="share of neighbouring subjects whose top-1 is unchanged")
+    m[3].metric("General damage", "–" if np.isnan(scores.damage) else f"{scores.damage:+.4f}",
+                help="held-out text loss change, nats per token", delta_color="inverse")
+    show_figure(plot_before_after(scores.rows, f"{result.spec.label}, layer {result.spec.layer}"), "edit-before-after",
+                BARS_CAPTION, key="edit_bars", table=rows_table(scores))
+    return scores
+
+
+@st.fragment
+def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
+    """Cluster, mode and intensity slider with live accuracies; the curves on demand."""
+    st.subheader("Robustness: edited against learned facts")
+    engine = load_engine(model)
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        cluster = attempt(pick_cluster, engine, "edit_cluster", case.topic or None)
+    mode = c2.selectbox("Mode", ROBUST_MODES, format_func=MODE_LABELS.get, key="edit_mode", bind="query-params")
+    if cluster is None:
+        return
+    x = intensity_slider(mode, key="edit_intensity")
+    live = attempt(live_accuracy, model, case, result.delta, cluster, mode, x)
+    if live is not None:
+        m = st.columns(3)
+        m[0].metric("Edited fact: top-1 accuracy", f"{live[0]:.0%}", help=f"over {SAMPLES} noise samples")
+        m[1].metric("Edited fact: p(new)", f"{live[1]:.3f}")
+        m[2].metric("Learned facts: top-1 accuracy", f"{live[2]:.0%}", help="this prompt's old answer and neighbours")
+    shipped = Path(DEMO_CLUSTERS) / f"{cluster.name}.json"
+    spec = result.spec
+    cli_snippet(edit_apply(model, case.fact.prompt, case.fact.subject, case.fact.new, spec.method, spec.layer,
+                           spec.rank, spec.alpha, str(shipped) if shipped.is_file() else None, mode)
+                + "\n" + edit_sweep(model, spec.layer, spec.rank, spec.alpha, mode))
+    key = (model, case, result.delta, cluster, mode)
+    store = st.session_state.setdefault("_edit_curves", {})
+    if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):
+        store[key] = attempt(cached_curves, model, case, result.delta, cluster, mode)
+    curves = store.get(key)
+    if curves is None:
+        st.caption("Press the button for accuracy against intensity, edited vs learned, with a random-cluster control.")
+        return
+    table = pd.DataFrame({"intensity": curves.intensities, "edited": curves.edited, "learned": curves.learned,
+                          "edited_random": curves.edited_random, "learned_random": curves.learned_random})
+    show_figure(plot_robustness(curves, at=x), "edit-robustness", CURVES_CAPTION, key="edit_robust", table=table)
