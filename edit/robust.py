@@ -70,9 +70,10 @@ def accuracy_curve(engine, items: Sequence[tuple[str, int]], base: Sequence, clu
     return out
 
 
-def learned_items(engine, case: EditCase) -> list[tuple[str, int]]:
-    """The learned facts of a case: its own prompt with the old answer (if known) and its neighbours."""
-    items = [(p, answer_token_id(engine, a)) for p, a in case.neighbours]
+def learned_items(engine, case: EditCase, neighbours: int | None = None) -> list[tuple[str, int]]:
+    """The learned facts of a case: its own prompt with the old answer (if known) and its first
+    ``neighbours`` neighbours (all of them for None)."""
+    items = [(p, answer_token_id(engine, a)) for p, a in case.neighbours[:neighbours]]
     if case.fact.answer:
         items.insert(0, (case.fact.prompt, answer_token_id(engine, case.fact.answer)))
     return items
@@ -81,9 +82,11 @@ def learned_items(engine, case: EditCase) -> list[tuple[str, int]]:
 def robustness_curves(engine, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str,
                       intensities: Sequence[float], samples: int = 8, seed: int = 0,
                       baseline_seeds: Sequence[int] = (0, 1), progress: Progress | None = None,
-                      learned: tuple[np.ndarray, np.ndarray] | None = None) -> RobustnessCurves:
+                      learned: tuple[np.ndarray, np.ndarray] | None = None,
+                      neighbours: int | None = None) -> RobustnessCurves:
     """Edited against learned accuracy under ``cluster``'s impairment and under random clusters.
 
+    ``neighbours``: how many of the case's neighbours join its own old answer as learned facts (None: all).
     ``learned``: (cluster curve, random curve) measured before for the same case and settings,
     to skip measuring them again (they do not depend on the edit).
     """
@@ -93,7 +96,7 @@ def robustness_curves(engine, case: EditCase, delta: WeightDelta, cluster: Clust
         raise EditSpecError("give at least one intensity, e.g. 0:4:0.5")
     randoms = [random_cluster(cluster, site_width(engine.spec, cluster.site), s) for s in baseline_seeds]
     edited_items = [(case.fact.prompt, answer_token_id(engine, case.fact.new))]
-    jobs = [(edited_items, (delta,))] + ([] if learned else [(learned_items(engine, case), ())])
+    jobs = [(edited_items, (delta,))] + ([] if learned else [(learned_items(engine, case, neighbours), ())])
     done, total = [0], len(jobs) * (1 + len(randoms)) * len(intensities)
 
     def tick() -> None:

@@ -30,6 +30,7 @@ class SweepSettings:
     samples: int = 8
     seed: int = 0
     baseline_seeds: tuple[int, ...] = (0,)
+    learned_neighbours: int = 4  # neighbours that join the edit prompt's old answer as learned facts
     clusters: str = ""  # a folder of topic clusters ("<topic>.json"); "" skips the robustness curves
 
 
@@ -60,7 +61,7 @@ def edit_row(engine, key: str, case: EditCase, spec: EditSpec, settings: SweepSe
     if cluster is not None:
         curves = robustness_curves(engine, case, result.delta, cluster, settings.mode, settings.intensities,
                                    settings.samples, settings.seed, settings.baseline_seeds,
-                                   learned=learned.get(key))
+                                   learned=learned.get(key), neighbours=settings.learned_neighbours)
         learned[key] = (curves.learned, curves.learned_random)
     return row | curve_columns(curves, len(settings.intensities))
 

@@ -7,6 +7,7 @@ chart change, and saves screenshots under pytest's tmp dir.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,36 @@ def test_a_workshop_room_gets_no_server_path(server_env, tmp_path):
         page.get_by_text("fixes the second model").first.wait_for(timeout=120_000)
         assert page.get_by_label("Second model (B)").count() == 0
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+# The Edit page's bars after the edit, and the Impair page's clean bars, read from the Plotly graphs.
+EDITED_JS = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g._fullData
+      && g._fullData.some(t => t.name === 'after the edit'));
+  return gd ? gd._fullData.find(t => t.name === 'after the edit').x[0] : null;
+}"""
+CLEAN_JS = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g._fullData && g._fullData[0]
+      && g._fullData[0].name === 'clean');
+  if (!gd) return null;
+  const t = gd._fullData[0], y = Array.from(t.y), i = y.indexOf(Math.max(...y));
+  return JSON.stringify([String(t.x[i]), y[i]]);
+}"""
+
+
+@pytest.mark.timeout(300)
+def test_an_edit_in_one_session_never_shows_in_another(server_env, tmp_path):
+    if not demo_built():
+        pytest.fail("the Edit page's demo facts need the built demo; run `python -m world build`")
+    with running_app(server_env) as url, browser_page() as page:
+        page.goto(f"{url}/edit?prompt=Dadon+plays&target=+golf&edit_new=+cycling")
+        page.wait_for_function(f"({EDITED_JS})() !== null", timeout=120_000)
+        page.screenshot(path=tmp_path / "edit.png", full_page=True)
+        assert page.evaluate(EDITED_JS) >= 0.9  # p(' cycling') after the edit, in this session
+        other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})  # a second session
+        other.goto(f"{url}/impair?prompt=Dadon+plays&target=+golf&intensity_noise=0")
+        other.wait_for_function(f"({CLEAN_JS})() !== null", timeout=120_000)
+        top, p = json.loads(other.evaluate(CLEAN_JS))
+        assert "golf" in top and p > 0.9
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert other.locator("[data-testid='stException']").count() == 0
