@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edit.cases import RELATIONS, demo_cases  # noqa: E402
-from edit.cli import demo_texts, parse_floats  # noqa: E402
+from edit.cases import RELATIONS, demo_cases, demo_texts  # noqa: E402
+from edit.cli import parse_floats  # noqa: E402
 from edit.report import format_table, summarise  # noqa: E402
 from edit.spec import METHODS, EditSpec  # noqa: E402
 from edit.sweep import SweepSettings, method_specs, sweep_edits  # noqa: E402

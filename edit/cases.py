@@ -117,3 +117,12 @@ def heldout_texts(n: int = 48, seed: int = 0, demo_dir: Path = DEMO_DIR) -> tupl
         if doc not in corpus and doc not in out:
             out.append(doc)
     return tuple(out)
+
+
+def demo_texts(model: str, n_heldout: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(key texts, held-out texts) of a demo-built model folder (one with world.json); empty otherwise."""
+    folder = Path(model)
+    if not (folder / "world.json").is_file():
+        return (), ()
+    keys = tuple((folder / "corpus.txt").read_text(encoding="utf-8").splitlines()[:200])
+    return keys, heldout_texts(n_heldout, demo_dir=folder) if n_heldout > 0 else ()

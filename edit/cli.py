@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from cluster.errors import ClusterError
-from edit.cases import RELATIONS, EditCase, case_for, demo_cases, heldout_texts
+from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
 from edit.errors import EditError
 from edit.job import CSV_NAME, run_edit_job
 from edit.methods import apply_edit
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--prompt", required=True, help="the text before the object, e.g. 'Dadon plays'")
     ap.add_argument("--subject", required=True, help="the subject as the prompt spells it, e.g. Dadon")
     ap.add_argument("--new", required=True, help="the new object with its leading space, e.g. ' cycling'")
-    ap.add_argument("--prompts", default=None, help="folder with facts.jsonl: paraphrases and neighbours of a demo fact")
+    ap.add_argument("--prompts", default=None, help="folder with facts.jsonl (paraphrases, neighbours)")
     ap.add_argument("--cluster", default=None, help="cluster JSON for the robustness curves (optional)")
     sw = sub.add_parser("sweep", help="edit many demo facts with each method -> CSV (resumable) + table")
     _add_method(sw)
@@ -90,15 +90,6 @@ def _load(args):
 def _spec(args, method: str) -> EditSpec:
     return EditSpec(method=method, layer=args.layer, rank=args.rank, alpha=args.alpha, steps=args.steps,
                     target_p=args.target_p, key=args.key)
-
-
-def demo_texts(model: str, n_heldout: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(key texts, held-out texts) of a demo-built model folder (one with world.json); empty otherwise."""
-    folder = Path(model)
-    if not (folder / "world.json").is_file():
-        return (), ()
-    keys = tuple((folder / "corpus.txt").read_text(encoding="utf-8").splitlines()[:200])
-    return keys, heldout_texts(n_heldout, demo_dir=folder) if n_heldout > 0 else ()
 
 
 def _case(args, engine) -> EditCase:

@@ -17,7 +17,7 @@ Change = Callable[[], torch.Tensor]
 
 
 def last_logits_with_change(engine, trace, layer: int, change: torch.Tensor) -> torch.Tensor:
-    """``(d_vocab,)`` last-position logits when ``change`` ``(pos, d_model)`` is added to block ``layer``'s MLP output."""
+    """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s MLP output."""
     adapter = engine.adapter
     h = (trace.resid[layer + 1] + change).unsqueeze(0)
     with engine.lock:

@@ -57,8 +57,8 @@ def read_rows(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        return [row for row in csv.DictReader(f)
-                if None not in row and all(row.get(c) not in (None, "") for c in ("key", "label", "curve_learned_random"))]
+        return [row for row in csv.DictReader(f) if None not in row
+                and all(row.get(c) not in (None, "") for c in ("key", "label", "curve_learned_random"))]
 
 
 def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings, out: Path,

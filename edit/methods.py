@@ -14,7 +14,7 @@ interp:    1-LI: the fine-tune run for the full step budget (no early stop), the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -55,12 +55,12 @@ def apply_edit(engine, fact: Fact, spec: EditSpec, key_texts: Sequence[str] = ()
     trace = engine.trace(fact.prompt)
     target = answer_token_id(engine, fact.new)
     lr = LEARNING_RATES[spec.method] if spec.lr is None else spec.lr
-    seed = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
     keys = trace.neurons(spec.layer).detach()
     if spec.method == "rank_one":
         return _rank_one(engine, fact, spec, trace, target, lr, tuple(key_texts) + (fact.prompt,))
     if spec.method == "low_rank":
-        a = (torch.randn(engine.spec.d_mlp, spec.rank, generator=seed) / engine.spec.d_mlp ** 0.5).requires_grad_()
+        a = (torch.randn(engine.spec.d_mlp, spec.rank, generator=gen) / engine.spec.d_mlp ** 0.5).requires_grad_()
         b = torch.zeros(spec.rank, engine.spec.d_model, requires_grad=True)
         steps, p = train_change(engine, trace, spec.layer, target, [a, b], lambda: keys @ a @ b,
                                 spec.steps, lr, spec.target_p, spec.decay)
@@ -90,7 +90,3 @@ def _rank_one(engine, fact: Fact, spec: EditSpec, trace, target: int, lr: float,
     u = (ck / (k @ ck)).float()
     return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, u[:, None], value.detach()[None, :]), steps, p)
 
-
-def finetune_spec(spec: EditSpec) -> EditSpec:
-    """The fine-tune that a 1-LI spec interpolates towards (for showing both)."""
-    return replace(spec, method="finetune")

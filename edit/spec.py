@@ -82,7 +82,8 @@ class EditSpec:
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
             raise EditSpecError(f"rank must be a whole number >= 1, got {self.rank!r}")
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
-            raise EditSpecError(f"alpha must lie in [0, 1] (0: the original layer, 1: the fine-tuned one), got {self.alpha!r}")
+            raise EditSpecError(
+                f"alpha must lie in [0, 1] (0: the original layer, 1: the fine-tuned one), got {self.alpha!r}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise EditSpecError(f"steps must be a whole number >= 1, got {self.steps!r}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):

@@ -10,8 +10,7 @@ import streamlit as st
 
 from cluster.impair import impairs
 from cluster.spec import Cluster
-from edit.cases import EditCase
-from edit.cli import demo_texts
+from edit.cases import EditCase, demo_texts
 from edit.methods import EditResult, apply_edit
 from edit.plots import plot_before_after, plot_robustness
 from edit.robust import ROBUST_MODES, RobustnessCurves, learned_items, robustness_curves
@@ -32,8 +31,8 @@ GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(flo
          "scale": tuple(round(1 - 0.1 * i, 2) for i in range(11))}
 BARS_CAPTION = ("Each pair of bars is one prompt: grey = p(target) before the edit, red = after it. The target is the "
                 "new object for the edit prompt and its paraphrases, and the old answer for neighbouring subjects.")
-CURVES_CAPTION = ("Top-1 accuracy of the edited fact (red) and of facts the model learnt (blue) as the impairment grows; "
-                  "dotted: random clusters of the same size per layer. Lower halving intensity = more fragile.")
+CURVES_CAPTION = ("Top-1 accuracy of the edited fact (red) and of facts the model learnt (blue) as the impairment "
+                  "grows; dotted: random clusters of the same size per layer. Lower halving intensity = more fragile.")
 
 
 @st.cache_data(max_entries=64, show_spinner="Editing…")
