@@ -13,7 +13,7 @@ from cluster.spec import Cluster
 from edit.cases import EditCase, demo_texts
 from edit.methods import EditResult, apply_edit
 from edit.plots import plot_before_after, plot_robustness
-from edit.robust import ROBUST_MODES, RobustnessCurves, learned_items, robustness_curves
+from edit.robust import ROBUST_MODES, learned_items, robustness_curves
 from edit.score import EditScores, score_edit
 from edit.spec import EditSpec
 from edit.tokens import answer_token_id
@@ -59,12 +59,6 @@ def live_accuracy(model: str, case: EditCase, delta: WeightDelta, cluster: Clust
                for p, t in learned_items(engine, case)]
     return (float((run.logits.argmax(-1) == new).float().mean()), float(run.probs_mean[new]),
             float(np.mean(learned)) if learned else float("nan"))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_curves(model: str, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str) -> RobustnessCurves:
-    """Accuracy curves over the mode's grid, edited against learned, with one random cluster."""
-    return robustness_curves(load_engine(model), case, delta, cluster, mode, GRIDS[mode], SAMPLES, baseline_seeds=(0,))
 
 
 def rows_table(scores: EditScores) -> pd.DataFrame:
@@ -118,7 +112,14 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     key = (model, case, result.delta, cluster, mode)
     store = st.session_state.setdefault("_edit_curves", {})
     if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):
-        store[key] = attempt(cached_curves, model, case, result.delta, cluster, mode)
+        bar = st.progress(0.0, text="Impairing at every intensity…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"{done}/{total} runs over the intensities")
+
+        store[key] = attempt(robustness_curves, engine, case, result.delta, cluster, mode, GRIDS[mode], SAMPLES,
+                             baseline_seeds=(0,), progress=progress)
+        bar.empty()
     curves = store.get(key)
     if curves is None:
         st.caption("Press the button for accuracy against intensity, edited vs learned, with a random-cluster control.")
