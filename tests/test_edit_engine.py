@@ -118,3 +118,20 @@ def test_equal_deltas_are_equal_values(eng):
     assert a == b and hash(a) == hash(b)
     assert a != WeightDelta.from_factors(1, left, right, scale=0.5)
     assert "left" not in repr(a)
+
+
+def test_every_family_runs_a_delta_as_its_edited_weights_and_trains_an_edit(tiny_family_dir):
+    from edit import EditSpec, Fact, apply_edit
+
+    family, path = tiny_family_dir
+    eng = Engine.load(path)
+    left, right = _factors(eng, rank=2, seed=1)
+    reference = _edited_copy(eng, 1, left @ right)
+    got = eng.run(PROMPT, [WeightDelta.from_factors(1, left, right)]).logits
+    assert torch.allclose(got, reference.run(PROMPT).logits, atol=1e-4, rtol=0), family
+    fact = Fact("Tovaren plays tennis and was born in", "Tovaren", " Quarry")
+    result = apply_edit(eng, fact, EditSpec(method="low_rank", layer=0, rank=1, steps=30, lr=0.05, target_p=0.5))
+    probs = eng.run(fact.prompt, [result.delta]).probs_mean
+    new = eng.tokenizer(" Quarry", add_special_tokens=False)["input_ids"][0]
+    assert float(probs[new]) == pytest.approx(result.p_trained, abs=1e-3), family
+    assert float(probs[new]) > float(eng.run(fact.prompt).probs_mean[new]), family
