@@ -27,7 +27,7 @@ from edit.report import format_table, summarise  # noqa: E402
 from edit.spec import METHODS, EditSpec  # noqa: E402
 from edit.sweep import SweepSettings, method_specs, sweep_edits  # noqa: E402
 from engine import Engine  # noqa: E402
-from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS  # noqa: E402
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 
 
 def main() -> None:

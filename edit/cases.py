@@ -15,13 +15,13 @@ from typing import Sequence
 
 from edit.errors import EditSpecError
 from edit.spec import Fact
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
+from promptsets.schema import FactPrompt, load_fact_prompts
 from world import templates as T
 from world.config import WorldConfig
 from world.corpus import city_sentences, company_sentences, person_sentences
 from world.entities import generate_world
-from world.paths import DEMO_DIR, DEMO_PROMPTS
 from world.prompt_sets import cut
-from world.prompts import FactPrompt, load_fact_prompts
 
 # relation -> (templates, object slot, subject slot)
 RELATIONS: dict[str, tuple[tuple[str, ...], str, str]] = {

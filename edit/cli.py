@@ -21,7 +21,7 @@ from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
 from engine.errors import EngineError
-from world.prompts import PromptSetError, load_fact_prompts
+from promptsets.schema import PromptSetError, load_fact_prompts
 
 
 def parse_floats(text: str) -> tuple[float, ...]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from engine.errors import LensLabError
 
-class EditError(ValueError):
+
+class EditError(LensLabError, ValueError):
     """Base class of every error the edit package raises on purpose."""
 
 

@@ -24,7 +24,6 @@ from edit.grad import train_change
 from edit.keys import key_second_moment
 from edit.spec import EditSpec, Fact
 from edit.tokens import answer_token_id, subject_last_position
-from engine.edit_checks import check_layer
 from engine.interventions import WeightDelta
 
 # Adam step sizes per parameterisation (their scales differ: a value vector, factors, a matrix).
@@ -48,7 +47,7 @@ def apply_edit(engine, fact: Fact, spec: EditSpec, key_texts: Sequence[str] = ()
 
     ``key_texts``: text to measure the layer's keys on (rank-one only; the prompt is always added).
     """
-    check_layer(spec.layer, engine.spec.n_layers, spec)
+    engine.check_layer(spec.layer, spec)
     if spec.layer == engine.spec.n_layers - 1 and spec.method == "rank_one" and spec.key == "subject":
         raise EditSpecError(f"a rank-one edit writes at the subject's token, which needs a later layer to carry it to "
                             f"the answer; choose a layer below {spec.layer}")
@@ -62,12 +61,12 @@ def apply_edit(engine, fact: Fact, spec: EditSpec, key_texts: Sequence[str] = ()
     if spec.method == "low_rank":
         a = (torch.randn(engine.spec.d_mlp, spec.rank, generator=gen) / engine.spec.d_mlp ** 0.5).requires_grad_()
         b = torch.zeros(spec.rank, engine.spec.d_model, requires_grad=True)
-        steps, p = train_change(engine, trace, spec.layer, target, [a, b], lambda: keys @ a @ b,
+        steps, p = train_change(engine, fact.prompt, spec.layer, target, [a, b], lambda: keys @ a @ b,
                                 spec.steps, lr, spec.target_p, spec.decay)
         return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, a, b), steps, p)
     d = torch.zeros(engine.spec.d_mlp, engine.spec.d_model, requires_grad=True)
     target_p = None if spec.method == "interp" else spec.target_p
-    steps, p = train_change(engine, trace, spec.layer, target, [d], lambda: keys @ d,
+    steps, p = train_change(engine, fact.prompt, spec.layer, target, [d], lambda: keys @ d,
                             spec.steps, lr, target_p, spec.decay)
     scale = spec.alpha if spec.method == "interp" else 1.0
     eye = torch.eye(engine.spec.d_model)
@@ -81,7 +80,7 @@ def _rank_one(engine, fact: Fact, spec: EditSpec, trace, target: int, lr: float,
     value = torch.zeros(engine.spec.d_model, requires_grad=True)
     mask = torch.zeros(trace.n_pos, 1)
     mask[pos] = 1.0
-    steps, p = train_change(engine, trace, spec.layer, target, [value], lambda: mask * value,
+    steps, p = train_change(engine, fact.prompt, spec.layer, target, [value], lambda: mask * value,
                             spec.steps, lr, spec.target_p, spec.decay)
     k = trace.neurons(spec.layer)[pos].double()
     c = key_second_moment(engine, spec.layer, texts).double()

@@ -6,13 +6,8 @@ from edit.errors import EditSpecError
 
 
 def answer_token_id(engine, text: str) -> int:
-    """The id of the first token of ``text`` as the model would predict it (no special tokens)."""
-    ids = engine.tokenizer(text, add_special_tokens=False)["input_ids"]
-    special = set(getattr(engine.tokenizer, "all_special_ids", []) or [])
-    ids = [int(i) for i in ids if int(i) not in special]
-    if not ids:
-        raise EditSpecError(f"{text!r} has no tokens; type the object with its leading space, e.g. ' boxing'")
-    return ids[0]
+    """The id of the first token of ``text`` as the model would predict it (``Engine.token_id``)."""
+    return engine.token_id(text, "object", first=True)
 
 
 def subject_last_position(engine, prompt: str, subject: str) -> int:

@@ -26,7 +26,7 @@ from engine.capture import Batch, Captured, CaptureSite, capture_batch, check_si
 from engine.edits import blame, compile_edits
 from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, MultiTokenError,
                            NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
-from engine.forward import clean_trace, run_last_logits, run_site
+from engine.forward import clean_trace, logits_with_mlp_change, run_last_logits, run_site
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
@@ -327,3 +327,18 @@ class Engine:
                 f"the run produced NaN or inf, most likely because of {blame(edits)}; "
                 "lower its intensity or scale")
         return acts
+
+    def mlp_change_logits(self, prompt: Prompt, layer: int, change: torch.Tensor) -> torch.Tensor:
+        """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s
+        MLP output, differentiable in ``change`` (for training weight edits; see ``edit/``).
+
+        Take gradients with ``torch.autograd.grad`` for your own tensors only: ``backward()`` would
+        write ``.grad`` into the shared model. Raises ShapeError for a change of the wrong shape.
+        """
+        trace = self.trace(prompt)
+        layer = self.check_layer(layer, "mlp_change_logits")
+        if tuple(change.shape) != (trace.n_pos, self.spec.d_model):
+            raise ShapeError(f"the change must be (pos={trace.n_pos}, d_model={self.spec.d_model}), "
+                             f"got {tuple(change.shape)}")
+        with self.lock, torch.enable_grad():
+            return logits_with_mlp_change(self._adapter, trace, layer, change)

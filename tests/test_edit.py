@@ -12,7 +12,7 @@ from edit import (EditSpec, EditSpecError, Fact, apply_edit, demo_cases, heldout
 from edit.score import general_damage
 from edit.tokens import answer_token_id
 from engine import Engine, WeightDelta
-from world.paths import DEMO_DIR
+from promptsets.paths import DEMO_DIR
 
 KEY_TEXTS = tuple((DEMO_DIR / "corpus.txt").read_text(encoding="utf-8").splitlines()[:60])
 

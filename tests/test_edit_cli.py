@@ -9,7 +9,7 @@ import pytest
 from edit.cli import main, parse_floats
 from edit.errors import EditError
 from edit.report import summarise
-from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 
 SWEEP = ["sweep", "--model", str(DEMO_DIR), "--prompts", str(DEMO_PROMPTS), "--clusters", str(DEMO_CLUSTERS),
          "--n", "2", "--methods", "rank_one,interp", "--steps", "20", "--intensities", "0,3,30", "--samples", "2",

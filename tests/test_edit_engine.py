@@ -135,3 +135,19 @@ def test_every_family_runs_a_delta_as_its_edited_weights_and_trains_an_edit(tiny
     new = eng.tokenizer(" Quarry", add_special_tokens=False)["input_ids"][0]
     assert float(probs[new]) == pytest.approx(result.p_trained, abs=1e-3), family
     assert float(probs[new]) > float(eng.run(fact.prompt).probs_mean[new]), family
+
+
+def test_the_differentiable_run_equals_the_delta_run_and_leaves_the_model_alone(eng):
+    from engine import ShapeError
+
+    left, right = _factors(eng, rank=2, seed=5)
+    keys = eng.trace(PROMPT).neurons(1)
+    change = (keys @ left @ right).requires_grad_()
+    logits = eng.mlp_change_logits(PROMPT, 1, change)
+    want = eng.run(PROMPT, [WeightDelta.from_factors(1, left, right)]).logits[0]
+    assert torch.allclose(logits.detach(), want, atol=1e-4, rtol=0)
+    (grad,) = torch.autograd.grad(logits.logsumexp(-1), [change])
+    assert grad.shape == change.shape and bool(grad.abs().sum() > 0)
+    assert all(p.grad is None for p in eng.model.parameters())
+    with pytest.raises(ShapeError, match="pos="):
+        eng.mlp_change_logits(PROMPT, 1, change[:-1])

@@ -11,7 +11,7 @@ from cluster.storage import load_cluster
 from edit import EditSpec, EditSpecError, apply_edit, demo_cases
 from edit.robust import halving_intensity, learned_items, robustness_curves
 from engine import Engine
-from world.paths import DEMO_CLUSTERS, DEMO_DIR
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR
 
 
 @pytest.fixture(scope="module")

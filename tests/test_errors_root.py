@@ -11,7 +11,7 @@ import pytest
 from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "world", "ray_sweeps")
+CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world", "ray_sweeps")
 
 
 def _core_modules() -> list[str]:
@@ -43,7 +43,7 @@ def test_every_core_error_type_derives_from_the_root():
     # The packages that define their own errors are all found, so the walk really looked.
     for expected in ("engine.errors.EngineError", "lens.errors.LensError", "cluster.errors.ClusterError",
                      "memory.errors.MemorySpecError", "compare.errors.CompareError",
-                     "promptsets.schema.PromptSetError"):
+                     "promptsets.schema.PromptSetError", "edit.errors.EditError"):
         assert expected in errors
     strays = sorted(name for name, cls in errors.items() if not issubclass(cls, LensLabError))
     assert strays == []

@@ -7,8 +7,8 @@ import streamlit as st
 from edit.cases import EditCase, case_for, new_objects
 from edit.spec import METHODS, EditSpec, Fact
 from engine import Engine
-from world.paths import DEMO_PROMPTS
-from world.prompts import FactPrompt, load_fact_prompts
+from promptsets.paths import DEMO_PROMPTS
+from promptsets.schema import FactPrompt, load_fact_prompts
 
 
 @st.cache_data(ttl=300, show_spinner=False)

@@ -18,13 +18,13 @@ from edit.score import EditScores, score_edit
 from edit.spec import EditSpec
 from edit.tokens import answer_token_id
 from engine.interventions import WeightDelta
+from promptsets.paths import DEMO_CLUSTERS
 from ui.cluster_picker import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.downloads import cli_snippet, show_figure
 from ui.engine_cache import load_engine
 from ui.errors import attempt
 from ui.impair_controls import MODE_LABELS, intensity_slider
-from world.paths import DEMO_CLUSTERS
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
