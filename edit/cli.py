@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from tqdm import tqdm
 
-from cluster.errors import ClusterError
+from cli import Parser, finite, load_engine, out_folder, parse, run_command, whole
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
 from edit.errors import EditError
 from edit.job import CSV_NAME, run_edit_job
@@ -20,8 +19,7 @@ from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
-from engine.errors import EngineError
-from promptsets.schema import PromptSetError, load_fact_prompts
+from promptsets.schema import load_fact_prompts
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
@@ -41,22 +39,22 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model folder (HF format) or a name in the local HF cache")
-    p.add_argument("--layer", type=int, default=1, help="the block whose MLP output weights are edited")
-    p.add_argument("--rank", type=int, default=4, help="rank of the direct low-rank edit")
-    p.add_argument("--alpha", type=float, default=0.5, help="1-LI weight: 0 = original layer, 1 = fine-tuned")
-    p.add_argument("--steps", type=int, default=60, help="most training steps (every method)")
-    p.add_argument("--target-p", type=float, default=0.9, help="stop training once p(new object) reaches this")
+    p.add_argument("--layer", type=whole(0, 100_000, 1), default=1, help="the block whose MLP output weights are edited")
+    p.add_argument("--rank", type=whole(1, 4096, 4), default=4, help="rank of the direct low-rank edit")
+    p.add_argument("--alpha", type=finite(0.0, 1.0, 0.5), default=0.5, help="1-LI weight: 0 = original layer, 1 = fine-tuned")
+    p.add_argument("--steps", type=whole(1, 100_000, 60), default=60, help="most training steps (every method)")
+    p.add_argument("--target-p", type=finite(0.01, 0.99, 0.9), default=0.9, help="stop training once p(new object) reaches this")
     p.add_argument("--key", choices=KEY_POSITIONS, default="last", help="where the rank-one edit reads its key")
-    p.add_argument("--heldout", type=int, default=24, help="held-out demo documents for general damage (0: skip)")
+    p.add_argument("--heldout", type=whole(0, 10_000, 24), default=24, help="held-out demo documents for general damage (0: skip)")
     p.add_argument("--mode", choices=ROBUST_MODES, default="noise", help="impairment for the robustness curves")
     p.add_argument("--intensities", default="0:6:1", help="start:stop[:step] (stop included) or a list")
-    p.add_argument("--samples", type=int, default=8, help="noise draws per run")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--samples", type=whole(1, 1024, 8), default=8, help="noise draws per run")
+    p.add_argument("--threads", type=whole(1, 1024, 1), default=None, help="torch CPU threads (1 is fastest for tiny models)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m edit``."""
-    root = argparse.ArgumentParser(prog="python -m edit", description=__doc__)
+    root = Parser(prog="python -m edit", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
     ap = sub.add_parser("apply", help="edit one fact, print before/after and its scores")
     _add_method(ap)
@@ -71,20 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
     sw.add_argument("--prompts", required=True, help="folder holding facts.jsonl")
     sw.add_argument("--clusters", default="", help="folder of topic clusters (<topic>.json) for robustness")
-    sw.add_argument("--n", type=int, default=50, help="number of facts to edit")
+    sw.add_argument("--n", type=whole(1, 100_000, 50), default=50, help="number of facts to edit")
     sw.add_argument("--relations", default=",".join(r for r in RELATIONS if r != "country"),
                     help="comma list of relations to draw facts from")
-    sw.add_argument("--seed", type=int, default=0, help="which facts and new objects are drawn")
-    sw.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
+    sw.add_argument("--seed", type=whole(0, 2**31 - 1, 0), default=0, help="which facts and new objects are drawn")
+    sw.add_argument("--out", type=out_folder, required=True, help="output folder; rerun with the same folder to resume")
     return root
 
 
 def _load(args):
-    from engine import Engine
-
     if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
-    return Engine.load(args.model)
+        torch.set_num_threads(args.threads)
+    return load_engine(args.model)
 
 
 def _spec(args, method: str) -> EditSpec:
@@ -142,11 +138,9 @@ def cmd_sweep(args) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors are printed as one line and exit with status 2."""
-    args = build_parser().parse_args(argv)
-    try:
-        {"apply": cmd_apply, "sweep": cmd_sweep}[args.command](args)
-    except (EngineError, EditError, ClusterError, PromptSetError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    """Entry point; user errors print one line and exit with status 2, Ctrl-C with 130."""
+    args = parse(build_parser(), argv)
+    if args is None:
         return 2
-    return 0
+    command = {"apply": cmd_apply, "sweep": cmd_sweep}[args.command]
+    return run_command(command, args, resumable=args.command == "sweep")

@@ -61,3 +61,13 @@ def test_intensity_ranges_read_like_the_other_clis():
     assert parse_floats("1,0.5,0") == (1.0, 0.5, 0.0)
     with pytest.raises(EditError, match="start:stop"):
         parse_floats("0:x")
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--rank", "0"], "--rank"), (["--alpha", "nan"], "--alpha"), (["--layer", "9"], "layers 0-3"),
+])
+def test_bad_flags_are_one_line_errors_naming_the_fix(flags, words, capsys):
+    code = main(["apply", "--model", str(DEMO_DIR), "--prompt", "Dadon plays", "--subject", "Dadon",
+                 "--new", " cycling", *flags])
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # (loading the model may draw a bar above it)
+    assert code == 2 and last.startswith("error: ") and words in last
