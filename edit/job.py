@@ -2,15 +2,14 @@
 
 An output folder holds ``edits.json`` (what is swept: model fingerprint, settings, a digest of
 the cases) and ``edits.csv``; rerunning with the same folder skips the rows already there, and
-rerunning with other settings is refused rather than mixed.
+rerunning with other settings is refused rather than mixed. The folder is locked while the
+sweep runs and each row is flushed as it is written (see :mod:`sweepio`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +18,7 @@ from edit.cases import EditCase
 from edit.errors import EditResumeError
 from edit.spec import EditSpec
 from edit.sweep import CURVES, Progress, SweepSettings, sweep_edits
+from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
 
 CSV_NAME = "edits.csv"
 META_NAME = "edits.json"
@@ -52,37 +52,36 @@ def _check_meta(out: Path, ident: dict) -> None:
                               "choose another --out folder or delete this one to start over")
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The complete rows of ``path`` (a torn last line from an interrupted run is dropped)."""
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [row for row in csv.DictReader(f) if None not in row
-                and all(row.get(c) not in (None, "") for c in ("key", "label", "curve_learned_random"))]
+def done_rows(path: Path) -> list[dict]:
+    """The complete rows of ``path``, each (case, method) once; torn lines from an interrupted run are dropped."""
+    rows, seen = [], set()
+    for row in read_rows(path, COLUMNS).rows:
+        key = (row["key"], row["label"])
+        if row["key"] and row["label"] and key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return rows
 
 
 def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings, out: Path,
                  key_texts: Sequence[str] = (), heldout: Sequence[str] = (),
                  progress: Progress | None = None) -> list[dict]:
-    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new."""
+    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new.
+
+    While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
+    """
     out = Path(out)
-    _check_meta(out, identity(engine, cases, specs, settings, len(heldout)))
-    path = out / CSV_NAME
-    rows = read_rows(path)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    done = {(r["key"], r["label"]) for r in rows}
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    ident = identity(engine, cases, specs, settings, len(heldout))
+    with OutputLock(out):
+        _check_meta(out, ident)
+        path = out / CSV_NAME
+        rows = done_rows(path)
+        rewrite_rows(path, COLUMNS, rows)
+        done = {(r["key"], r["label"]) for r in rows}
+        with RowAppender(path, COLUMNS) as writer:
+            def on_row(row: dict) -> None:
+                writer.write({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+                rows.append(row)
 
-        def on_row(row: dict) -> None:
-            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-            f.flush()
-            rows.append(row)
-
-        sweep_edits(engine, cases, specs, settings, key_texts, heldout, done, on_row, progress)
+            sweep_edits(engine, cases, specs, settings, key_texts, heldout, done, on_row, progress)
     return rows

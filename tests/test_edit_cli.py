@@ -71,3 +71,13 @@ def test_bad_flags_are_one_line_errors_naming_the_fix(flags, words, capsys):
                  "--new", " cycling", *flags])
     last = capsys.readouterr().err.strip().splitlines()[-1]  # (loading the model may draw a bar above it)
     assert code == 2 and last.startswith("error: ") and words in last
+
+
+def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys):
+    from sweepio import OutputLock
+
+    out = tmp_path / "busy"
+    with OutputLock(out):
+        assert main(SWEEP + ["--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")
+    assert not (out / "edits.csv").exists()
