@@ -99,13 +99,13 @@ def edit_apply(model: str, prompt: str, subject: str, new: str, method: str, lay
                alpha: float, cluster_file: str | None, mode: str) -> str:
     """``python -m edit apply`` for one edit (with its robustness curves when a cluster file is known)."""
     robust = f" --cluster {quote(cluster_file)} --mode {mode}" if cluster_file else ""
-    return (f"python -m edit apply --model {quote(_path(model))} --prompt {quote(prompt)} --subject {quote(subject)} "
+    return (f"python -m edit apply --model {quote(repo_path(model))} --prompt {quote(prompt)} --subject {quote(subject)} "
             f"--new {quote(new)} --prompts {PROMPTS} --method {method} --layer {layer} --rank {rank} "
             f"--alpha {alpha:g}{robust}")
 
 
 def edit_sweep(model: str, layer: int, rank: int, alpha: float, mode: str) -> str:
     """``python -m edit sweep``: 50 demo edits per method, with robustness against learned facts."""
-    return (f"python -m edit sweep --model {quote(_path(model))} --prompts {PROMPTS} "
-            f"--clusters {_path(str(DEMO_CLUSTERS))} --n 50 --layer {layer} --rank {rank} --alpha {alpha:g} "
+    return (f"python -m edit sweep --model {quote(repo_path(model))} --prompts {PROMPTS} "
+            f"--clusters {repo_path(str(DEMO_CLUSTERS))} --n 50 --layer {layer} --rank {rank} --alpha {alpha:g} "
             f"--mode {mode} --out edit-sweep")

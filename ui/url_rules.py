@@ -15,6 +15,8 @@ from typing import Mapping
 from cluster.metrics import METRICS
 from cluster.units import MAX_TEXT
 from compare.layers import COMPARE_SITES
+from edit.robust import ROBUST_MODES
+from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.kinds import KINDS
 from memory.build import MEMORY_SOURCES
@@ -83,6 +85,10 @@ RULES: dict[str, Rule] = {
     "train_steps": Number(1, 20_000, whole=True),
     # compare page
     "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 10_000, whole=True), "model_b": Text(500),
+    # edit page
+    "edit_new": Text(200), "edit_subject": Text(200), "edit_new_text": Text(200),
+    "edit_method": Choice(EDIT_METHODS), "edit_layer": Number(0, 10_000, whole=True),
+    "edit_rank": Number(1, 64, whole=True), "edit_alpha": Number(0.0, 1.0), "edit_mode": Choice(ROBUST_MODES),
 }
 
 
