@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
+from engine.errors import LensLabError
+
 # No flag of a list or range may name more items than this (checked before building it).
 MAX_ITEMS = 10_000
 
 
-class UsageError(Exception):
+class UsageError(LensLabError):
     """A flag is missing or has a bad value; the message names it."""
 
 

@@ -21,10 +21,13 @@ def brief(message: object, limit: int = MAX_MESSAGE) -> str:
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """Every error type a user's input can cause: LensLab's own, plus bad values and files the user named."""
+    """Every error type a user's input can cause: LensLab's own, plus files the user named (OSError).
+
+    A bare ValueError is not among them: the core raises its own types for bad input, so any
+    other ValueError is a bug and keeps its traceback."""
     from engine.errors import LensLabError
 
-    return LensLabError, ValueError, OSError
+    return LensLabError, OSError
 
 
 def run_command(command: Callable[[argparse.Namespace], object], args: argparse.Namespace,

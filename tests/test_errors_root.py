@@ -11,7 +11,8 @@ import pytest
 from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "promptsets", "lens", "cluster", "memory", "compare", "edit", "world", "ray_sweeps")
+CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
+        "ray_sweeps")
 
 
 def _core_modules() -> list[str]:

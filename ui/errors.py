@@ -7,17 +7,13 @@ from typing import Any, Callable, TypeVar
 import streamlit as st
 from ui.text import md_escape
 
-from cluster.errors import ClusterError
-from edit.errors import EditError
-from engine.errors import EngineError
-from world.prompts import PromptSetError
+from engine.errors import LensLabError
 
 T = TypeVar("T")
 
-# Every core package's user-facing error types (lens, memory and compare errors subclass
-# EngineError), plus a file the user named that does not exist.
-USER_ERRORS: tuple[type[Exception], ...] = (EngineError, ClusterError, EditError, PromptSetError,
-                                            FileNotFoundError)
+# Every core package's user-facing error derives from the one root; plus a file the user
+# named that does not exist. Anything else is a bug and surfaces as one.
+USER_ERRORS: tuple[type[Exception], ...] = (LensLabError, FileNotFoundError)
 
 
 def show_error(err: Exception) -> None:
