@@ -10,8 +10,9 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, finite, load_engine, out_folder, parse, run_command, whole
+from cluster.errors import ClusterError
+from cluster.sweep import parse_intensities
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
-from edit.errors import EditError
 from edit.job import CSV_NAME, run_edit_job
 from edit.methods import apply_edit
 from edit.report import format_table, summarise
@@ -23,18 +24,12 @@ from promptsets.schema import load_fact_prompts
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
-    """"0:6:1" (stop included) or "0,1,2.5" -> floats."""
+    """--intensities: the cluster sweep's own reader (bounded, finite, counted before it is built),
+    as an argparse type so a bad value names its flag."""
     try:
-        if ":" in text:
-            start, stop, *rest = (float(p) for p in text.split(":"))
-            step = rest[0] if rest else 1.0
-            if step == 0 or len(rest) > 1:
-                raise ValueError
-            n = int(round((stop - start) / step)) + 1
-            return tuple(round(start + i * step, 10) for i in range(max(n, 0)))
-        return tuple(float(p) for p in text.split(",") if p.strip())
-    except ValueError:
-        raise EditError(f"cannot read {text!r}; write start:stop[:step] (stop included) or a list like 0,1,2") from None
+        return parse_intensities(text)
+    except ClusterError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _add_method(p: argparse.ArgumentParser) -> None:
@@ -47,7 +42,8 @@ def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", choices=KEY_POSITIONS, default="last", help="where the rank-one edit reads its key")
     p.add_argument("--heldout", type=whole(0, 10_000, 24), default=24, help="held-out demo documents for general damage (0: skip)")
     p.add_argument("--mode", choices=ROBUST_MODES, default="noise", help="impairment for the robustness curves")
-    p.add_argument("--intensities", default="0:6:1", help="start:stop[:step] (stop included) or a list")
+    p.add_argument("--intensities", default="0:6:1", type=parse_floats,
+                   help="start:stop:step (stop included) or a list")
     p.add_argument("--samples", type=whole(1, 1024, 8), default=8, help="noise draws per run")
     p.add_argument("--threads", type=whole(1, 1024, 1), default=None, help="torch CPU threads (1 is fastest for tiny models)")
 
@@ -115,7 +111,7 @@ def cmd_apply(args) -> None:
         from cluster.storage import load_cluster
 
         curves = robustness_curves(engine, case, result.delta, load_cluster(args.cluster, engine), args.mode,
-                                   parse_floats(args.intensities), args.samples)
+                                   args.intensities, args.samples)
         print(f"{args.mode} intensity: " + " ".join(f"{x:g}" for x in curves.intensities))
         for name in ("edited", "learned", "edited_random", "learned_random"):
             values = getattr(curves, name)
@@ -127,7 +123,7 @@ def cmd_sweep(args) -> None:
     engine = _load(args)
     cases = demo_cases(args.n, args.seed, Path(args.prompts), tuple(r for r in args.relations.split(",") if r))
     specs = method_specs([m for m in args.methods.split(",") if m], _spec(args, "rank_one"))
-    settings = SweepSettings(args.mode, parse_floats(args.intensities), args.samples, args.seed,
+    settings = SweepSettings(args.mode, args.intensities, args.samples, args.seed,
                              clusters=args.clusters)
     keys, heldout = demo_texts(args.model, args.heldout)
     with tqdm(total=len(cases) * len(specs), desc="edit sweep", unit="edit") as bar:

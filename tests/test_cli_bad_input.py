@@ -11,6 +11,7 @@ import pytest
 from cluster import find_topic_clusters, save_cluster
 from cluster.cli import main as cluster_main
 from compare.cli import main as compare_main
+from edit.cli import main as edit_main
 from engine import Engine
 from lens.cli import main as lens_main
 from memory.cli import main as memory_main
@@ -21,7 +22,7 @@ from world.__main__ import main as world_main
 from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 MAINS = {"lens": lens_main, "cluster": cluster_main, "memory": memory_main, "compare": compare_main,
-         "world": world_main}
+         "world": world_main, "edit": edit_main}
 NUMBERS = ("0", "-3", "nan", "inf", "1e12")
 
 
@@ -70,12 +71,14 @@ BASE = {
     "compare models": "models --model M --other M --prompt hello",
     "world build": "build --out OUT --tiny --steps 1",
     "world check": "check --model M",
+    "edit apply": "apply --model M --prompt hello --subject hello --new x --heldout 0",
+    "edit sweep": "sweep --model M --prompts P --out OUT --n 1 --heldout 0",
 }
 MODEL_FLAGS = [(cmd, "--model", bad) for cmd in BASE if cmd not in ("world build", "cluster find kmeans")
                for bad in ("TRUNCATED", "BERT", "FILE", "MISSING")] + [
     ("compare models", "--other", bad) for bad in ("TRUNCATED", "BERT", "FILE", "MISSING")]
 OUT_FLAGS = [(cmd, "--out", bad) for cmd in ("lens train", "lens import", "cluster find", "cluster sweep",
-                                             "memory sweep", "world build")
+                                             "memory sweep", "world build", "edit sweep")
              for bad in ("FILE", "UNDER_FILE", "UNWRITABLE")]
 NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "lens train": ("--steps", "--batch-size", "--lr", "--rank", "--checkpoint-every", "--seed", "--threads"),
@@ -88,10 +91,12 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "memory inject": ("--layer", "--scale", "--threads"),
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
+    "edit apply": ("--layer", "--rank", "--alpha", "--steps", "--target-p", "--heldout", "--samples", "--threads"),
+    "edit sweep": ("--n", "--seed"),
 }.items() for flag in flags for bad in NUMBERS
     # Zero is a good value of these flags; -3 a good --pos (from the end) and a good --intensity.
     if not (bad == "0" and flag in ("--checkpoint-every", "--seed", "--threads", "--layer", "--scale", "--pos",
-                                    "--intensity", "--steps"))
+                                    "--intensity", "--steps", "--alpha", "--heldout"))
     and not (bad == "-3" and flag in ("--pos", "--intensity", "--scale"))]
 RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("lens train", "--layers", ("0,x", ",", "1.5", "-1")),
@@ -101,6 +106,7 @@ RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("memory sweep", "--layers", ("0:1e9", "x", "0:nan")),
     ("memory sweep", "--positions", ("x", "0:1e9")),
     ("memory check", "--scales", ("nan",)),
+    ("edit apply", "--intensities", ("0:1e12:1e-9", "nan", "0:inf:1", "x")),
 ] for bad in bads] + [(cmd, "--device", bad) for cmd in ("lens eval", "cluster sweep", "memory inject",
                                                           "compare impaired") for bad in ("tpu", "cuda:99")]
 # Values only the loaded model can refuse (it has 3 layers, 32 wide, 4 x 128 MLP units).

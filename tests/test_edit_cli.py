@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import csv
 
 import pytest
@@ -59,8 +61,10 @@ def test_summary_counts_never_halving_as_robust():
 def test_intensity_ranges_read_like_the_other_clis():
     assert parse_floats("0:2:0.5") == (0.0, 0.5, 1.0, 1.5, 2.0)
     assert parse_floats("1,0.5,0") == (1.0, 0.5, 0.0)
-    with pytest.raises(EditError, match="start:stop"):
+    with pytest.raises(argparse.ArgumentTypeError, match="start:stop"):
         parse_floats("0:x")
+    with pytest.raises(argparse.ArgumentTypeError, match="at most"):
+        parse_floats("0:1e12:1e-9")  # counted, never built
 
 
 @pytest.mark.parametrize("flags, words", [
