@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -17,7 +18,9 @@ def plot_before_after(rows: Sequence[PromptRow], title: str = "Before and after 
 
     The target is the new object for the edit prompt and its paraphrases, the old answer for neighbours.
     """
-    labels = [f"{i}: [{KIND_LABELS[r.kind]}] {r.prompt} →{r.target}" for i, r in enumerate(rows)]
+    # Prompts and targets are user text: Plotly renders tags in labels, so they are escaped.
+    labels = [f"{i}: [{KIND_LABELS[r.kind]}] {html.escape(r.prompt + ' →' + r.target, quote=False)}"
+              for i, r in enumerate(rows)]
     fig = go.Figure([
         go.Bar(y=labels, x=[r.p_before for r in rows], name="before", orientation="h", marker_color="#9aa0a6"),
         go.Bar(y=labels, x=[r.p_after for r in rows], name="after the edit", orientation="h", marker_color="#d62728"),
@@ -43,7 +46,7 @@ def plot_robustness(curves: RobustnessCurves, at: float | None = None) -> go.Fig
     if at is not None:
         fig.add_vline(x=at, line=dict(color="#555", width=1, dash="dash"))
     axis = "scale factor (1 = clean)" if curves.mode == "scale" else f"{curves.mode.replace('_', ' ')} intensity"
-    fig.update_layout(title=f"Robustness under {curves.cluster} impairment", xaxis=dict(title=axis),
+    fig.update_layout(title=f"Robustness under {html.escape(curves.cluster, quote=False)} impairment", xaxis=dict(title=axis),
                       yaxis=dict(title="top-1 accuracy", range=[-0.02, 1.02]), legend=dict(orientation="h"),
                       margin=dict(l=10, r=10, t=50, b=10))
     if curves.mode == "scale":

@@ -12,7 +12,7 @@ from test_app_helpers import app_model, charts, open_app  # noqa: F401
 
 PAYLOAD = ' <a href="https://evil.example">click</a> [here](https://evil.example) **loud** <img src=x> $x^2$ :red[hot]'
 PAGES = ["app_pages/home.py", "app_pages/lens.py", "app_pages/clusters.py", "app_pages/impair.py",
-         "app_pages/memory.py", "app_pages/compare.py"]
+         "app_pages/memory.py", "app_pages/compare.py", "app_pages/edit.py"]
 # Plotly renders these tags in any label; our own templates use only <br> and <extra>.
 PLOTLY_TAG = re.compile(r"<\s*(a|img|b|i|span|sub|sup|em|script)\b", re.I)
 # Markdown that would render: an unescaped link, bold, math or colour directive.
@@ -52,7 +52,7 @@ def _markdown_values(at) -> list[str]:
 @pytest.mark.parametrize("page", PAGES)
 def test_markup_in_the_prompt_target_and_memory_is_shown_as_text(app_model, page):
     query = {"memory": PAYLOAD, "cluster": "custom units…", "cluster_units": "0:0-3",
-             "lenses": "no-such-folder" + PAYLOAD}
+             "lenses": "no-such-folder" + PAYLOAD, "edit_subject": "Bogrolix", "edit_new_text": PAYLOAD}
     at = _open(page, "The founder of Bogrolix" + PAYLOAD, PAYLOAD, query)
     assert at.sidebar.text_area(key="prompt").value.endswith(PAYLOAD)
     assert not at.exception, [e.value for e in at.exception]
