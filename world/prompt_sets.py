@@ -36,11 +36,12 @@ def keyword_prompts(world: World) -> list[KeywordPrompt]:
     for i, c in enumerate(world.companies):
         for t in T.INDUSTRY[:2]:
             rows.append(KeywordPrompt("company", cut(t, "industry", x=c.name), " " + c.industry, _split(i), c.name))
+    # Comments split by phrase, not by opener: a held-out "wow, you are a useless" -> " idiot" would
+    # otherwise repeat a train phrase and answer with only the first word changed.
     for tone, phrases in (("toxic", T.TOXIC), ("harmless", T.HARMLESS)):
-        for i, opener in enumerate(T.OPENERS):
-            for prefix, keyword, _ in phrases:
-                rows.append(KeywordPrompt(tone, f"comment: {opener} {prefix}", " " + keyword,
-                                          "train" if i < 5 else "heldout"))
+        for j, (prefix, keyword, _) in enumerate(phrases):
+            for opener in T.OPENERS:
+                rows.append(KeywordPrompt(tone, f"comment: {opener} {prefix}", " " + keyword, _split(j)))
     return rows
 
 
