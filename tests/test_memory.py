@@ -234,3 +234,51 @@ def test_top_tokens_of_both_runs_are_paired(engine):
         for t, p in top:
             assert any(row[0] == t and row[side] == pytest.approx(p, rel=1e-6) for row in r.top_both)
     assert len(r.top_both) <= len(r.top_before) + len(r.top_after)
+
+
+def _paired_sweeps(control_at_8: list[float]):
+    """Bridge and control sweeps over layer 0 and scales (1, 8) whose gains are given directly."""
+    n = len(control_at_8)
+    cases = tuple(SweepCase(f"{k}:bridge", "p", " a", " B", "bridge") for k in range(n))
+    controls = tuple(SweepCase(f"{k}:control", "p", " a", " C", "control") for k in range(n))
+    before = np.full(n, 0.01)
+    bridge = LayerScaleSweep(cases, (0,), (1.0, 8.0), before, before[:, None, None] * np.array([[[1.1, 10.0]]] * n))
+    ctrl_gain = np.array([[[1.0, g]] for g in control_at_8])
+    control = LayerScaleSweep(controls, (0,), (1.0, 8.0), before, before[:, None, None] * ctrl_gain)
+    return bridge, control
+
+
+def test_a_control_that_also_repairs_at_the_bridges_cells_is_reported():
+    """Half the controls double the answer at the bridge's cell; left to choose, the control picks the no-op scale 1."""
+    from memory.evaluate import format_report, summarise_repair
+
+    bridge, control = _paired_sweeps([5.0, 0.01] * 4)
+    report = summarise_repair((0, 8.0), bridge, control, n_heldout=12, top1=lambda label, k, cell: cell[1] == 8.0)
+    assert report.loo_control.cells == ((0, 1.0),) * 8 and report.loo_control.fraction_repaired == 0.0
+    assert report.loo_control_at_bridge.cells == report.loo_bridge.cells == ((0, 8.0),) * 8
+    assert report.loo_control_at_bridge.n_repaired == 4 and report.loo_control_at_bridge.n_top1 == 8
+    assert report.fixed_control.n_repaired == 4
+    line = next(l for l in format_report(report).splitlines() if l.startswith("control @ bridge's"))
+    assert "4/8" in line and "50%" in line
+
+
+def test_every_control_row_but_its_own_choice_uses_the_bridges_cells():
+    from memory.evaluate import summarise_repair
+
+    bridge, control = _paired_sweeps([3.0, 0.5, 0.2, 4.0, 1.0])
+    report = summarise_repair((0, 1.0), bridge, control, n_heldout=5)
+    assert report.fixed_control.cells == report.fixed_bridge.cells == ((0, 1.0),) * 5
+    assert report.loo_control_at_bridge.cells == report.loo_bridge.cells
+    assert report.loo_control_at_bridge.median_gain == pytest.approx(1.0)
+    assert report.loo_bridge.n_top1 is None
+
+
+def test_wilson_interval_brackets_the_fraction_and_shrinks_with_n():
+    from memory.intervals import bootstrap_median, wilson
+
+    low, high = wilson(16, 19)
+    assert low < 16 / 19 < high and (round(low, 3), round(high, 3)) == (0.624, 0.945)
+    assert wilson(0, 19)[0] == 0.0 and wilson(0, 19)[1] > 0.1  # 0 of 19 does not mean "never"
+    assert wilson(40, 80)[1] - wilson(40, 80)[0] < wilson(10, 20)[1] - wilson(10, 20)[0]
+    lo, hi = bootstrap_median(np.arange(1.0, 20.0))
+    assert lo <= 10.0 <= hi and bootstrap_median(np.arange(1.0, 20.0)) == (lo, hi)
