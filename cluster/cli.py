@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
+from cluster.attribution import find_attribution_clusters
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
 from cluster.evaluate import make_eval_set
@@ -23,6 +24,8 @@ from engine.devices import add_device_args
 from engine.interventions import IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
 from ray_sweeps.args import add_ray_args, wants_ray
+
+TOPIC_METHODS = {"selectivity": find_topic_clusters, "attribution": find_attribution_clusters}
 
 
 @contextmanager
@@ -80,10 +83,10 @@ def cmd_find(args: argparse.Namespace) -> None:
     """Find clusters and write one JSON file per cluster."""
     engine, prompts = load_engine(args), load_keyword_prompts(Path(args.prompts))
     with progress_bar("reading activations") as progress:
-        if args.method == "selectivity":
+        if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
-            clusters = find_topic_clusters(engine, prompts, args.percent, topics=topics, split=_split(args.split),
-                                           site=args.site, progress=progress)
+            clusters = TOPIC_METHODS[args.method](engine, prompts, args.percent, topics=topics,
+                                                  split=_split(args.split), site=args.site, progress=progress)
         else:
             clusters = find_profile_clusters(engine, prompts, args.k, method=args.method, split=_split(args.split),
                                              site=args.site, seed=args.seed, progress=progress)
@@ -177,10 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_args(common)
     find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
     find.add_argument("--out", required=True, type=out_folder, help="folder for the <name>.json cluster files")
-    find.add_argument("--method", default="selectivity", choices=("selectivity", "kmeans", "agglomerative"))
+    find.add_argument("--method", default="selectivity", choices=(*TOPIC_METHODS, "kmeans", "agglomerative"),
+                      help="selectivity: units that fire most on the topic; attribution: units its answers rely on "
+                           "(activation x gradient of the answer logit); kmeans/agglomerative: activation profiles")
     find.add_argument("--percent", type=positive(100, 3), default=3.0,
-                      help="selectivity: top percent of each layer's units, in (0, 100]")
-    find.add_argument("--topics", default="", help="selectivity: comma list of topics (default: all)")
+                      help="selectivity/attribution: top percent of each layer's units, in (0, 100]")
+    find.add_argument("--topics", default="", help="selectivity/attribution: comma list of topics (default: all)")
     find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
     find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
     find.add_argument("--split", default="train", help="prompt split to use, or all")

@@ -37,17 +37,18 @@ def impairs(
 
 
 def random_cluster(cluster: Cluster, width: int, seed: int) -> Cluster:
-    """A cluster with the same number of units in every layer, drawn at random from the units outside ``cluster``."""
+    """A cluster with the same number of units in every layer, drawn at random from all ``width`` units of it.
+
+    The draw may include the cluster's own units, as a random set of that size would: excluding
+    them would bias the baseline towards the units the cluster left alone.
+    """
     rng = np.random.default_rng(seed)
     pairs = []
     for layer, units in cluster.by_layer().items():
-        pool = np.setdiff1d(np.arange(width), np.array(units))
-        if len(pool) < len(units):
-            raise ClusterError(
-                f"layer {layer} has only {len(pool)} units outside cluster {cluster.name!r}; "
-                f"a random cluster of {len(units)} units there cannot avoid it; use a smaller cluster"
-            )
-        pairs += [(layer, int(u)) for u in rng.choice(pool, size=len(units), replace=False)]
+        if len(units) > width:
+            raise ClusterError(f"layer {layer} has {len(units)} units in cluster {cluster.name!r} but only {width} "
+                               "exist; use a smaller cluster")
+        pairs += [(layer, int(u)) for u in rng.choice(width, size=len(units), replace=False)]
     return Cluster(name=f"random-{seed}", neurons=tuple(pairs), method="random", site=cluster.site,
                    fingerprint=cluster.fingerprint, model_name=cluster.model_name,
                    detail=f"random units matching {cluster.name!r} layer by layer (seed {seed})")

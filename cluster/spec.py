@@ -9,7 +9,7 @@ import numpy as np
 from engine.interventions import IMPAIR_SITES, ImpairSite
 from cluster.errors import ClusterError
 
-METHODS = ("selectivity", "kmeans", "agglomerative", "random", "manual")
+METHODS = ("selectivity", "attribution", "kmeans", "agglomerative", "random", "manual")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import torch
 from engine.adapter import Adapter
 from engine.batch import run_rows
 from engine.devices import dtype_name, resolve_device, resolve_dtype
+from engine.attribution import attribute_batch
 from engine.edit_checks import check_layer
 from engine.capture import Batch, Captured, CaptureSite, capture_batch, check_sites, pad_batch
 from engine.edits import blame, compile_edits
@@ -307,6 +308,24 @@ class Engine:
                                      "lower its intensity or scale")
             results[b] = RunResult.from_logits(logits, clean, samples)
         return results
+
+    def attribute(self, seqs: Sequence[Sequence[int]], targets: Sequence[int], site: str = "mlp_post",
+                  objective: str = "logit") -> torch.Tensor:
+        """``(n_seqs, n_layers, width)`` activation x gradient of each sequence's ``targets`` token at its
+        last position, for every unit of ``site`` (mlp_post, mlp_in or mlp_out): the first-order effect
+        of zeroing it (attribution patching). ``objective`` is "logit" or "logprob"."""
+        if site not in ("mlp_post", "mlp_in", "mlp_out") or objective not in ("logit", "logprob"):
+            raise InterventionError(f"cannot attribute site {site!r} with objective {objective!r}; use site "
+                                    "mlp_post, mlp_in or mlp_out and objective logit or logprob")
+        if len(targets) != len(seqs):
+            raise InterventionError(f"{len(targets)} targets for {len(seqs)} sequences; give one target per sequence")
+        for seq in seqs:
+            self._check_tokens(tuple(int(i) for i in seq))
+        padded = pad_batch(seqs)
+        batch = Batch(padded.ids.to(self.device), padded.mask.to(self.device))
+        with self.lock:
+            out = attribute_batch(self._adapter, batch, torch.tensor(list(targets), device=self.device), site, objective)
+        return out.to("cpu", torch.float32)
 
     def run_activations(self, prompt: Prompt, interventions: Sequence[Intervention],
                         site: ActivationSite) -> torch.Tensor:

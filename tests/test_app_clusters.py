@@ -31,6 +31,21 @@ def test_finding_clusters_offers_them_for_inspection(app_model):
     assert_every_chart_captioned(at)
 
 
+def test_attribution_is_offered_and_its_clusters_say_how_they_were_found(app_model):
+    at = open_app(PAGE)
+    at.selectbox(key="find_method").set_value("attribution").run()
+    at.number_input(key="find_percent").set_value(2.0).run()
+    at.button(key="find_go").click().run()
+    assert_clean(at)
+    assert at.success
+    shipped = {"athlete", "artist", "company", "toxic", "harmless", "custom units…"}
+    found = sorted(p for p in at.selectbox(key="cluster").options if p not in shipped)  # found ones never shadow shipped
+    at.selectbox(key="cluster").set_value(found[0]).run()
+    assert_clean(at)
+    assert any("activation x gradient" in c.value for c in at.caption)
+    assert any("--method attribution --percent 2" in c.value for c in at.code)
+
+
 def test_describing_a_cluster_lists_prompts_and_tokens(app_model):
     at = open_app(PAGE, {"cluster": "custom units…", "cluster_units": "2:0-31"})
     at.button(key="describe_go").click().run()

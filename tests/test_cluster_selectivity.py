@@ -99,19 +99,22 @@ def small_cluster() -> Cluster:
     return Cluster(name="c", neurons=((0, 1), (0, 4), (2, 3)), method="manual")
 
 
-def test_random_cluster_matches_counts_avoids_the_cluster_and_is_seeded():
+def test_random_cluster_matches_counts_draws_from_all_units_and_is_seeded():
     c = small_cluster()
     r0, r0b, r1 = random_cluster(c, 10, 0), random_cluster(c, 10, 0), random_cluster(c, 10, 1)
     assert r0.counts(3).tolist() == c.counts(3).tolist()
-    assert not set(r0.neurons) & set(c.neurons)
     assert r0 == r0b and r0.neurons != r1.neurons
     assert all(u < 10 for _, u in r0.neurons)
+    # Every unit of the layer can be drawn, the cluster's own included (a fair baseline, not one biased away from it).
+    drawn = {n for seed in range(200) for n in random_cluster(c, 10, seed).neurons}
+    assert set(c.neurons) <= drawn and {u for layer, u in drawn if layer == 0} == set(range(10))
 
 
-def test_random_cluster_refuses_when_a_layer_is_too_full():
+def test_random_cluster_refuses_a_layer_larger_than_the_model_has():
     c = Cluster(name="c", neurons=tuple((0, u) for u in range(6)), method="manual")
+    assert random_cluster(c, 6, 0).counts(1).tolist() == [6]
     with pytest.raises(ClusterError, match="smaller cluster"):
-        random_cluster(c, 10, 0)
+        random_cluster(c, 5, 0)
 
 
 def test_impairs_gives_one_intervention_per_layer_at_the_cluster_site():

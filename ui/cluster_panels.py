@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cluster.attribution import find_attribution_clusters
 from cluster.describe import ClusterDescription, describe_cluster
 from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
@@ -25,6 +26,7 @@ from world.prompts import KeywordPrompt
 
 DESCRIBED = "_cluster_descriptions"
 SAVE_FOR = "_save_path_for"
+TOPIC_METHODS = {"selectivity": find_topic_clusters, "attribution": find_attribution_clusters}
 
 
 def _progress_bar(text: str):
@@ -36,15 +38,17 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
     """Method, size and site, and a button that finds clusters on the train prompts (with progress)."""
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox("Method", FIND_METHODS, key="find_method", bind="query-params",
-                          help="selectivity: each topic's most selective units; kmeans / agglomerative: group units by activation profile")
+                          help="selectivity: each topic's most selective units; attribution: the units each topic's answers "
+                               "rely on (activation x gradient of the answer logit); kmeans / agglomerative: group "
+                               "units by activation profile")
     percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
-                              disabled=method != "selectivity")
-    k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method == "selectivity"))
+                              disabled=method not in TOPIC_METHODS)
+    k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
     site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
         bar, tick = _progress_bar("Reading activations…")
-        if method == "selectivity":
-            found = attempt(find_topic_clusters, engine, prompts, percent, site=site, progress=tick)
+        if method in TOPIC_METHODS:
+            found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
         else:
             found = attempt(find_profile_clusters, engine, prompts, k, method=method, site=site, progress=tick)
         bar.empty()

@@ -21,7 +21,7 @@ PROMPTS = repo_path(str(DEMO_PROMPTS))
 
 def cluster_find(model: str, method: str, site: str, percent: float, k: int, seed: int) -> str:
     """``python -m cluster find`` with the page's settings."""
-    size = f"--percent {percent:g}" if method == "selectivity" else f"--k {k} --seed {seed}"
+    size = f"--percent {percent:g}" if method in ("selectivity", "attribution") else f"--k {k} --seed {seed}"
     return (f"python -m cluster find --model {quote(repo_path(model))} --prompts {PROMPTS} --method {method} "
             f"{size} --site {site} --out clusters")
 

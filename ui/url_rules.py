@@ -22,7 +22,7 @@ from lens.kinds import KINDS
 from memory.build import MEMORY_SOURCES
 from ui.config import MAX_CHARS
 
-FIND_METHODS: tuple[str, ...] = ("selectivity", "kmeans", "agglomerative")
+FIND_METHODS: tuple[str, ...] = ("selectivity", "attribution", "kmeans", "agglomerative")
 POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
 # Whole numbers longer than this are refused before int() is asked to read them.
 MAX_DIGITS = 24
