@@ -10,14 +10,18 @@ import torch
 
 from cli import Parser, load_engine, out_folder, parse, positive, run_command, whole, whole_list
 from engine.devices import add_device_args
+from lens.baselines import constant_kl, mean_final_distribution
 from lens.data import read_texts, split_holdout, text_digest
+from lens.convergence import LR_GRID, Convergence
 from lens.decode import decode_heads, load_lenses
 from lens.evaluate import evaluate_lenses, evaluate_lenses_on
 from lens.original import import_original
 from lens.report import goal_lines, gpt2_small_sizes, kl_table, size_table
-from lens.train import DEFAULT_STEPS, train_lenses
+from lens.train import train_lenses
 from promptsets.paths import DEMO_DIR
 from ray_sweeps.args import add_ray_args, wants_ray
+
+MAX_STEPS = 3000
 
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
@@ -25,10 +29,11 @@ DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 def cmd_train(args: argparse.Namespace) -> None:
     eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     texts = read_texts(args.data)
+    converge = None if args.fixed else Convergence(lrs=LR_GRID[args.kind], patience=args.patience)
     lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=args.layers, steps=args.steps,
                           seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
                           batch_size=args.batch_size, lr=args.lr, data_name=Path(args.data).name,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, converge=converge)
     print(f"saved {lenses.kind} lenses for layers {list(lenses.layers)} to {args.out}")
     for layer, kl in zip(lenses.layers, lenses.header.final_kl):
         print(f"layer {layer}: held-out KL per head " + " ".join(f"{x:.4f}" for x in kl))
@@ -42,15 +47,18 @@ def cmd_eval(args: argparse.Namespace) -> None:
     if data is not None and text_digest(texts) != data.sha256:
         logging.warning("%s is not the text these lenses were trained on (%s); its held-out tail may "
                         "overlap their training text", args.data, data.name)
-    held = split_holdout(texts, data.holdout if data else 0.05)[1][: args.max_texts]
+    train, held = split_holdout(texts, data.holdout if data else 0.05)
+    held = held[: args.max_texts]
     if wants_ray(args):
         result = _eval_on_ray(args, eng, held)
     else:
         result = evaluate_lenses(eng, held, sets, batch_size=args.batch_size)
-    for line in kl_table(result) + [""] + size_table(sets) + gpt2_small_sizes(sets[0].header.rank) + [""]:
+    constant = constant_kl(eng, held, mean_final_distribution(eng, train[: args.max_texts], args.batch_size),
+                           args.batch_size)
+    for line in kl_table(result, constant) + [""] + size_table(sets) + gpt2_small_sizes(sets[0].header.rank) + [""]:
         print(line)
     names = {s.kind: s.name for s in sets}
-    for line in goal_lines(result, names.get("compact"), names.get("full")):
+    for line in goal_lines(result, names.get("compact"), names.get("full"), constant):
         print(line)
 
 
@@ -93,14 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, type=out_folder, help="folder for the lenses (and checkpoints)")
     t.add_argument("--kind", choices=("compact", "full"), default="compact")
     t.add_argument("--layers", type=whole_list(0, 100_000, "0,1,3"), help="comma-separated layers (default: all)")
-    t.add_argument("--steps", type=whole(1, 1_000_000, DEFAULT_STEPS), default=DEFAULT_STEPS)
+    t.add_argument("--steps", type=whole(1, 1_000_000, MAX_STEPS), default=MAX_STEPS,
+                   help="the most steps; training stops earlier once the validation KL stops falling")
+    t.add_argument("--patience", type=whole(1, 1000, 3), default=3,
+                   help="validation checks (every 50 steps) without a gain before stopping")
+    t.add_argument("--fixed", action="store_true", help="run exactly --steps steps at --lr (no validation)")
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="text file, one document per line")
     t.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
     t.add_argument("--rank", type=whole(1, 100_000, 16), default=None,
                    help="low-rank compact translators of this rank (below the model's width)")
     t.add_argument("--batch-size", type=whole(1, 4096, 32), default=32)
     t.add_argument("--lr", type=positive(10, 1e-3), default=None,
-                   help="Adam learning rate (default: 3e-3 compact, 1e-3 full)")
+                   help="Adam learning rate (default: chosen on validation among 1e-3, 3e-3, 1e-2)")
     t.add_argument("--checkpoint-every", type=whole(0, 1_000_000, 100), default=100)
     t.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
     t.set_defaults(func=cmd_train)

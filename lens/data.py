@@ -26,12 +26,24 @@ def read_texts(path: Path) -> list[str]:
 
 
 def split_holdout(texts: Sequence[str], holdout: float = 0.05) -> tuple[list[str], list[str]]:
-    """(train, held-out): the last ``holdout`` share of the lines is held out (at least one if any)."""
+    """(train, held-out): the last ``holdout`` share of the lines is held out (at least one if any).
+
+    Held-out lines that also occur among the training lines are dropped, and so are repeats
+    within the held-out part: a corpus written from templates repeats lines, and a repeated
+    line would be scored on text the lens was trained on.
+    """
     if not 0.0 <= holdout < 1.0:
         raise LensSpecError(f"holdout must be in [0, 1), got {holdout}")
     n_held = 0 if holdout == 0 or len(texts) < 2 else max(1, round(len(texts) * holdout))
     cut = len(texts) - n_held
-    return list(texts[:cut]), list(texts[cut:])
+    train = list(texts[:cut])
+    seen = set(train)
+    held = []
+    for text in texts[cut:]:
+        if text not in seen:
+            seen.add(text)
+            held.append(text)
+    return train, held
 
 
 def text_digest(texts: Sequence[str]) -> str:

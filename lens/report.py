@@ -11,17 +11,35 @@ from lens.storage import LensSet
 GPT2_SMALL = dict(n_layers=12, n_heads=12, d_model=768, d_vocab=50257)
 
 
-def kl_table(result: EvalResult) -> list[str]:
-    """One line per layer: held-out KL of every lens, with the logit lens on resid_post first."""
-    names = (RESID_NAME, *result.names)
-    width = max(len(n) for n in names) + 2
+CONSTANT_NAME = "best constant"
+
+
+def _columns(result: EvalResult, constant: float | None) -> list[tuple[str, object]]:
+    """(name, (n_layers,) KL) of every column: resid logit lens, the head-write lenses, the constant."""
+    cols = [(RESID_NAME, result.resid_kl)] + [(n, result.kl[i]) for i, n in enumerate(result.names)]
+    if constant is not None:
+        cols.append((CONSTANT_NAME, [constant] * len(result.layers)))
+    return cols
+
+
+def kl_table(result: EvalResult, constant: float | None = None) -> list[str]:
+    """One line per layer: held-out KL of every lens (and of the best constant), and which is lowest."""
+    cols = _columns(result, constant)
+    width = max(len(n) for n, _ in cols) + 2
     lines = [f"held-out KL(final || lens) in nats, mean over heads and {result.n_tokens} positions "
              f"of {result.n_texts} texts",
-             "layer " + "".join(n.rjust(width) for n in names)]
+             "layer " + "".join(n.rjust(width) for n, _ in cols) + "  lowest"]
     for j, layer in enumerate(result.layers):
-        row = [result.resid_kl[j], *result.kl[:, j]]
-        lines.append(f"{layer:>5} " + "".join(f"{v:{width}.4f}" for v in row))
+        row = [float(v[j]) for _, v in cols]
+        best = cols[min(range(len(row)), key=row.__getitem__)][0]
+        lines.append(f"{layer:>5} " + "".join(f"{v:{width}.4f}" for v in row) + f"  {best}")
     return lines
+
+
+def _verdict(claim: str, layers: tuple[int, ...], holds) -> str:
+    """``claim: yes`` if ``holds`` is true at every layer, else ``NO`` and the layers where it fails."""
+    failing = [layer for layer, ok in zip(layers, holds) if not ok]
+    return f"{claim} at every layer: " + ("yes" if not failing else f"NO (fails at layers {failing})")
 
 
 def size_table(lens_sets: Sequence[LensSet]) -> list[str]:
@@ -48,15 +66,22 @@ def gpt2_small_sizes(rank: int | None = None) -> list[str]:
     ]
 
 
-def goal_lines(result: EvalResult, compact: str | None, full: str | None) -> list[str]:
-    """Whether compact <= full at every layer, and both below the logit lens on head writes."""
-    base = result.row("logit lens (head writes)")
+def goal_lines(result: EvalResult, compact: str | None, full: str | None, constant: float | None = None) -> list[str]:
+    """Each comparison that matters, checked at every layer and printed as ``yes`` or ``NO (layers)``.
+
+    Every trained lens against the logit lens on head writes, on the residual stream, and the best
+    constant distribution; and compact against full.
+    """
     lines = []
+    bars = [("logit lens (head writes)", result.row("logit lens (head writes)")), (RESID_NAME, result.resid_kl)]
+    if constant is not None:
+        bars.append((CONSTANT_NAME, [constant] * len(result.layers)))
     for name in (compact, full):
         if name is not None:
-            ok = bool((result.row(name) < base).all())
-            lines.append(f"{name} below the logit lens (head writes) at every layer: {'yes' if ok else 'NO'}")
+            for bar, values in bars:
+                lines.append(_verdict(f"{name} below the {bar}", result.layers,
+                                      [a < b for a, b in zip(result.row(name), values)]))
     if compact is not None and full is not None:
-        ok = bool((result.row(compact) <= result.row(full)).all())
-        lines.append(f"compact KL <= full KL at every layer: {'yes' if ok else 'NO'}")
+        lines.append(_verdict("compact KL <= full KL", result.layers,
+                              [a <= b for a, b in zip(result.row(compact), result.row(full))]))
     return lines

@@ -8,6 +8,7 @@ training each head's lens alone (see ``lens.objective`` for the choice of object
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from engine.engine import Engine
 from engine.errors import OutOfRangeError
 from lens.capture import adapter_of, capture_batch
+from lens.convergence import MAX_VAL_TEXTS, Convergence, EarlyStop, choose_lr
 from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
 from lens.errors import LensSpecError
@@ -80,8 +82,11 @@ def heldout_kl(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, t
 
 def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, opt: torch.optim.Optimizer,
               batches: Batches, start: int, steps: int, checkpoint: Callable[[int], None],
-              progress: Progress | None) -> dict[int, torch.Tensor]:
-    """Run steps ``start..steps-1``; ``checkpoint(done)`` after each; return the last step's KL per head."""
+              progress: Progress | None, stop: Callable[[int], bool] | None = None) -> dict[int, torch.Tensor]:
+    """Run steps ``start..steps-1``; ``checkpoint(done)`` after each; return the last step's KL per head.
+
+    ``stop(done)``, when given, is asked after each step and ends training early when it says so.
+    """
     bar = tqdm(total=steps, initial=start, desc="lenses", disable=progress is not None)
     kl: dict[int, torch.Tensor] = {}
     try:
@@ -94,9 +99,47 @@ def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, op
             checkpoint(step + 1)
             if progress is not None:
                 progress(step + 1, steps)
+            if stop is not None and stop(step + 1):
+                break
     finally:
         bar.close()  # before any message about an interruption, not after it at exit
     return kl
+
+
+def _probe(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None, unembed: Unembed,
+           batches: Batches, lr: float, seed: int, steps: int,
+           validate: Callable[[dict[int, LayerLens]], float]) -> float:
+    """Validation KL of fresh lenses after ``steps`` steps at ``lr`` (to compare learning rates)."""
+    torch.manual_seed(seed)
+    lenses = {layer: new_layer_lens(kind, engine.spec.n_heads, unembed, rank) for layer in layers}
+    opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
+    _optimise(engine, lenses, unembed, opt, batches, 0, steps, lambda done: None, lambda *a: None)
+    return validate(lenses)
+
+
+def _carve_validation(train_texts: list[str], converge: Convergence | None) -> tuple[list[str], list[str]]:
+    """(lines to train on, validation lines): without ``converge`` nothing is carved."""
+    if converge is None:
+        return train_texts, []
+    train_texts, val = split_holdout(train_texts, converge.validation)
+    if not val:
+        raise LensSpecError(f"{len(train_texts)} training lines leave none for validation; pass more text "
+                            "to train to convergence, or train a fixed number of steps")
+    return train_texts, val[:MAX_VAL_TEXTS]
+
+
+def _finish(stopper: EarlyStop | None, converge: Convergence | None, lenses: dict[int, LayerLens],
+            steps: int) -> int:
+    """Load the best validation state into ``lenses``; the step it was reached at (``steps`` without one)."""
+    if stopper is None or converge is None:
+        return steps
+    ran_out = stopper.bad < converge.patience  # reached ``steps`` without stopping: score the last state too
+    if ran_out and (not stopper.history or stopper.history[-1][0] != steps):
+        stopper.check(steps, lenses)
+    best = stopper.restore(lenses)
+    log.info("lenses stopped at step %d (validation KL %.4f; checks: %s)", best, stopper.best,
+             ", ".join(f"{s}: {k:.4f}" for s, k in stopper.history))
+    return best
 
 
 def train_lenses(
@@ -117,6 +160,7 @@ def train_lenses(
     holdout: float = 0.05,
     data_name: str = "texts",
     overwrite: bool = False,
+    converge: Convergence | None = None,
 ) -> LensSet:
     """Train lenses of ``kind`` for every head of ``layers`` (default all) on ``texts``; save them to ``out_dir``.
 
@@ -127,20 +171,36 @@ def train_lenses(
     tqdm bar is shown. Deterministic for a seed. ``out_dir`` is written whole at the end; one
     that already holds lenses is replaced only with ``overwrite`` (checked before any work), and
     a second run into the same folder while this one runs is refused (OutputLockedError).
+
+    With ``converge``, validation lines are carved from the training lines: the learning rate
+    (when ``lr`` is None) is chosen among ``converge.lrs`` by short probes, and training stops once
+    the validation KL stops falling (``steps`` is then the most it may run); the best state is kept,
+    and the header records the step it was reached at. A resumed run restarts the patience count.
     """
     layers = _check_args(engine, kind, layers, steps, rank)
     check_target(out_dir, overwrite)
     with OutputLock.beside(out_dir):  # a second run into the same folder is refused, not mixed in
-        lr = DEFAULT_LR[kind] if lr is None else lr
         train_texts, held = split_holdout(texts, holdout)
+        train_texts, val = _carve_validation(train_texts, converge)
         batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
         spec = engine.spec
+        unembed = Unembed.from_adapter(adapter_of(engine))
+
+        def validate(lenses: dict[int, LayerLens]) -> float:
+            kl = heldout_kl(engine, lenses, unembed, val, batch_size, max_len)
+            return float(torch.stack(list(kl.values())).mean())
+
+        if lr is None and converge is not None and converge.lrs:
+            lr = converge.lrs[0] if len(converge.lrs) == 1 else choose_lr(
+                converge.lrs, lambda rate: _probe(engine, kind, layers, rank, unembed, batches, rate, seed,
+                                                  min(converge.probe_steps, steps), validate))[0]
+        lr = DEFAULT_LR[kind] if lr is None else lr
         data = DataInfo(data_name, text_digest(texts), len(texts), holdout)
         run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
                    "batch_size": batch_size, "max_len": max_len, "fingerprint": spec.fingerprint,
-                   "data": data.sha256, "holdout": holdout}
+                   "data": data.sha256, "holdout": holdout,
+                   "converge": None if converge is None else asdict(converge)}
         torch.manual_seed(seed)
-        unembed = Unembed.from_adapter(adapter_of(engine))
         lenses = {layer: new_layer_lens(kind, spec.n_heads, unembed, rank) for layer in layers}
         opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
 
@@ -149,7 +209,10 @@ def train_lenses(
                 save_checkpoint(out_dir, run_key, done, lenses, opt)
 
         start = min(load_checkpoint(out_dir, run_key, lenses, opt), steps)
-        kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress)
+        stopper = EarlyStop(lambda: validate(lenses), converge) if converge is not None else None
+        stop = None if stopper is None else (lambda done: done % converge.every == 0 and stopper.check(done, lenses))
+        kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress, stop)
+        steps = _finish(stopper, converge, lenses, steps)
         if held:
             kl = heldout_kl(engine, lenses, unembed, held[:MAX_EVAL_TEXTS], batch_size, max_len)
         header = LensHeader(

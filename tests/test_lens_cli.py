@@ -29,11 +29,14 @@ def test_train_then_eval_prints_kl_per_layer_and_sizes(tiny_model_dir, data, tmp
     assert rc == 0
     lines = out.splitlines()
     header = next(l for l in lines if l.startswith("layer "))
-    names = ("logit lens (resid_post)", "logit lens (head writes)", "compact attention lens", "full attention lens")
+    names = ("logit lens (resid_post)", "logit lens (head writes)", "compact attention lens", "full attention lens",
+             "best constant", "lowest")
     assert all(name in header for name in names)
     assert sum(1 for l in lines if l.split()[:1] in (["0"], ["2"])) == 2
     assert "full/compact = 65.4x" in out
-    assert "compact KL <= full KL at every layer" in out
+    verdicts = [l for l in lines if "at every layer:" in l]
+    assert any(l.startswith("compact KL <= full KL at every layer: ") for l in verdicts)
+    assert all(l.endswith(": yes") or ": NO (fails at layers [" in l for l in verdicts)
 
 
 def test_decode_prints_each_layer(tiny_model_dir, data, tmp_path, capsys):
