@@ -1,10 +1,11 @@
 """Memory injection on the demo model: does injecting the missing bridge entity repair wrong two-hop answers?
 
-Prints, for the heldout two-hop prompts the model gets wrong: the fraction whose
-answer probability at least doubles, the median gain and the paper-style mean
-of ratios, for the bridge entity and for a control entity, with (layer, scale)
-chosen once on the taught split, by leave-one-out over the wrong prompts, and
-at each prompt's own best cell. Then the median gain at every (layer, scale).
+Prints, for the heldout two-hop prompts the model gets wrong, per way of choosing
+the (layer, scale): how many answers at least doubled in probability and how many
+became the top-1 token (each with a 95% Wilson interval), the median gain (with a
+95% bootstrap interval) and the paper-style mean of ratios. The control entity is
+scored at the bridge's own cells (like for like) and, separately, at cells it
+chooses for itself. Then the median gain at every (layer, scale).
 
     python bench/memory.py [--model DIR] [--prompts DIR] [--source unembedding|embedding] [--scales 1:15:1]
 """

@@ -37,3 +37,21 @@ def answer_token(engine: Engine, answer: str) -> int:
     if not answer:
         raise ClusterError(f"answer {answer!r} has no tokens; every keyword prompt needs a non-empty answer")
     return engine.token_id(answer, "keyword answer", first=True)
+
+
+def carve_validation(prompts: Sequence[KeywordPrompt], every: int = 3) -> tuple[list[KeywordPrompt], list[KeywordPrompt]]:
+    """(fit, validation) from training prompts: every ``every``-th group of each topic goes to validation.
+
+    A group is one entity's prompts, or, for prompts without an entity, one answer's (one comment
+    phrase), so validation shares no entity and no phrase-with-answer with fit, as held-out does
+    with train. Choices such as a cluster's size are made on validation, never on held-out.
+    """
+    if every < 2:
+        raise ClusterError(f"every must be at least 2 (1 would leave nothing to fit on), got {every}")
+    seen: dict[str, dict[str, int]] = {}
+    fit, val = [], []
+    for p in prompts:
+        groups = seen.setdefault(p.topic, {})
+        index = groups.setdefault(p.entity or p.answer, len(groups))
+        (val if index % every == every - 1 else fit).append(p)
+    return fit, val

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
     _add_recipe(inj)
     inj.add_argument("--prompt", required=True)
-    inj.add_argument("--memory", required=True, help="memory text, e.g. ' Rounin' (mind the leading space)")
+    inj.add_argument("--memory", required=True, help="memory text, e.g. ' Loteix' (mind the leading space)")
     inj.add_argument("--answer", default=None, help="expected answer, e.g. ' Marlow'; default: the clean top-1 token")
     inj.add_argument("--layer", type=whole(0, 100_000, 1), required=True)
     inj.add_argument("--scale", type=finite(-1e6, 1e6, 4), default=1.0)

@@ -1,8 +1,11 @@
-"""The shipped topic clusters of the demo world do what the app claims (issue 5's science check).
+"""The shipped topic clusters of the demo world do what the README claims (issue 11's science check).
 
-Zeroing a topic's cluster (scale 0) hurts that topic's held-out keyword accuracy
-clearly more than the other topics', while random clusters of the same per-layer
-counts do not; and noise impairs the model more as its intensity grows.
+The clusters are 5% of each layer's MLP units, ranked by attribution on the train
+prompts. Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy
+(other entities and phrases than train) more than the other topics' for artist,
+toxic and company, while random clusters of the same per-layer counts, drawn from
+all units, do nothing; athlete is not specific at this size (the README says so).
+Noise impairs the model more as its intensity grows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 from world.prompts import load_keyword_prompts
 
 SHIPPED = ("athlete", "artist", "company", "toxic")
+# Held-out specificity the README quotes for each shipped cluster, rounded down (bench/cluster.py --clusters).
+CLAIMED = {"artist": 0.45, "toxic": 0.3, "company": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +38,19 @@ def shipped(engine):
     return {t: load_cluster(DEMO_CLUSTERS / f"{t}.json", engine) for t in SHIPPED}
 
 
+def test_shipped_clusters_are_at_most_5_percent_of_each_layer_by_attribution(engine, shipped):
+    for cluster in shipped.values():
+        assert cluster.method == "attribution" and cluster.prompt_set.endswith(":train")
+        assert max(cluster.counts(engine.spec.n_layers)) <= 0.05 * engine.spec.d_mlp + 1
+
+
 @pytest.mark.parametrize("topic", SHIPPED)
-def test_zeroing_a_topic_cluster_is_specific_and_random_clusters_are_not(engine, evalset, shipped, topic):
-    curves = impairment_curves(engine, shipped[topic], evalset, "scale", [0.0], baseline_seeds=(0, 1))
+def test_zeroing_a_topic_cluster_is_as_specific_as_claimed_and_random_clusters_are_not(engine, evalset, shipped, topic):
+    curves = impairment_curves(engine, shipped[topic], evalset, "scale", [0.0], baseline_seeds=(0, 1, 2))
     specificity = curves.specificity("accuracy")[0]
     random = curves.specificity("accuracy", baseline=True)[0]
-    assert specificity >= 0.3, f"{topic}: specificity {specificity:.3f} (random {random:.3f})"
-    assert random < 0.1, f"{topic}: random clusters reach specificity {random:.3f}"
+    assert specificity >= CLAIMED.get(topic, 0.0), f"{topic}: specificity {specificity:.3f} (random {random:.3f})"
+    assert abs(random) <= 0.05, f"{topic}: random clusters reach specificity {random:.3f}"
 
 
 def test_noise_impairs_more_as_intensity_grows(engine, evalset, shipped):

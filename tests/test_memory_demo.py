@@ -54,8 +54,10 @@ def test_control_entity_does_not_at_the_bridges_own_cells(report):
     assert control.repaired_ci[1] < bridge.repaired_ci[0]
 
 
-def test_bridge_makes_wrong_answers_right(report):
-    assert report.loo_bridge.fraction_top1 >= 0.4
+def test_bridge_makes_wrong_answers_right_more_often_than_the_control(report):
+    bridge, control = report.loo_bridge, report.loo_control_at_bridge
+    assert bridge.fraction_top1 >= 0.2
+    assert control.top1_ci[1] < bridge.fraction_top1
 
 
 def test_cell_chosen_on_taught_prompts_favours_the_bridge(report):

@@ -16,7 +16,7 @@ def _split(rows, train: str, heldout: str):
     return [r for r in rows if r.split == train], [r for r in rows if r.split == heldout]
 
 
-@pytest.mark.parametrize("source", ["generated"])
+@pytest.mark.parametrize("source", ["shipped", "generated"])
 def test_keyword_heldout_prompts_share_nothing_with_train(source):
     rows = load_keyword_prompts(DEMO_PROMPTS) if source == "shipped" else keyword_prompts(generate_world(WorldConfig()))
     train, heldout = _split(rows, "train", "heldout")
@@ -24,7 +24,7 @@ def test_keyword_heldout_prompts_share_nothing_with_train(source):
     assert split_leaks(train, heldout) == []
 
 
-@pytest.mark.parametrize("source", ["generated"])
+@pytest.mark.parametrize("source", ["shipped", "generated"])
 def test_two_hop_heldout_prompts_share_nothing_with_taught(source):
     config = WorldConfig()
     rows = load_two_hop_prompts(DEMO_PROMPTS) if source == "shipped" else two_hop_prompts(generate_world(config), 0)
@@ -47,3 +47,12 @@ def test_same_entity_or_same_text_is_a_leak_but_another_entity_is_not():
     assert split_leaks(train, [KeywordPrompt("athlete", "Zolir is a professional", " tennis", "heldout", "Zolir")])
     assert split_leaks(train, [KeywordPrompt("athlete", "Zolir plays", " tennis", "heldout", "")])
     assert split_leaks(train, [KeywordPrompt("athlete", "Bram plays", " tennis", "heldout", "Bram")]) == []
+
+
+def test_validation_carved_from_train_shares_nothing_with_what_is_fitted():
+    from cluster.prompts import carve_validation
+
+    train = [p for p in keyword_prompts(generate_world(WorldConfig())) if p.split == "train"]
+    fit, val = carve_validation(train)
+    assert len(fit) + len(val) == len(train) and {p.topic for p in val} == {p.topic for p in fit}
+    assert split_leaks(fit, val) == []

@@ -12,7 +12,7 @@ from ui.text import md_escape
 from ui.url_rules import PROMPT_URL_CHARS
 from world.prompts import PromptSetError
 
-FALLBACK_PROMPT = "The founder of Bogrolix was born in"
+FALLBACK_PROMPT = "The founder of Pothasix was born in"
 FREE_TEXT = "(type your own)"
 SELECTION_KEY = "_lenslab_selection"
 

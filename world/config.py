@@ -10,13 +10,15 @@ class WorldConfig:
     """Sizes of the synthetic world and of the corpus written from it."""
 
     seed: int = 0
-    n_countries: int = 6
-    n_cities: int = 18
-    n_athletes: int = 40
-    n_artists: int = 40
-    n_companies: int = 36
-    taught_fraction: float = 0.6  # share of subjects whose composed (two-hop) form is in the corpus
-    docs_per_entity: int = 60
+    n_countries: int = 8
+    n_cities: int = 24
+    n_athletes: int = 90
+    n_artists: int = 90
+    n_companies: int = 80
+    # Share of subjects whose composed (two-hop) form is in the corpus; the rest are held out, enough
+    # of them that the wrong ones (what memory injection repairs) number over 50 and intervals are informative.
+    taught_fraction: float = 0.45
+    docs_per_entity: int = 48
     n_comments: int = 3000
 
 
@@ -29,7 +31,7 @@ class ModelConfig:
     n_embd: int = 128
     n_ctx: int = 128
     vocab_size: int = 2048
-    steps: int = 1500
+    steps: int = 2000
     batch_size: int = 32
     seq_len: int = 64
     lr: float = 3e-3
@@ -42,8 +44,10 @@ class ModelConfig:
 class AssetsConfig:
     """What the build makes on top of the model: Attention Lenses and topic clusters."""
 
-    lens_steps: int = 400
-    cluster_percent: float = 25.0  # the smallest share whose zeroing passes the specificity check (bench/cluster.py)
+    lens_steps: int = 2000  # the most: training stops once the validation KL stops falling
+    lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
+    cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
+    cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
     cluster_topics: tuple[str, ...] = ("athlete", "artist", "company", "toxic")
 
 
