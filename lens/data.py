@@ -46,6 +46,20 @@ def split_holdout(texts: Sequence[str], holdout: float = 0.05) -> tuple[list[str
     return train, held
 
 
+def split_validation(texts: Sequence[str], share: float) -> tuple[list[str], list[str]]:
+    """(train, validation): the last ``share`` of the distinct lines, every copy of them taken out of train.
+
+    LensSpecError if fewer than two distinct lines leave nothing to validate on.
+    """
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) < 2:
+        raise LensSpecError(f"{len(distinct)} distinct training line(s) leave none for validation; pass more "
+                            "text to train to convergence, or train a fixed number of steps")
+    val = distinct[-max(1, round(len(distinct) * share)):]
+    chosen = set(val)
+    return [t for t in texts if t not in chosen], val
+
+
 def text_digest(texts: Sequence[str]) -> str:
     """SHA-256 of the lines, to pin which text a lens set was trained on."""
     digest = hashlib.sha256()

@@ -20,7 +20,7 @@ from engine.errors import OutOfRangeError
 from lens.capture import adapter_of, capture_batch
 from lens.convergence import MAX_VAL_TEXTS, Convergence, EarlyStop, choose_lr
 from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
-from lens.data import Batches, eval_batches, pad_id, split_holdout, text_digest, tokenize
+from lens.data import Batches, eval_batches, pad_id, split_holdout, split_validation, text_digest, tokenize
 from lens.errors import LensSpecError
 from lens.header import DataInfo, LensHeader
 from lens.integrity import check_target
@@ -118,13 +118,10 @@ def _probe(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None,
 
 
 def _carve_validation(train_texts: list[str], converge: Convergence | None) -> tuple[list[str], list[str]]:
-    """(lines to train on, validation lines): without ``converge`` nothing is carved."""
+    """(lines to train on, validation lines); without ``converge`` nothing is carved."""
     if converge is None:
         return train_texts, []
-    train_texts, val = split_holdout(train_texts, converge.validation)
-    if not val:
-        raise LensSpecError(f"{len(train_texts)} training lines leave none for validation; pass more text "
-                            "to train to convergence, or train a fixed number of steps")
+    train_texts, val = split_validation(train_texts, converge.validation)
     return train_texts, val[:MAX_VAL_TEXTS]
 
 

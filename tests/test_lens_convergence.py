@@ -8,7 +8,7 @@ import pytest
 from engine import Engine
 from lens import train_lenses
 from lens.convergence import Convergence, EarlyStop
-from lens.data import read_texts, split_holdout
+from lens.data import read_texts, split_holdout, split_validation
 from lens.evaluate import EvalResult
 from lens.report import goal_lines, kl_table
 from tiny_models import SENTENCES
@@ -28,9 +28,16 @@ def test_held_out_lines_never_repeat_training_lines():
     assert train == ["a b", "c d", "a b", "e f"] and held == ["g h"]
 
 
+def test_validation_takes_every_copy_of_its_lines_out_of_training():
+    fit, val = split_validation(["a", "b", "a", "c", "b", "d", "c"], 0.25)
+    assert val == ["d"] and fit == ["a", "b", "a", "c", "b", "c"]
+    fit, val = split_validation(["a", "b", "a", "b"], 0.5)
+    assert val == ["b"] and fit == ["a", "a"]
+
+
 def test_demo_corpus_train_validation_and_held_out_lines_are_disjoint():
     train, held = split_holdout(read_texts(DEMO_DIR / "corpus.txt"))
-    fit, val = split_holdout(train, Convergence().validation)
+    fit, val = split_validation(train, Convergence().validation)
     assert held and val
     assert not set(held) & set(train)
     assert not set(val) & set(fit)
