@@ -44,7 +44,7 @@ class ModelConfig:
 class AssetsConfig:
     """What the build makes on top of the model: Attention Lenses and topic clusters."""
 
-    lens_steps: int = 600  # the most (a bound on build time); training stops earlier once the validation KL stops falling
+    lens_steps: int = 1500  # the most (a bound on build time); training stops earlier once the validation KL stops falling
     lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
     cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
     cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
