@@ -53,11 +53,11 @@ def attribute_batch(adapter: Adapter, batch: Batch, targets: Tensor, site: str, 
     ``objective`` "logit" differentiates the target's logit, "logprob" its log-probability. The
     caller holds the engine lock.
     """
-    rows = torch.arange(batch.ids.shape[0])
+    rows = torch.arange(batch.ids.shape[0], device=batch.ids.device)
     last = batch.lengths - 1
     probes: dict[int, tuple[Tensor, Tensor]] = {}
     with torch.enable_grad(), _probes(adapter, site, probes):
-        frame = Frame(0, batch.ids.shape[1])
+        frame = Frame(0, batch.ids.shape[1], adapter.device, adapter.dtype)
         h = adapter.embed(batch.ids)
         for layer in range(adapter.n_layers):
             h = adapter.block(layer, h, frame)
