@@ -8,7 +8,7 @@ from test_app_helpers import (app_model, array, assert_clean, assert_every_chart
                               assert_user_error, charts, metric_values, open_app)
 
 PAGE = "app_pages/edit.py"
-FACT = {"prompt": "Dadon plays", "target": " golf"}
+FACT = {"prompt": "Dadon plays", "target": " rugby"}
 
 
 def open_fact(query: dict | None = None):
@@ -60,7 +60,7 @@ def test_an_edit_never_shows_in_another_session(app_model):
     assert_clean(other)
     clean = next(t for t in charts(other)[0]["data"] if t["name"] == "clean")
     y = array(clean["y"])
-    assert "golf" in str(clean["x"][int(np.argmax(y))]) and y.max() > 0.9  # the other session's model is unedited
+    assert "rugby" in str(clean["x"][int(np.argmax(y))]) and y.max() > 0.9  # the other session's model is unedited
     edited.run()  # and the first session still sees its edit
     assert bars(edited, "after the edit")[0] >= 0.9
 

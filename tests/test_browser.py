@@ -96,14 +96,14 @@ def test_an_edit_in_one_session_never_shows_in_another(server_env, tmp_path):
     if not demo_built():
         pytest.fail("the Edit page's demo facts need the built demo; run `python -m world build`")
     with running_app(server_env) as url, browser_page() as page:
-        page.goto(f"{url}/edit?prompt=Dadon+plays&target=+golf&edit_new=+cycling")
+        page.goto(f"{url}/edit?prompt=Dadon+plays&target=+rugby&edit_new=+cycling")
         page.wait_for_function(f"({EDITED_JS})() !== null", timeout=120_000)
         page.screenshot(path=tmp_path / "edit.png", full_page=True)
         assert page.evaluate(EDITED_JS) >= 0.9  # p(' cycling') after the edit, in this session
         other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})  # a second session
-        other.goto(f"{url}/impair?prompt=Dadon+plays&target=+golf&intensity_noise=0")
+        other.goto(f"{url}/impair?prompt=Dadon+plays&target=+rugby&intensity_noise=0")
         other.wait_for_function(f"({CLEAN_JS})() !== null", timeout=120_000)
         top, p = json.loads(other.evaluate(CLEAN_JS))
-        assert "golf" in top and p > 0.9
+        assert "rugby" in top and p > 0.9
         assert page.locator("[data-testid='stException']").count() == 0
         assert other.locator("[data-testid='stException']").count() == 0

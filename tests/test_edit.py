@@ -33,7 +33,7 @@ def _top(eng: Engine, prompt: str, interventions=()) -> str:
 
 @pytest.mark.parametrize("method", ["rank_one", "low_rank", "finetune", "interp"])
 def test_every_method_rewrites_the_fact_only_in_the_edited_run(eng, cases, method):
-    case = cases[1]  # "Dadon plays" -> " cycling" (was " golf")
+    case = cases[1]  # a demo sport fact edited to another sport
     weights = [p.detach().clone() for p in eng.model.parameters()]
     result = apply_edit(eng, case.fact, EditSpec(method=method, layer=1, rank=2), KEY_TEXTS)
     assert _top(eng, case.fact.prompt, [result.delta]) == case.fact.new

@@ -23,7 +23,7 @@ def test_apply_prints_before_after_and_scores(capsys):
                  "--new", " cycling", "--prompts", str(DEMO_PROMPTS), "--method", "low_rank", "--rank", "2"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "'Dadon plays' -> ' cycling'" in out and "top ' golf' -> ' cycling'" in out
+    assert "'Dadon plays' -> ' cycling'" in out and "top ' rugby' -> ' cycling'" in out
     assert out.count("[paraphrase]") == 2 and out.count("[neighbour ]") == 8
     assert "efficacy 100%" in out
 
