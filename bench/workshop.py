@@ -48,7 +48,7 @@ CONTROLS = {
     "trivial one-slider app": ("bench/trivial_app.py", "/", "value"),
     "Impair intensity slider": ("serve.py", "/impair", "intensity_noise"),
     "Memory scale slider": ("serve.py", "/memory" + MEMORY_VIEW, "mem_scale"),
-    "Lens position slider": ("serve.py", "/lens?prompt=" + quote("The founder of Bogrolix was born in"), "lens_pos"),
+    "Lens position slider": ("serve.py", "/lens?prompt=" + quote("The founder of Pothasix was born in"), "lens_pos"),
 }
 # Every Plotly chart's data, so any redraw changes it.
 CHARTS_JS = """() => {

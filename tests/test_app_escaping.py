@@ -52,8 +52,8 @@ def _markdown_values(at) -> list[str]:
 @pytest.mark.parametrize("page", PAGES)
 def test_markup_in_the_prompt_target_and_memory_is_shown_as_text(app_model, page):
     query = {"memory": PAYLOAD, "cluster": "custom units…", "cluster_units": "0:0-3",
-             "lenses": "no-such-folder" + PAYLOAD, "edit_subject": "Bogrolix", "edit_new_text": PAYLOAD}
-    at = _open(page, "The founder of Bogrolix" + PAYLOAD, PAYLOAD, query)
+             "lenses": "no-such-folder" + PAYLOAD, "edit_subject": "Pothasix", "edit_new_text": PAYLOAD}
+    at = _open(page, "The founder of Pothasix" + PAYLOAD, PAYLOAD, query)
     assert at.sidebar.text_area(key="prompt").value.endswith(PAYLOAD)
     assert not at.exception, [e.value for e in at.exception]
     for fig in charts(at):
@@ -65,7 +65,7 @@ def test_markup_in_the_prompt_target_and_memory_is_shown_as_text(app_model, page
 
 
 def test_a_chart_title_shows_the_prompt_as_text(app_model):
-    at = _open("app_pages/memory.py", "The founder of Bogrolix" + PAYLOAD, " Bufoston", {"memory": " Rounin"})
+    at = _open("app_pages/memory.py", "The founder of Pothasix" + PAYLOAD, " Stugax", {"memory": " Loteix"})
     titles = [fig["layout"]["title"]["text"] for fig in charts(at)]
     assert any("&lt;a href=" in t for t in titles), titles
 

@@ -22,9 +22,9 @@ from ui.lens_panels import cached_heads, cached_logit_lens, lens_stamp, load_len
 from ui.page import target_id
 from ui.probs_plot import plot_next_token_probs
 from ui.prompt_sets import default_choice
+from ui.sidebar import FALLBACK_PROMPT
 
 log = logging.getLogger(__name__)
-FALLBACK_PROMPT = "The founder of Bogrolix was born in"
 
 
 def warm_up() -> float:
