@@ -9,7 +9,7 @@ cluster holds the units the topic's answers rely on, not merely the ones that fi
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -18,20 +18,21 @@ from cluster.find import check_site, provenance
 from cluster.prompts import answer_token, select_split, topics_of
 from cluster.selectivity import top_percent
 from cluster.spec import Cluster
+from engine import Engine
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
 BATCH = 32
 
 
-def _batch_attributions(engine: Any, prompts: Sequence[KeywordPrompt], site: str, objective: str) -> np.ndarray:
+def _batch_attributions(engine: Engine, prompts: Sequence[KeywordPrompt], site: str, objective: str) -> np.ndarray:
     """``(len(prompts), n_layers, width)`` attributions of one batch, at each prompt's last position."""
     seqs = [engine.encode(p.prompt) for p in prompts]
     targets = [answer_token(engine, p.answer) for p in prompts]
     return engine.attribute(seqs, targets, site, objective).numpy().astype(np.float32)
 
 
-def answer_attributions(engine: Any, prompts: Sequence[KeywordPrompt], site: str = "mlp_post",
+def answer_attributions(engine: Engine, prompts: Sequence[KeywordPrompt], site: str = "mlp_post",
                         progress: Progress | None = None, objective: str = "logit") -> np.ndarray:
     """``(n_prompts, n_layers, width)`` activation x gradient of each prompt's answer logit, at its last position."""
     check_site(site)
@@ -68,7 +69,7 @@ def attribution_clusters_from_scores(
 
 
 def find_attribution_clusters(
-    engine: Any,
+    engine: Engine,
     prompts: Sequence[KeywordPrompt],
     percent: float,
     *,
