@@ -14,6 +14,7 @@ import os
 import socket
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -41,26 +42,32 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """Start `streamlit run app.py` headless on a free port; yield its URL; always stop it."""
+def streamlit_server(script: str = "app.py", extra: list[str] | None = None, env: dict[str, str] | None = None,
+                     timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Start `streamlit run script` headless on a free port; yield (URL, process, seconds until it
+    reported ready); always stop it."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           *(extra or [])]
+    start = time.monotonic()
+    # A file, not a pipe: a long-running server's log would fill a pipe nobody reads and stall it.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.3)
-        yield url
+                if proc.poll() is not None or time.monotonic() - start > timeout:
+                    log.seek(0)
+                    raise RuntimeError(f"{script} did not start: {log.read().decode()[-2000:]}")
+                time.sleep(0.2)
+        yield url, proc, time.monotonic() - start
     finally:
         proc.terminate()
         try:
@@ -68,6 +75,14 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
+    """`streamlit run app.py` headless on a free port; yield its URL; always stop it."""
+    with streamlit_server("app.py", env=env, timeout=timeout) as (url, _, _):
+        yield url
 
 
 @contextlib.contextmanager

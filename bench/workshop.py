@@ -24,10 +24,8 @@ import contextlib
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -36,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(Path(__file__).resolve().parent))  # after ROOT: bench/ has engine.py, lens.py, ...
 
-from app_latency import browser_page, free_port  # noqa: E402
+from app_latency import browser_page, slider_track, streamlit_server  # noqa: E402
 from ws_client import Participant  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -80,37 +78,13 @@ def rss_mb(pid: int) -> float:
 @contextlib.contextmanager
 def server(script: str, extra: list[str] | None = None, timeout: float = 600.0) -> Iterator[tuple[str, int, float]]:
     """`streamlit run script` on a free port; yields (url, pid, seconds until it reported ready)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-           "--server.address", "127.0.0.1", *(extra or [])]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - start > timeout:
-                    raise RuntimeError(f"{script} did not start")
-                time.sleep(0.2)
-        yield url, proc.pid, time.perf_counter() - start
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with streamlit_server(script, extra, timeout=timeout) as (url, proc, ready):
+        yield url, proc.pid, ready
 
 
 def click_slider(page, key: str, fraction: float) -> None:
-    track = page.locator(f".st-key-{key} [data-testid='stSlider'] [role='group'] > div").first
-    track.wait_for()
-    track.scroll_into_view_if_needed()
-    box = track.bounding_box()
+    page.locator(f".st-key-{key}").first.scroll_into_view_if_needed()
+    box = slider_track(page, key)
     page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
 
 
