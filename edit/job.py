@@ -19,6 +19,7 @@ from edit.errors import EditResumeError
 from edit.spec import EditSpec
 from edit.sweep import CURVES, Progress, SweepSettings, sweep_edits
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
+from sweepio.meta import check_identity
 
 CSV_NAME = "edits.csv"
 META_NAME = "edits.json"
@@ -34,22 +35,6 @@ def identity(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], setti
     return {"model": engine.spec.fingerprint, "specs": [asdict(s) for s in specs],
             "settings": json.loads(json.dumps(asdict(settings))), "n_cases": len(cases),
             "cases_sha256": digest, "n_heldout": n_heldout}
-
-
-def _check_meta(out: Path, ident: dict) -> None:
-    meta = out / META_NAME
-    if not meta.is_file():
-        out.mkdir(parents=True, exist_ok=True)
-        meta.write_text(json.dumps(ident, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        return
-    try:
-        old = json.loads(meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise EditResumeError(f"{meta} is not valid JSON ({err}); delete the folder or choose another --out") from err
-    if old != ident:
-        changed = sorted(k for k in ident if old.get(k) != ident[k])
-        raise EditResumeError(f"{out} holds a sweep with different {', '.join(changed)}; "
-                              "choose another --out folder or delete this one to start over")
 
 
 def done_rows(path: Path) -> list[dict]:
@@ -73,7 +58,7 @@ def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], s
     out = Path(out)
     ident = identity(engine, cases, specs, settings, len(heldout))
     with OutputLock(out):
-        _check_meta(out, ident)
+        check_identity(out, ident, META_NAME, EditResumeError)
         path = out / CSV_NAME
         rows = done_rows(path)
         rewrite_rows(path, COLUMNS, rows)

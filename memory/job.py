@@ -23,6 +23,7 @@ from memory.plots import plot_layer_scale_heatmap
 from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid,
                           sweep_layer_scale)
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
+from sweepio.meta import check_identity
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +40,6 @@ def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) 
     if isinstance(recipe["positions"], tuple):
         recipe["positions"] = list(recipe["positions"])
     return {"model": engine.spec.fingerprint, "spec": recipe, "n_cases": len(cases), "cases_sha256": digest}
-
-
-def _check_meta(out: Path, identity: dict) -> None:
-    meta = out / META_NAME
-    if meta.is_file():
-        try:
-            old = json.loads(meta.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise SweepResumeError(f"{meta} is not valid JSON ({err}); delete the folder or choose another --out") from err
-        if old != identity:
-            changed = sorted(k for k in identity if old.get(k) != identity[k])
-            raise SweepResumeError(f"{out} holds a sweep with different {', '.join(changed)}; "
-                                   "choose another --out folder or delete this one to start over")
-    else:
-        tmp = meta.with_name(META_NAME + ".tmp")
-        tmp.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(meta)
 
 
 def _parse_row(row: dict) -> tuple[CellKey, float] | None:
@@ -88,7 +72,7 @@ def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, o
     out = Path(out)
     identity = sweep_identity(engine, cases, spec)
     with OutputLock(out):
-        _check_meta(out, identity)
+        check_identity(out, identity, META_NAME, SweepResumeError)
         path = out / CSV_NAME
         done, rows = read_done_cells(path)
         if done:
