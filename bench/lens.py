@@ -27,10 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import Engine  # noqa: E402
 from bench.shapes import gpt2_small_engine  # noqa: E402
 from lens import Lens, decode_layer, load_lenses  # noqa: E402
-from lens.capture import adapter_of  # noqa: E402
-from lens.kinds import new_layer_lens  # noqa: E402
+from lens.lenses import Unembed, new_layer_lens  # noqa: E402
 from lens.storage import ModuleLens  # noqa: E402
-from lens.unembed import Unembed  # noqa: E402
 from world.paths import DEMO_DIR, DEMO_LENSES  # noqa: E402
 
 N_TOKENS, K = 32, 5
@@ -63,7 +61,7 @@ def median_ms(cases: dict[str, object], repeats: int) -> dict[str, float]:
 
 def lenses_for(eng: Engine, layer: int, shipped: Path | None) -> list[Lens]:
     """Compact lenses from ``shipped`` if given, else fresh ones; a fresh full lens (W_U copies)."""
-    unembed = Unembed.from_adapter(adapter_of(eng))
+    unembed = Unembed.from_adapter(eng.adapter)
     torch.manual_seed(0)
     fresh = new_layer_lens("compact", eng.spec.n_heads, unembed)
     compact: Lens = ModuleLens({layer: fresh}, unembed, "compact (fresh)")

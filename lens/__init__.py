@@ -7,15 +7,13 @@
     result = decode_heads(eng, lenses, "The founder of Zentrix was born in", target=" Marlow")
 """
 
-from lens.base import Lens, LogitLens
-from lens.decode import (attention_pattern, decode_heads, decode_layer, decode_logit_lens,
-                         load_lenses, logit_lens, resolve_target, topk_stats)
+from lens.decode import (HeadLensResult, LogitLensResult, PatternResult, attention_pattern, decode_heads,
+                         decode_layer, decode_logit_lens, load_lenses, logit_lens, resolve_target, topk_stats)
 from lens.errors import LensError, LensFormatError, LensImportError, LensMismatch
 from lens.evaluate import EvalResult, evaluate_lenses
 from lens.header import LensHeader, read_header
-from lens.kinds import KINDS, params_per_head
+from lens.lenses import KINDS, Lens, LogitLens, params_per_head
 from lens.original import import_original
-from lens.results import HeadLensResult, LogitLensResult, PatternResult
 from lens.storage import LensSet, ModuleLens
 from lens.train import train_lenses
 

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import torch
 
+from engine.capture import Batch, pad_batch
 from engine.engine import Engine
-from lens.capture import Batch, pad_batch
 from lens.errors import LensDataError, LensSpecError
 
 

@@ -1,13 +1,27 @@
-"""The JSON header of a lens folder: what the lenses are, which model they belong to, how they were made."""
+"""A lens folder's header and its integrity: what the lenses are, whose they are, and proof they are whole.
+
+The JSON header (``lens.json``) says what the lenses are, which model they belong to and how
+they were made, with a SHA-256 of every tensor. Lens folders are written whole or not at all,
+and read back only as written: a folder is written into a temporary sibling (weights first,
+the header last) and renamed into place, so a crash never leaves new weights under an old
+header; the loader checks every tensor against its hash and refuses NaN or inf weights.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import Tensor
 
 from engine.spec import ModelSpec
-from lens.errors import LensFormatError, LensMismatch
+from lens.errors import LensExistsError, LensFormatError, LensMismatch
 
 FORMAT = "lenslab-attention-lens"
 VERSION = 2  # 2: every tensor's SHA-256 is recorded (``hashes``)
@@ -60,6 +74,12 @@ class LensHeader:
     objective: str = OBJECTIVE
     input: str = INPUT
     hashes: tuple[tuple[int, str, str], ...] = field(default=())
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec, kind: str, layers: tuple[int, ...], **fields) -> LensHeader:
+        """A header pinning lenses of ``kind`` for ``layers`` to ``spec``'s model; ``fields`` set the rest."""
+        return cls(kind=kind, model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
+                   n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=layers, **fields)
 
     def layer_hashes(self, layer: int) -> dict[str, str]:
         """``{tensor name: SHA-256}`` of ``layer``'s tensors."""
@@ -127,3 +147,68 @@ def read_header(folder: Path) -> LensHeader:
             f"{folder} holds no lenses ({HEADER_FILE} is missing); train some with "
             "`python -m lens train --model MODEL --out DIR`")
     return LensHeader.from_json(path.read_text(encoding="utf-8"), where=str(path))
+
+
+_LENS_FILE = re.compile(r"^(lens\.json|layer_\d+\.safetensors|checkpoint\.safetensors)(\.tmp)?$")
+LIST_AT_MOST = 4
+
+
+def tensor_digest(t: Tensor) -> str:
+    """SHA-256 of a tensor's dtype, shape and bytes."""
+    t = t.detach().contiguous().cpu()
+    h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def check_finite(tensors: Mapping[str, Tensor], where: str, fix: str) -> None:
+    """:class:`LensFormatError` if any tensor holds NaN or inf."""
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise LensFormatError(f"{where} holds NaN or inf weights ({', '.join(sorted(bad)[:LIST_AT_MOST])}); {fix}")
+
+
+def check_hashes(tensors: Mapping[str, Tensor], expected: Mapping[str, str], where: str) -> None:
+    """:class:`LensFormatError` unless ``tensors`` are exactly the tensors whose hashes the header lists."""
+    found = {name: tensor_digest(t) for name, t in tensors.items()}
+    if found != dict(expected):
+        raise LensFormatError(f"{where} does not match the content hashes in its lens.json (it was changed or "
+                              "only partly written after the header); retrain or re-import the lenses")
+
+
+def check_target(folder: Path, overwrite: bool) -> None:
+    """Refuse to write lenses over a folder that holds lenses (without ``overwrite``) or anything else."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise LensExistsError(f"{folder} is a file, not a folder; choose another --out folder")
+    names = sorted(p.name for p in folder.iterdir())
+    other = [n for n in names if not _LENS_FILE.match(n)]
+    if other:
+        more = len(other) - LIST_AT_MOST
+        shown = ", ".join(other[:LIST_AT_MOST]) + (f" and {more} more" if more > 0 else "")
+        raise LensExistsError(f"{folder} holds files that are not lenses ({shown}); choose a new or empty --out folder")
+    if not overwrite and any(n.startswith(("lens.json", "layer_")) for n in names):
+        raise LensExistsError(f"{folder} already holds lenses; pass --overwrite to replace them whole, "
+                              "or choose another --out folder")
+
+
+def staging_folder(folder: Path) -> Path:
+    """An empty temporary sibling of ``folder`` (same file system, so it can be renamed into place)."""
+    folder = Path(folder)
+    tmp = folder.parent / f".{folder.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def move_into_place(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` (if any) whole by the complete folder ``tmp``."""
+    folder = Path(folder)
+    old = folder.parent / f".{folder.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    Path(tmp).rename(folder)
+    shutil.rmtree(old, ignore_errors=True)

@@ -18,8 +18,7 @@ from torch import Tensor
 
 from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
-from lens.header import CONVENTION_TL, LensHeader, read_header
-from lens.integrity import check_finite, check_target
+from lens.header import CONVENTION_TL, LensHeader, check_finite, check_target, read_header
 from lens.storage import save_lenses
 from sweepio import OutputLock
 
@@ -122,9 +121,6 @@ def import_original(files: Sequence[Path], out_dir: Path, spec: ModelSpec, overw
             _check_shapes(path, states[layer], spec)
             check_finite(states[layer], str(path), "this checkpoint cannot be used")
             log.info("imported layer %d from %s", layer, path)
-        header = LensHeader(
-            kind="full", model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
-            n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=tuple(sorted(states)),
-            convention=CONVENTION_TL)
+        header = LensHeader.for_model(spec, "full", tuple(sorted(states)), convention=CONVENTION_TL)
         save_lenses(out_dir, header, states, overwrite=overwrite)
         return read_header(out_dir)

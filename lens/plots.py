@@ -7,7 +7,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from lens.results import HeadLensResult, LogitLensResult, PatternResult
+from lens.decode import HeadLensResult, LogitLensResult, PatternResult
 
 COLORSCALE = "Blues"
 

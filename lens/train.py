@@ -1,14 +1,22 @@
-"""Train Attention Lenses for a model: every head of the chosen layers, each on its own KL objective.
+"""Train Attention Lenses for a model until they stop improving: every head of the chosen layers, each on its own KL.
 
 One clean batched forward per step feeds every layer's lenses; the heads' losses are summed,
 and since no parameter is shared between heads and Adam is per-parameter, this is exactly
-training each head's lens alone (see ``lens.objective`` for the choice of objective).
+training each head's lens alone (see ``lens.evaluate`` for the choice of objective).
+
+A lens set is only as good as its training: a fixed small budget leaves a lens (the full
+one, which starts from the raw unembedding) worse than a constant distribution. So the
+learning rate is chosen on validation text, then training stops early once the validation
+KL stops falling. Both choices are made on validation lines carved from the training text,
+so the held-out text that ``lens eval`` reports on is never used to tune anything.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,17 +25,12 @@ from tqdm import tqdm
 
 from engine.engine import Engine
 from engine.errors import OutOfRangeError
-from lens.capture import adapter_of, capture_batch
-from lens.convergence import MAX_VAL_TEXTS, Convergence, EarlyStop, choose_lr
-from lens.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
-from lens.data import Batches, eval_batches, pad_id, split_holdout, split_validation, text_digest, tokenize
+from lens.data import Batches, pad_id, split_holdout, split_validation, text_digest, tokenize
 from lens.errors import LensSpecError
-from lens.header import DataInfo, LensHeader
-from lens.integrity import check_target
-from lens.kinds import KINDS, LayerLens, new_layer_lens
-from lens.objective import layer_kl
-from lens.storage import LensSet, open_lenses, save_lenses
-from lens.unembed import Unembed
+from lens.evaluate import batch_kl, heldout_kl
+from lens.header import DataInfo, LensHeader, check_target
+from lens.lenses import KINDS, LayerLens, Unembed, new_layer_lens
+from lens.storage import LensSet, load_checkpoint, open_lenses, remove_checkpoint, save_checkpoint, save_lenses
 from sweepio import OutputLock
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,75 @@ DEFAULT_MAX_LEN = 64
 DEFAULT_LR = {"compact": 3e-3, "full": 1e-3}
 MAX_EVAL_TEXTS = 256
 Progress = Callable[[int, int], None]
+LR_GRID = {"compact": (1e-3, 3e-3, 1e-2), "full": (1e-3, 3e-3, 1e-2)}
+EVAL_EVERY = 50
+PATIENCE = 3
+MIN_GAIN = 1e-3  # nats: a smaller fall in validation KL does not count as improving
+PROBE_STEPS = 100
+MAX_VAL_TEXTS = 128
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How lenses are trained to convergence: ``lrs`` to choose from on ``PROBE_STEPS``-step probes
+    (one value: no choice), validation KL every ``every`` steps, stop after ``patience`` checks
+    without a fall of ``min_gain``; ``validation`` is the share of training lines held for this."""
+
+    lrs: tuple[float, ...] = ()
+    every: int = EVAL_EVERY
+    patience: int = PATIENCE
+    min_gain: float = MIN_GAIN
+    probe_steps: int = PROBE_STEPS
+    validation: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.patience < 1 or self.probe_steps < 1:
+            raise LensSpecError(f"every, patience and probe_steps must be at least 1, got {self.every}, "
+                             f"{self.patience}, {self.probe_steps}")
+        if not 0.0 < self.validation < 0.5:
+            raise LensSpecError(f"validation must be in (0, 0.5), got {self.validation}")
+
+
+class EarlyStop:
+    """Keeps the lenses' best state by validation KL; says when ``patience`` checks passed without a gain."""
+
+    def __init__(self, validate: Callable[[], float], config: Convergence) -> None:
+        self.validate = validate
+        self.config = config
+        self.best = float("inf")
+        self.best_step = 0
+        self.best_state: dict | None = None
+        self.bad = 0
+        self.history: list[tuple[int, float]] = []
+
+    def check(self, step: int, lenses: dict[int, torch.nn.Module]) -> bool:
+        """Score the lenses after ``step`` steps; True when training should stop."""
+        kl = self.validate()
+        self.history.append((step, kl))
+        if kl < self.best - self.config.min_gain:
+            self.best, self.best_step, self.bad = kl, step, 0
+            self.best_state = {layer: copy.deepcopy(lens.state_dict()) for layer, lens in lenses.items()}
+        else:
+            self.bad += 1
+        return self.bad >= self.config.patience
+
+    def restore(self, lenses: dict[int, torch.nn.Module]) -> int:
+        """Load the best state into ``lenses``; returns the step it was reached at (0: none recorded)."""
+        if self.best_state is not None:
+            for layer, lens in lenses.items():
+                lens.load_state_dict(self.best_state[layer])
+        return self.best_step
+
+
+def choose_lr(lrs: tuple[float, ...], probe: Callable[[float], float]) -> tuple[float, dict[float, float]]:
+    """The learning rate whose short probe run ``probe(lr)`` reaches the lowest validation KL, and every score."""
+    if not lrs:
+        raise LensSpecError("choose_lr needs at least one learning rate")
+    scores = {lr: probe(lr) for lr in lrs}
+    best = min(scores, key=lambda lr: (scores[lr], lr))
+    log.info("learning rate %g chosen on validation: %s", best,
+             ", ".join(f"{lr:g} -> {kl:.4f}" for lr, kl in scores.items()))
+    return best, scores
 
 
 def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int, rank: int | None) -> tuple[int, ...]:
@@ -58,26 +130,20 @@ def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: 
     return tuple(engine.check_layer(l) for l in layers)
 
 
-def _step(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, batch, backward: bool) -> dict[int, torch.Tensor]:
-    """``{layer: (n_heads,) KL}`` on one batch; with ``backward``, gradients are accumulated."""
-    acts = capture_batch(engine, batch, tuple(lenses))
-    n_heads = engine.spec.n_heads
-    with torch.set_grad_enabled(backward):
-        return {layer: layer_kl(lambda x, heads, lens=lens: lens(x, unembed, heads), acts.head_writes[layer],
-                                acts.log_probs, n_heads, backward)
-                for layer, lens in lenses.items()}
+def _validation_kl(engine: Engine, unembed: Unembed, texts: Sequence[str], batch_size: int, max_len: int,
+                   lenses: dict[int, LayerLens]) -> float:
+    """The held-out KL of ``lenses`` on ``texts``, averaged over layers and heads (the validation score)."""
+    kl = heldout_kl(engine, lenses, unembed, texts, batch_size, max_len)
+    return float(torch.stack(list(kl.values())).mean())
 
 
-def heldout_kl(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, texts: Sequence[str],
-               batch_size: int, max_len: int) -> dict[int, torch.Tensor]:
-    """``{layer: (n_heads,)}`` KL(final || lens) averaged over every real position of ``texts``."""
-    total = {layer: torch.zeros(engine.spec.n_heads) for layer in lenses}
-    n = 0
-    for batch in eval_batches(tokenize(engine, texts, max_len), batch_size, pad_id(engine)):
-        for layer, kl in _step(engine, lenses, unembed, batch, backward=False).items():
-            total[layer] += kl * batch.n_real
-        n += batch.n_real
-    return {layer: t / max(n, 1) for layer, t in total.items()}
+def _fresh_lenses(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None, unembed: Unembed,
+                  lr: float, seed: int) -> tuple[dict[int, LayerLens], torch.optim.Optimizer]:
+    """Newly initialised lenses of ``layers`` (seeded by ``seed``) and their Adam optimiser at ``lr``."""
+    torch.manual_seed(seed)
+    lenses = {layer: new_layer_lens(kind, engine.spec.n_heads, unembed, rank) for layer in layers}
+    opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
+    return lenses, opt
 
 
 def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, opt: torch.optim.Optimizer,
@@ -92,7 +158,7 @@ def _optimise(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, op
     try:
         for step in range(start, steps):
             opt.zero_grad(set_to_none=True)
-            kl = _step(engine, lenses, unembed, batches.at(step), backward=True)
+            kl = batch_kl(engine, lenses, unembed, batches.at(step), backward=True)
             opt.step()
             bar.update(1)
             bar.set_postfix(kl=f"{float(torch.cat(list(kl.values())).mean()):.3f}")
@@ -110,11 +176,18 @@ def _probe(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None,
            batches: Batches, lr: float, seed: int, steps: int,
            validate: Callable[[dict[int, LayerLens]], float]) -> float:
     """Validation KL of fresh lenses after ``steps`` steps at ``lr`` (to compare learning rates)."""
-    torch.manual_seed(seed)
-    lenses = {layer: new_layer_lens(kind, engine.spec.n_heads, unembed, rank) for layer in layers}
-    opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
+    lenses, opt = _fresh_lenses(engine, kind, layers, rank, unembed, lr, seed)
     _optimise(engine, lenses, unembed, opt, batches, 0, steps, lambda done: None, lambda *a: None)
     return validate(lenses)
+
+
+def _learning_rate(lr: float | None, kind: str, converge: Convergence | None,
+                   probe: Callable[[float], float]) -> float:
+    """``lr`` if given; else the one of ``converge.lrs`` whose ``probe`` scores best (a single one needs no
+    probe); else :data:`DEFAULT_LR` of ``kind``."""
+    if lr is None and converge is not None and converge.lrs:
+        lr = converge.lrs[0] if len(converge.lrs) == 1 else choose_lr(converge.lrs, probe)[0]
+    return DEFAULT_LR[kind] if lr is None else lr
 
 
 def _carve_validation(train_texts: list[str], converge: Convergence | None) -> tuple[list[str], list[str]]:
@@ -137,6 +210,33 @@ def _finish(stopper: EarlyStop | None, converge: Convergence | None, lenses: dic
     log.info("lenses stopped at step %d (validation KL %.4f; checks: %s)", best, stopper.best,
              ", ".join(f"{s}: {k:.4f}" for s, k in stopper.history))
     return best
+
+
+def _fit(engine: Engine, lenses: dict[int, LayerLens], unembed: Unembed, opt: torch.optim.Optimizer,
+         batches: Batches, out_dir: Path, run_key: dict, steps: int, checkpoint_every: int,
+         progress: Progress | None, converge: Convergence | None,
+         validate: Callable[[dict[int, LayerLens]], float]) -> tuple[dict[int, torch.Tensor], int]:
+    """Train ``lenses`` on from a matching checkpoint in ``out_dir`` (else from step 0), checkpointing as it goes;
+    the last step's KL per head, and the step whose state they end in (with ``converge``, the best one)."""
+    def checkpoint(done: int) -> None:
+        if checkpoint_every > 0 and done % checkpoint_every == 0 and done < steps:
+            save_checkpoint(out_dir, run_key, done, lenses, opt)
+
+    start = min(load_checkpoint(out_dir, run_key, lenses, opt), steps)
+    stopper = EarlyStop(lambda: validate(lenses), converge) if converge is not None else None
+    stop = None if stopper is None else (lambda done: done % converge.every == 0 and stopper.check(done, lenses))
+    kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress, stop)
+    return kl, _finish(stopper, converge, lenses, steps)
+
+
+def _save(engine: Engine, out_dir: Path, header: LensHeader, lenses: dict[int, LayerLens],
+          unembed: Unembed, overwrite: bool) -> LensSet:
+    """Write the trained lenses whole under ``header``, drop the checkpoint, and open the folder."""
+    states = {layer: lens.state_dict() for layer, lens in lenses.items()}
+    save_lenses(out_dir, header, states, overwrite=overwrite)
+    remove_checkpoint(out_dir)
+    log.info("saved %s lenses for layers %s to %s", header.kind, header.layers, out_dir)
+    return open_lenses(out_dir, engine.spec, unembed)
 
 
 def train_lenses(
@@ -180,45 +280,21 @@ def train_lenses(
         train_texts, held = split_holdout(texts, holdout)
         train_texts, val = _carve_validation(train_texts, converge)
         batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
-        spec = engine.spec
-        unembed = Unembed.from_adapter(adapter_of(engine))
-
-        def validate(lenses: dict[int, LayerLens]) -> float:
-            kl = heldout_kl(engine, lenses, unembed, val, batch_size, max_len)
-            return float(torch.stack(list(kl.values())).mean())
-
-        if lr is None and converge is not None and converge.lrs:
-            lr = converge.lrs[0] if len(converge.lrs) == 1 else choose_lr(
-                converge.lrs, lambda rate: _probe(engine, kind, layers, rank, unembed, batches, rate, seed,
-                                                  min(converge.probe_steps, steps), validate))[0]
-        lr = DEFAULT_LR[kind] if lr is None else lr
+        unembed = Unembed.from_adapter(engine.adapter)
+        validate = partial(_validation_kl, engine, unembed, val, batch_size, max_len)
+        lr = _learning_rate(lr, kind, converge, lambda rate: _probe(
+            engine, kind, layers, rank, unembed, batches, rate, seed, min(converge.probe_steps, steps), validate))
         data = DataInfo(data_name, text_digest(texts), len(texts), holdout)
         run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
-                   "batch_size": batch_size, "max_len": max_len, "fingerprint": spec.fingerprint,
+                   "batch_size": batch_size, "max_len": max_len, "fingerprint": engine.spec.fingerprint,
                    "data": data.sha256, "holdout": holdout,
                    "converge": None if converge is None else asdict(converge)}
-        torch.manual_seed(seed)
-        lenses = {layer: new_layer_lens(kind, spec.n_heads, unembed, rank) for layer in layers}
-        opt = torch.optim.Adam([p for lens in lenses.values() for p in lens.parameters()], lr=lr)
-
-        def checkpoint(done: int) -> None:
-            if checkpoint_every > 0 and done % checkpoint_every == 0 and done < steps:
-                save_checkpoint(out_dir, run_key, done, lenses, opt)
-
-        start = min(load_checkpoint(out_dir, run_key, lenses, opt), steps)
-        stopper = EarlyStop(lambda: validate(lenses), converge) if converge is not None else None
-        stop = None if stopper is None else (lambda done: done % converge.every == 0 and stopper.check(done, lenses))
-        kl = _optimise(engine, lenses, unembed, opt, batches, start, steps, checkpoint, progress, stop)
-        steps = _finish(stopper, converge, lenses, steps)
+        lenses, opt = _fresh_lenses(engine, kind, layers, rank, unembed, lr, seed)
+        kl, steps = _fit(engine, lenses, unembed, opt, batches, out_dir, run_key, steps, checkpoint_every,
+                         progress, converge, validate)
         if held:
             kl = heldout_kl(engine, lenses, unembed, held[:MAX_EVAL_TEXTS], batch_size, max_len)
-        header = LensHeader(
-            kind=kind, model_name=spec.name, fingerprint=spec.fingerprint, n_layers=spec.n_layers,
-            n_heads=spec.n_heads, d_model=spec.d_model, d_vocab=spec.d_vocab, layers=layers, rank=rank,
-            data=data, steps=steps, seed=seed, lr=lr,
+        header = LensHeader.for_model(
+            engine.spec, kind, layers, rank=rank, data=data, steps=steps, seed=seed, lr=lr,
             final_kl=tuple(tuple(round(float(x), 5) for x in kl[l]) if l in kl else () for l in layers))
-        states = {layer: lens.state_dict() for layer, lens in lenses.items()}
-        save_lenses(out_dir, header, states, overwrite=overwrite)
-        remove_checkpoint(out_dir)
-        log.info("saved %s lenses for layers %s to %s", kind, layers, out_dir)
-        return open_lenses(out_dir, spec, unembed)
+        return _save(engine, out_dir, header, lenses, unembed, overwrite)

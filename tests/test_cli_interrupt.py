@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from lens.checkpoint import CHECKPOINT_FILE
+from lens.storage import CHECKPOINT_FILE
 from lens.header import HEADER_FILE
 from memory.cli import main as memory_main
 from memory.job import COLUMNS, CSV_NAME

@@ -58,7 +58,7 @@ def test_a_checkpoint_torn_by_a_kill_is_not_resumed_and_training_ends_as_if_unin
     args = ["--threads", "1", "train", "--model", str(tiny_model_dir), "--data", str(data), "--steps", "6",
             "--checkpoint-every", "2", "--batch-size", "8", "--layers", "0,2"]
     # The second checkpoint (step 4) is torn as it is written; the first (step 2) stays.
-    _killed("lens", "lens.checkpoint", "save_file", 2, args + ["--out", str(tmp_path / "cut")])
+    _killed("lens", "lens.storage", "save_file", 2, args + ["--out", str(tmp_path / "cut")])
     assert not (tmp_path / "cut" / HEADER_FILE).exists()
     assert lens_main(args + ["--out", str(tmp_path / "cut")]) == 0
     assert lens_main(args + ["--out", str(tmp_path / "whole")]) == 0

@@ -7,10 +7,10 @@ import pytest
 
 from engine import Engine
 from lens import train_lenses
-from lens.convergence import Convergence, EarlyStop
+from lens.cli import goal_lines, kl_table
 from lens.data import read_texts, split_holdout, split_validation
 from lens.evaluate import EvalResult
-from lens.report import goal_lines, kl_table
+from lens.train import Convergence, EarlyStop
 from tiny_models import SENTENCES
 from world.paths import DEMO_DIR
 

@@ -8,11 +8,9 @@ import torch
 
 from engine import EmptyPromptError, Engine, OutOfRangeError
 from lens import attention_pattern, decode_heads, decode_logit_lens, load_lenses, logit_lens
-from lens.capture import adapter_of
 from lens.header import LensHeader
-from lens.kinds import new_layer_lens
+from lens.lenses import Unembed, new_layer_lens
 from lens.storage import save_lenses
-from lens.unembed import Unembed
 
 PROMPT = "The founder of Zentrix was born in Marlow."
 
@@ -26,7 +24,7 @@ def eng(tiny_model_dir) -> Engine:
 def untrained(eng, tmp_path_factory):
     """Freshly initialised compact lenses (identity translators) for every layer."""
     folder = tmp_path_factory.mktemp("untrained")
-    unembed = Unembed.from_adapter(adapter_of(eng))
+    unembed = Unembed.from_adapter(eng.adapter)
     s = eng.spec
     states = {l: new_layer_lens("compact", s.n_heads, unembed).state_dict() for l in range(s.n_layers)}
     header = LensHeader(kind="compact", model_name=s.name, fingerprint=s.fingerprint, n_layers=s.n_layers,

@@ -15,10 +15,9 @@ from safetensors.torch import save_file
 
 from engine import Engine
 from lens import LensFormatError, load_lenses
-from lens.checkpoint import CHECKPOINT_FILE
 from lens.cli import main
-from lens.header import HEADER_FILE, LensHeader, layer_file, write_header
-from lens.integrity import tensor_digest
+from lens.header import HEADER_FILE, LensHeader, layer_file, tensor_digest, write_header
+from lens.storage import CHECKPOINT_FILE
 from lens.train import train_lenses
 from test_lens_original import Spec, _ckpt
 from tiny_models import SENTENCES
@@ -165,7 +164,7 @@ def test_a_checkpoint_with_an_edited_step_is_not_resumed(eng, tmp_path, caplog, 
     assert meta["step"] == "2"
     meta["step"] = "5"  # passes step-2 weights off as nearly trained
     if redigest:  # even with the digest recomputed, Adam's own step count disagrees
-        from lens.checkpoint import _digest
+        from lens.storage import _digest
         meta["digest"] = _digest(meta, tensors)
     save_file(tensors, str(path), metadata=meta)
     seen = []

@@ -7,9 +7,9 @@ import torch
 
 from lens.decode import topk_stats
 from lens.errors import LensFormatError
-from lens.kinds import CompactLayerLens, FullLayerLens, layer_lens_from_state, new_layer_lens, params_per_head
-from lens.objective import head_chunks, kl_per_head
-from lens.unembed import Unembed
+from lens.evaluate import head_chunks, kl_per_head
+from lens.lenses import (CompactLayerLens, FullLayerLens, Unembed, layer_lens_from_state, new_layer_lens,
+                         params_per_head)
 
 D_MODEL, D_VOCAB, N_HEADS = 16, 50, 3
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
-from lens.results import HeadLensResult, LogitLensResult, PatternResult
+from lens.decode import HeadLensResult, LogitLensResult, PatternResult
 
 TOKENS = ("the", " cat", " the", " <b>", "\n")
 VOCAB = np.array(["a", " b", "c", " d", "e", "f"], dtype=object)

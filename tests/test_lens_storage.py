@@ -9,11 +9,9 @@ import torch
 
 from engine import Engine
 from lens import LensFormatError, LensMismatch, load_lenses, read_header
-from lens.capture import adapter_of
 from lens.header import HEADER_FILE, LensHeader, layer_file
-from lens.kinds import new_layer_lens
+from lens.lenses import Unembed, new_layer_lens
 from lens.storage import save_lenses
-from lens.unembed import Unembed
 from tiny_models import save_tiny_model
 
 
@@ -24,7 +22,7 @@ def eng(tiny_model_dir) -> Engine:
 
 def _save(eng: Engine, folder, kind: str = "compact", layers=(0, 2)) -> dict:
     torch.manual_seed(0)
-    unembed = Unembed.from_adapter(adapter_of(eng))
+    unembed = Unembed.from_adapter(eng.adapter)
     states = {}
     for layer in layers:
         lens = new_layer_lens(kind, eng.spec.n_heads, unembed)

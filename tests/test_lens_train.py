@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from engine import Engine, OutOfRangeError
+from engine.capture import pad_batch
 from lens import load_lenses, train_lenses
-from lens.capture import capture_batch, pad_batch
-from lens.checkpoint import CHECKPOINT_FILE
 from lens.data import split_holdout
 from lens.evaluate import evaluate_lenses
+from lens.storage import CHECKPOINT_FILE
 from tiny_models import SENTENCES
 
 TEXTS = [f"{s} {i}" for i, s in enumerate(SENTENCES)]
@@ -30,13 +30,13 @@ def test_batched_capture_matches_the_engine_trace_for_every_family(tiny_family_d
     eng = Engine.load(folder)
     prompts = ["Zentrix is a shipping company based in Quarry.", "you are", "thanks for the helpful post"]
     seqs = [eng.encode(p) for p in prompts]
-    acts = capture_batch(eng, pad_batch(seqs), layers=(0, 2))
+    acts = eng.capture(pad_batch(seqs), layers=(0, 2))
     start = 0
     for seq in seqs:
         trace, rows = eng.trace(seq), slice(start, start + len(seq))
         for layer in (0, 2):
-            torch.testing.assert_close(acts.head_writes[layer][rows], trace.head_writes(layer), atol=1e-5, rtol=1e-4)
-            torch.testing.assert_close(acts.resid_post[layer][rows], trace.resid_post(layer), atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(acts.at("head_writes", layer)[rows], trace.head_writes(layer), atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(acts.at("resid_post", layer)[rows], trace.resid_post(layer), atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(acts.log_probs[rows], torch.log_softmax(trace.logits, -1), atol=1e-4, rtol=1e-4)
         start += len(seq)
     assert _hooks(eng) == 0, f"{family}: capture left a hook behind"
@@ -118,5 +118,5 @@ def test_bad_arguments_are_clear_errors(eng, tmp_path):
 def test_a_failing_capture_leaves_no_hook(eng):
     bad = pad_batch([[1, 2, eng.spec.d_vocab + 5]])
     with pytest.raises(IndexError):
-        capture_batch(eng, bad, layers=(0, 1))
+        eng.capture(bad, layers=(0, 1))
     assert _hooks(eng) == 0

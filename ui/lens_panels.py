@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lens import HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens, load_lenses
-from lens.results import PatternResult
+from lens.decode import PatternResult
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from ui.commands import lens_decode, logit_lens

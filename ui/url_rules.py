@@ -18,7 +18,7 @@ from compare.layers import COMPARE_SITES
 from edit.robust import ROBUST_MODES
 from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
-from lens.kinds import KINDS
+from lens.lenses import KINDS
 from memory.build import MEMORY_SOURCES
 from ui.config import MAX_CHARS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from cluster import find_topic_clusters, save_cluster
 from cluster.attribution import find_attribution_clusters
 from engine import Engine
-from lens.convergence import Convergence
+from lens.train import Convergence
 from lens.train import train_lenses
 from promptsets.schema import KeywordPrompt
 from world.config import AssetsConfig

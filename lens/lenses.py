@@ -1,28 +1,137 @@
-"""The per-layer Attention Lens modules: compact translators and the original's full form.
+"""The lenses themselves: what a lens is, the logit lens, and the per-layer Attention Lens modules.
 
-A layer lens maps every head's write to the residual stream, ``(..., n_heads, d_model)``,
-to vocabulary logits ``(..., n_heads, d_vocab)``, all heads in one batched operation.
+A lens maps every head's write to the residual stream, ``(..., n_heads, d_model)``, to
+vocabulary logits ``(..., n_heads, d_vocab)``, one layer at a time, all heads in one batched
+operation. The logit lens (final norm then unembedding) is its simplest case; trained layer
+lenses come in two kinds:
 
 - compact: per head an affine translator ``x @ A_h + b_h`` (``A_h`` is ``d_model x d_model``,
   or ``I + down_h @ up_h`` of rank ``r``), initialised at the identity, followed by the model's
   own final norm and unembedding. Storage is O(d_model^2) (or O(d_model * r)) per head.
 - full: the original Attention Lens, per head ``nn.Linear(d_model, d_vocab)`` initialised from
   W_U and b_U and applied to the raw head write (no final norm). Storage O(d_model * d_vocab).
+
+Both read the model's final norm and unembedding through :class:`Unembed`, a frozen copy that
+lenses can backpropagate through. Lens training needs gradients with respect to the lens input,
+never with respect to the model: calling the shared model's own modules in a backward pass would
+leave ``.grad`` tensors on weights every session shares. So the final norm is copied with
+``requires_grad`` off, and W_U / b_U are detached buffers.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from abc import ABC, abstractmethod
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from engine.errors import OutOfRangeError
 from lens.errors import LensFormatError, LensSpecError
-from lens.unembed import Unembed
 
+ResidSite = Literal["resid_pre", "resid_mid", "resid_post"]
+RESID_SITES: tuple[str, ...] = ("resid_pre", "resid_mid", "resid_post")
 LensKind = Literal["compact", "full"]
 KINDS: tuple[str, ...] = ("compact", "full")
+
+_FEW_ROWS = 64
+
+
+class Unembed(nn.Module):
+    """``(..., d_model)`` -> final norm (optional) -> ``@ W_U (+ b_U)`` -> ``(..., d_vocab)``."""
+
+    def __init__(self, norm: nn.Module, W_U: Tensor, b_U: Tensor | None = None) -> None:
+        super().__init__()
+        self.norm = copy.deepcopy(norm).requires_grad_(False).eval().to("cpu", torch.float32)
+        # Views of a CPU float32 model's weights, not copies: W_U of a large model is hundreds of MB.
+        # Lenses run on the CPU in float32 whatever the model's device and dtype.
+        self.register_buffer("W_U", W_U.detach().to("cpu", torch.float32), persistent=False)
+        self.register_buffer("b_U", None if b_U is None else b_U.detach().to("cpu", torch.float32),
+                             persistent=False)
+
+    @classmethod
+    def from_adapter(cls, adapter) -> Unembed:
+        """Copy the final norm and unembedding named by an engine ``Adapter``."""
+        head = adapter.lm_head
+        return cls(adapter.final_norm, head.weight.detach().T, getattr(head, "bias", None))
+
+    @property
+    def d_model(self) -> int:
+        return self.W_U.shape[0]
+
+    @property
+    def d_vocab(self) -> int:
+        return self.W_U.shape[1]
+
+    def forward(self, x: Tensor, norm: bool = True) -> Tensor:
+        """``x``: ``(..., d_model)`` -> ``(..., d_vocab)`` logits."""
+        h = (self.norm(x) if norm else x).reshape(-1, self.d_model)
+        if h.shape[0] <= _FEW_ROWS:
+            # With few rows, the CPU matmul is about twice as fast with the (d_vocab, d_model)
+            # weight as the left operand (measured on a GPT-2-small unembedding, 12 rows).
+            out = (self.W_U.T @ h.T).T.contiguous()
+        else:
+            out = h @ self.W_U
+        out = out.reshape(*x.shape[:-1], self.d_vocab)
+        return out if self.b_U is None else out + self.b_U
+
+
+class Lens(ABC):
+    """Maps every head's write to the residual stream to vocabulary logits, one layer at a time."""
+
+    name: str = "lens"
+
+    @abstractmethod
+    def head_logits(self, layer: int, x: Tensor, heads: slice = slice(None)) -> Tensor:
+        """``x``: ``(..., h, d_model)`` writes of ``layer``'s heads ``heads`` (default all) -> ``(..., h, d_vocab)``."""
+
+    @property
+    @abstractmethod
+    def layers(self) -> tuple[int, ...]:
+        """The layers this lens can decode."""
+
+    def check_layer(self, layer: int) -> int:
+        """``layer`` if this lens decodes it, else :class:`OutOfRangeError` naming the ones it does."""
+        if layer not in self.layers:
+            shown = ", ".join(map(str, self.layers)) or "none"
+            raise OutOfRangeError(f"{self.name} has no lens for layer {layer}; it covers layers {shown}")
+        return layer
+
+
+class LogitLens(Lens):
+    """The model's final norm then its unembedding, applied to any vector (no training)."""
+
+    name = "logit lens"
+
+    def __init__(self, unembed: Unembed, n_layers: int) -> None:
+        self.unembed = unembed
+        self.n_layers = n_layers
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(range(self.n_layers))
+
+    @torch.no_grad()
+    def head_logits(self, layer: int, x: Tensor, heads: slice = slice(None)) -> Tensor:
+        """``x``: ``(..., h, d_model)`` -> ``(..., h, d_vocab)``: each head's write decoded alone."""
+        self.check_layer(layer)
+        return self.unembed(x)
+
+    @torch.no_grad()
+    def resid_logits(self, trace, layer: int, site: ResidSite = "resid_post") -> Tensor:
+        """``(pos, d_vocab)`` logit lens of ``trace``'s residual stream at ``site`` of ``layer``.
+
+        The last resid_post is the model's own logits: transformers already applied the
+        final norm there, and normalising twice would give a wrong final row.
+        """
+        self.check_layer(layer)
+        if site not in RESID_SITES:
+            raise LensSpecError(f"unknown residual site {site!r}; choose one of {', '.join(RESID_SITES)}")
+        if site == "resid_post" and layer == self.n_layers - 1:
+            return trace.logits
+        return self.unembed(getattr(trace, site)(layer))
 
 
 class CompactLayerLens(nn.Module):
