@@ -16,10 +16,20 @@ from torch import Tensor
 
 from engine.adapter import Adapter
 from engine.capture import Batch
+from engine.errors import InterventionError
 from engine.frame import Frame
 
 AttributionSite = Literal["mlp_post", "mlp_in", "mlp_out"]
 Objective = Literal["logit", "logprob"]
+
+
+def check_attribution(site: str, objective: str, n_targets: int, n_seqs: int) -> None:
+    """InterventionError for a site or objective that cannot be attributed, or not one target per sequence."""
+    if site not in ("mlp_post", "mlp_in", "mlp_out") or objective not in ("logit", "logprob"):
+        raise InterventionError(f"cannot attribute site {site!r} with objective {objective!r}; use site "
+                                "mlp_post, mlp_in or mlp_out and objective logit or logprob")
+    if n_targets != n_seqs:
+        raise InterventionError(f"{n_targets} targets for {n_seqs} sequences; give one target per sequence")
 
 
 @contextmanager

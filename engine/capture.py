@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 
 from engine.adapter import Adapter
-from engine.errors import EmptyPromptError, InterventionError
+from engine.errors import EmptyPromptError, InterventionError, PromptTooLongError
 from engine.frame import Frame
 from engine.hooks import Capture, Cursor, installed
+from engine.tokens import check_ids
 
 CaptureSite = Literal["head_writes", "resid_post", "mlp_in", "mlp_post", "mlp_out"]
 CAPTURE_SITES: tuple[str, ...] = ("head_writes", "resid_post", "mlp_in", "mlp_post", "mlp_out")
@@ -68,6 +69,19 @@ class Captured:
     def at(self, site: CaptureSite, layer: int) -> Tensor:
         """The captured activations of ``site`` in ``layer``."""
         return self.acts[site][layer]
+
+
+def as_batch(batch: Batch | Sequence[Sequence[int]], n_ctx: int, n_vocab: int) -> Batch:
+    """``batch`` itself, or its id lists checked (see ``engine.tokens.check_ids``) and right-padded;
+    PromptTooLongError for a batch wider than the model's context."""
+    if not isinstance(batch, Batch):
+        for seq in batch:
+            check_ids(tuple(int(i) for i in seq), n_ctx, n_vocab)
+        return pad_batch(batch)
+    if batch.ids.shape[1] > n_ctx:
+        raise PromptTooLongError(f"the batch is {batch.ids.shape[1]} tokens wide but this model reads at "
+                                 f"most {n_ctx}; shorten its sequences")
+    return batch
 
 
 def check_sites(sites: Sequence[str]) -> tuple[str, ...]:

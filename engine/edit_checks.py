@@ -34,6 +34,14 @@ def check_layer(layer: int, n_layers: int, what: object = None) -> int:
     return index
 
 
+def check_layers(layers: Sequence[int] | None, n_layers: int) -> tuple[int, ...]:
+    """``layers`` (default: all) checked, without repeats and sorted; OutOfRangeError when none is chosen."""
+    layers = tuple(range(n_layers)) if layers is None else tuple(sorted({check_layer(l, n_layers) for l in layers}))
+    if not layers:
+        raise OutOfRangeError(f"no layers chosen; this model has layers 0-{n_layers - 1}")
+    return layers
+
+
 def _check_finite(value: float, name: str, what: object) -> None:
     if not math.isfinite(float(value)):
         raise InterventionError(f"{name} must be a finite number, got {value!r} (in {_about(what)})")

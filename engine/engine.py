@@ -19,35 +19,23 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter
-from engine.batch import run_rows
+from engine.attribution import attribute_batch, check_attribution
+from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
-from engine.attribution import attribute_batch
-from engine.edit_checks import check_layer
-from engine.capture import Batch, Captured, CaptureSite, capture_batch, check_sites, pad_batch
-from engine.edits import blame, compile_edits
-from engine.errors import (EmptyPromptError, InterventionError, ModelLoadError, MultiTokenError,
-                           NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
-from engine.forward import clean_trace, logits_with_mlp_change, run_last_logits, run_site
+from engine.edit_checks import check_layer, check_layers
+from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
+from engine.forward import clean_trace, logits_with_mlp_change
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
 from engine.results import RunResult
+from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
 from engine.spec import ModelSpec
 from engine.spec import fingerprint as fingerprint_of
-from engine.tokens import continuation_ids, piece_texts
-from engine.trace import ACTIVATION_SITES, ActivationSite, Trace
+from engine.tokens import check_ids, continuation_ids, piece_texts
+from engine.trace import ActivationSite, Trace
 
 Prompt = str | Sequence[int]
-
-
-def _finite(x: torch.Tensor) -> bool:
-    """Whether every value is finite; a finite sum proves it at a fraction of the cost."""
-    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
-
-
-def _check_samples(samples: int) -> None:
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
 
 
 class Engine:
@@ -158,16 +146,11 @@ class Engine:
             raise ModelLoadError("this engine was built without a tokenizer; pass token ids instead of text")
 
     def _check_tokens(self, ids: Sequence[int]) -> None:
-        if len(ids) == 0:
-            raise EmptyPromptError("the prompt has no tokens; type some text")
-        if len(ids) > self.spec.n_ctx:
-            raise PromptTooLongError(
-                f"the prompt has {len(ids)} tokens but this model reads at most {self.spec.n_ctx}; "
-                "shorten it (prompts are never truncated)")
-        n_vocab = self._adapter.embed_tokens.num_embeddings
-        bad = [i for i in ids if not 0 <= i < n_vocab]
-        if bad:
-            raise OutOfRangeError(f"token id {bad[0]} does not exist; this model has ids 0-{n_vocab - 1}")
+        check_ids(ids, self.spec.n_ctx, self._adapter.embed_tokens.num_embeddings)
+
+    def _as_batch(self, batch: Batch | Sequence[Sequence[int]]) -> Batch:
+        """``batch``, or its id lists checked like a prompt's and right-padded."""
+        return as_batch(batch, self.spec.n_ctx, self._adapter.embed_tokens.num_embeddings)
 
     def _tokens(self, prompt: Prompt) -> tuple[int, ...]:
         if isinstance(prompt, str):
@@ -241,30 +224,14 @@ class Engine:
         Without noise every sample is the same run. Raises NonFiniteError naming the intervention
         that most likely produced NaN or inf.
         """
-        return self._run(prompt, interventions, samples, use_cache=True)
+        check_samples(samples)
+        return run_one(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, samples, True)
 
     def run_full(self, prompt: Prompt, interventions: Sequence[Intervention] = (),
                  samples: int = 1) -> RunResult:
         """Like :meth:`run`, but a plain hooked forward over the whole prompt (the slow reference)."""
-        return self._run(prompt, interventions, samples, use_cache=False)
-
-    def _run(self, prompt: Prompt, interventions: Sequence[Intervention], samples: int,
-             use_cache: bool) -> RunResult:
-        _check_samples(samples)
-        trace = self._trace(prompt)
-        clean = trace.logits[-1].to("cpu", torch.float32)
-        edits = compile_edits(tuple(interventions), trace.n_pos, samples, self.spec, self.device, self.dtype)
-        if not edits:
-            return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
-        batch = samples if any(e.stochastic for e in edits) else 1
-        with self.lock, torch.no_grad():
-            logits = run_last_logits(self._adapter, trace, edits, batch, use_cache=use_cache)
-        logits = logits.to("cpu", torch.float32)
-        if not _finite(logits):
-            raise NonFiniteError(
-                f"the run produced NaN or inf, most likely because of {blame(edits)}; "
-                "lower its intensity or scale")
-        return RunResult.from_logits(logits, clean, samples)
+        check_samples(samples)
+        return run_one(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, samples, False)
 
     def capture(self, batch: Batch | Sequence[Sequence[int]], layers: Sequence[int] | None = None,
                 sites: Sequence[CaptureSite] = ("head_writes", "resid_post")) -> Captured:
@@ -275,17 +242,8 @@ class Engine:
         also on error. Raises OutOfRangeError for a layer the model lacks or a sequence too long.
         """
         sites = check_sites(sites)
-        if not isinstance(batch, Batch):
-            for seq in batch:
-                self._check_tokens(tuple(int(i) for i in seq))
-            batch = pad_batch(batch)
-        elif batch.ids.shape[1] > self.spec.n_ctx:
-            raise PromptTooLongError(f"the batch is {batch.ids.shape[1]} tokens wide but this model reads at "
-                                     f"most {self.spec.n_ctx}; shorten its sequences")
-        layers = tuple(range(self.spec.n_layers)) if layers is None else tuple(
-            sorted({self.check_layer(l) for l in layers}))
-        if not layers:
-            raise OutOfRangeError(f"no layers chosen; this model has layers 0-{self.spec.n_layers - 1}")
+        batch = self._as_batch(batch)
+        layers = check_layers(layers, self.spec.n_layers)
         with self.lock, torch.no_grad():
             return capture_batch(self._adapter, batch, layers, sites)
 
@@ -296,32 +254,16 @@ class Engine:
         Each result equals its one-run result up to float rounding (the tests hold them to atol
         1e-4). At most ``max_rows`` rows (runs x noise samples) go through one forward.
         """
-        _check_samples(samples)
-        trace = self._trace(prompt)
-        clean = trace.logits[-1].to("cpu", torch.float32)
-        compiled = [compile_edits(tuple(r), trace.n_pos, samples, self.spec, self.device, self.dtype) for r in runs]
-        rows = samples if any(e.stochastic for edits in compiled for e in edits) else 1
-        results = [RunResult.from_logits(clean.unsqueeze(0), clean, samples)] * len(runs)
-        for b, logits in run_rows(self._adapter, trace, compiled, rows, max_rows, self.lock).items():
-            if not _finite(logits):
-                raise NonFiniteError(f"the run produced NaN or inf, most likely because of {blame(compiled[b])}; "
-                                     "lower its intensity or scale")
-            results[b] = RunResult.from_logits(logits, clean, samples)
-        return results
+        check_samples(samples)
+        return run_many(self._adapter, self.spec, self.lock, self._trace(prompt), runs, samples, max_rows)
 
     def attribute(self, seqs: Sequence[Sequence[int]], targets: Sequence[int], site: str = "mlp_post",
                   objective: str = "logit") -> torch.Tensor:
         """``(n_seqs, n_layers, width)`` activation x gradient of each sequence's ``targets`` token at its
         last position, for every unit of ``site`` (mlp_post, mlp_in or mlp_out): the first-order effect
         of zeroing it (attribution patching). ``objective`` is "logit" or "logprob"."""
-        if site not in ("mlp_post", "mlp_in", "mlp_out") or objective not in ("logit", "logprob"):
-            raise InterventionError(f"cannot attribute site {site!r} with objective {objective!r}; use site "
-                                    "mlp_post, mlp_in or mlp_out and objective logit or logprob")
-        if len(targets) != len(seqs):
-            raise InterventionError(f"{len(targets)} targets for {len(seqs)} sequences; give one target per sequence")
-        for seq in seqs:
-            self._check_tokens(tuple(int(i) for i in seq))
-        padded = pad_batch(seqs)
+        check_attribution(site, objective, len(targets), len(seqs))
+        padded = self._as_batch(seqs)
         batch = Batch(padded.ids.to(self.device), padded.mask.to(self.device))
         with self.lock:
             out = attribute_batch(self._adapter, batch, torch.tensor(list(targets), device=self.device), site, objective)
@@ -333,19 +275,8 @@ class Engine:
 
         ``site``: resid_pre, resid_mid, resid_post, attn_out, mlp_in, mlp_post or mlp_out.
         """
-        if site not in ACTIVATION_SITES:
-            raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
-        trace = self._trace(prompt)
-        edits = compile_edits(tuple(interventions), trace.n_pos, 1, self.spec, self.device, self.dtype)
-        if not edits:
-            return trace.stack(site).to("cpu", torch.float32, copy=True)
-        with self.lock, torch.no_grad():
-            acts = run_site(self._adapter, trace, edits, site).to("cpu", torch.float32)
-        if not _finite(acts):
-            raise NonFiniteError(
-                f"the run produced NaN or inf, most likely because of {blame(edits)}; "
-                "lower its intensity or scale")
-        return acts
+        check_activation_site(site)
+        return activations(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, site)
 
     def mlp_change_logits(self, prompt: Prompt, layer: int, change: torch.Tensor) -> torch.Tensor:
         """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s

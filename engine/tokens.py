@@ -1,6 +1,7 @@
-"""Answer tokens: the ids a text gets when it continues a prompt, whatever the tokenizer.
+"""Token ids: the checks every prompt's ids pass, and the ids a text gets when it continues a prompt.
 
-Encoding a text on its own is not that. SentencePiece-style tokenizers (Llama,
+A prompt is never truncated: ids beyond the model's context are refused, as are ids outside
+its embedding. Encoding a text on its own is not that. SentencePiece-style tokenizers (Llama,
 Mistral: a Metaspace pre-tokenizer or normaliser) put a word-start piece ``▁``
 before standalone text, so ``"."`` alone encodes as ``[▁, .]``; others add a BOS.
 Encoding the text after an anchor and keeping only what follows the anchor's own
@@ -12,9 +13,24 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from engine.errors import EmptyPromptError, OutOfRangeError, PromptTooLongError
+
 # Anchors tried in turn; one is used only if its own ids come out unchanged in front of the
 # text (so nothing merged across the seam). A newline splits words in every family we support.
 _ANCHORS = ("\n", "\n\n", "0", "a")
+
+
+def check_ids(ids: Sequence[int], n_ctx: int, n_vocab: int) -> None:
+    """EmptyPromptError, PromptTooLongError (prompts are never truncated) or OutOfRangeError for a bad id."""
+    if len(ids) == 0:
+        raise EmptyPromptError("the prompt has no tokens; type some text")
+    if len(ids) > n_ctx:
+        raise PromptTooLongError(
+            f"the prompt has {len(ids)} tokens but this model reads at most {n_ctx}; "
+            "shorten it (prompts are never truncated)")
+    bad = [i for i in ids if not 0 <= i < n_vocab]
+    if bad:
+        raise OutOfRangeError(f"token id {bad[0]} does not exist; this model has ids 0-{n_vocab - 1}")
 
 
 def _encode(tokenizer, text: str) -> list[int]:
