@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.shapes import gpt2_small_engine  # noqa: E402
 from cluster.evaluate import EvalSet, make_eval_set, score, score_batch  # noqa: E402
 from cluster.impair import impairs  # noqa: E402
-from cluster.spec import Cluster  # noqa: E402
-from cluster.storage import load_cluster  # noqa: E402
+from cluster.spec import Cluster, load_cluster  # noqa: E402
 from engine import Engine  # noqa: E402
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 from promptsets.schema import load_keyword_prompts  # noqa: E402

@@ -12,8 +12,7 @@ from cluster.find import find_topic_clusters
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS
 from cluster.profiles import find_profile_clusters
-from cluster.spec import Cluster
-from cluster.storage import check_cluster, load_cluster, save_cluster
+from cluster.spec import Cluster, check_cluster, load_cluster, save_cluster
 
 __all__ = [
     "METRICS",

@@ -14,10 +14,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from cluster.errors import ClusterError
-from cluster.find import check_site, provenance
+from cluster.find import provenance
 from cluster.prompts import answer_token, select_split, topics_of
 from cluster.selectivity import top_percent
-from cluster.spec import Cluster
+from cluster.spec import Cluster, check_site
 from engine import Engine
 from promptsets.schema import KeywordPrompt
 

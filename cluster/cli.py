@@ -17,7 +17,7 @@ from cluster.evaluate import make_eval_set
 from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
 from cluster.report import curves_from_rows, write_sweep_html
-from cluster.storage import load_cluster, save_cluster
+from cluster.spec import load_cluster, save_cluster
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
                            sweep_means)
 from engine.devices import add_device_args

@@ -12,8 +12,7 @@ from cluster.errors import ClusterError
 from cluster.evaluate import EvalSet, make_eval_set, score, score_batch
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import WORSE, metric_index
-from cluster.spec import Cluster, site_width
-from cluster.storage import check_cluster
+from cluster.spec import Cluster, check_cluster, site_width
 from engine.engine import Engine
 from engine.interventions import Positions
 from promptsets.schema import KeywordPrompt

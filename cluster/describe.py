@@ -11,8 +11,7 @@ import torch
 from engine.engine import Engine
 from cluster.activations import site_acts
 from cluster.prompts import select_split
-from cluster.spec import Cluster
-from cluster.storage import check_cluster
+from cluster.spec import Cluster, check_cluster
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]

@@ -11,10 +11,9 @@ from cluster.activations import last_position_acts
 from cluster.errors import ClusterError
 from cluster.prompts import prompt_hash, select_split, topics_of
 from cluster.selectivity import selectivity, top_percent, units_per_layer
-from cluster.spec import Cluster, site_width
+from cluster.spec import Cluster, check_site, site_width
 from engine.engine import Engine
 from engine.errors import listing
-from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
@@ -43,12 +42,6 @@ def topic_selectivity(acts: np.ndarray, labels: Sequence[str], topic: str) -> np
     """
     is_topic = np.array([t == topic for t in labels])
     return selectivity(acts, is_topic)
-
-
-def check_site(site: str) -> None:
-    """Raise ClusterError unless ``site`` is one the engine can impair."""
-    if site not in IMPAIR_SITES:
-        raise ClusterError(f"unknown site {site!r}; use one of {', '.join(IMPAIR_SITES)}")
 
 
 def find_topic_clusters(

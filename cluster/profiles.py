@@ -10,10 +10,10 @@ from sklearn.cluster import AgglomerativeClustering, KMeans
 from engine.engine import Engine
 from cluster.activations import last_position_acts
 from cluster.errors import ClusterError
-from cluster.find import check_site, provenance
+from cluster.find import provenance
 from cluster.prompts import select_split, topics_of
 from cluster.selectivity import standardise
-from cluster.spec import Cluster, site_width
+from cluster.spec import Cluster, check_site, site_width
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]

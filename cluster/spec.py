@@ -1,15 +1,32 @@
-"""The Cluster value: a named set of MLP units and where it came from."""
+"""The Cluster value: a named set of MLP units of one site, where it came from, and how it is written down.
+
+A cluster is saved as JSON, one file per cluster, or named by a ``units:<list>[@site]`` address
+(e.g. ``units:2:0-31,3:7@mlp_out``; the unit lists are :mod:`cluster.units`), so a cluster that was
+never saved can still be named on a command line. ``check_cluster`` says whether a cluster fits a model.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from cluster.errors import ClusterError, ClusterMismatchError
+from cluster.units import UNITS_PREFIX, format_units, parse_units
+from engine.engine import Engine
 from engine.interventions import IMPAIR_SITES, ImpairSite
-from cluster.errors import ClusterError
+from engine.spec import ModelSpec
 
 METHODS = ("selectivity", "attribution", "kmeans", "agglomerative", "random", "manual")
+
+
+def check_site(site: str) -> None:
+    """Raise ClusterError unless ``site`` is one the engine can impair."""
+    if site not in IMPAIR_SITES:
+        raise ClusterError(f"unknown site {site!r}; use one of {', '.join(IMPAIR_SITES)}")
 
 
 @dataclass(frozen=True)
@@ -40,8 +57,7 @@ class Cluster:
             raise ClusterError("a cluster needs a non-empty name")
         if self.method not in METHODS:
             raise ClusterError(f"unknown cluster method {self.method!r}; use one of {', '.join(METHODS)}")
-        if self.site not in IMPAIR_SITES:
-            raise ClusterError(f"unknown site {self.site!r}; use one of {', '.join(IMPAIR_SITES)}")
+        check_site(self.site)
         pairs = [_pair(p) for p in self.neurons]
         if len(set(pairs)) != len(pairs):
             raise ClusterError(f"cluster {self.name!r} names a (layer, neuron) pair twice")
@@ -96,3 +112,150 @@ def _pair(p: object) -> tuple[int, int]:
 def site_width(spec: object, site: str) -> int:
     """How many units ``site`` has per layer in a model with ``spec`` (a ModelSpec)."""
     return int(spec.d_mlp) if site == "mlp_post" else int(spec.d_model)  # type: ignore[attr-defined]
+
+
+def units_address(cluster: Cluster) -> str:
+    """``cluster``'s units as an address ``load_cluster`` takes (``units:...@site``)."""
+    return f"{UNITS_PREFIX}{format_units(cluster.neurons)}@{cluster.site}"
+
+
+def cluster_from_address(address: str, name: str = "custom") -> Cluster:
+    """The Cluster a ``units:<list>[@site]`` address names; ClusterError says what is wrong."""
+    body = address[len(UNITS_PREFIX):] if address.startswith(UNITS_PREFIX) else address
+    units, _, site = body.partition("@")
+    site = site.strip() or "mlp_post"
+    if site not in IMPAIR_SITES:
+        raise ClusterError(f"unknown site {site!r} in {address[:60]!r}; end the address with "
+                           f"@{' or @'.join(IMPAIR_SITES)}")
+    return Cluster(name=name, neurons=parse_units(units), method="manual", site=site)
+
+
+FORMAT = "lenslab-cluster"
+VERSION = 1
+# A file naming every unit of a 7B model is a few megabytes; anything far bigger is not a cluster.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
+    """A JSON-ready dict of ``cluster`` (neurons as ``[layer, neuron]`` lists)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": cluster.name,
+        "method": cluster.method,
+        "site": cluster.site,
+        "topic": cluster.topic,
+        "neurons": [list(p) for p in cluster.neurons],
+        "scores": list(cluster.scores),
+        "prompt_set": cluster.prompt_set,
+        "prompt_hash": cluster.prompt_hash,
+        "fingerprint": cluster.fingerprint,
+        "model_name": cluster.model_name,
+        "detail": cluster.detail,
+    }
+
+
+def cluster_from_dict(obj: Any, where: str = "cluster") -> Cluster:
+    """Rebuild a Cluster from ``cluster_to_dict`` output; ClusterError names what is wrong."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ClusterError(f"{where} is not a LensLab cluster file (no \"format\": \"{FORMAT}\")")
+    if obj.get("version") != VERSION:
+        raise ClusterError(f"{where} has cluster format version {obj.get('version')!r}; this LensLab reads version {VERSION}")
+    missing = {"name", "neurons"} - obj.keys()
+    if missing:
+        raise ClusterError(f"{where} lacks field(s) {sorted(missing)}")
+    keys = ("method", "site", "topic", "scores", "prompt_set", "prompt_hash", "fingerprint", "model_name", "detail")
+    kwargs = {k: obj[k] for k in keys if k in obj}
+    if not isinstance(obj["neurons"], list):
+        raise ClusterError(f"{where}: \"neurons\" must be a list of [layer, neuron] pairs")
+    kwargs["neurons"] = tuple(tuple(p) if isinstance(p, list) else p for p in obj["neurons"])
+    kwargs["scores"] = tuple(kwargs.get("scores") or ())
+    try:
+        return Cluster(name=obj["name"], **kwargs)
+    except ClusterError as err:
+        raise ClusterError(f"{where}: {err}") from None
+
+
+def save_cluster(cluster: Cluster, path: str | Path) -> Path:
+    """Write ``cluster`` as JSON to ``path`` (folders are created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One key per line, each value on one line: small, stable, readable diffs.
+    items = sorted(cluster_to_dict(cluster).items())
+    text = "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in items) + "\n}\n"
+    # Written beside and renamed into place: a crash never leaves half a cluster under its name.
+    tmp = _write_text(path.with_name(f".{path.name}.tmp"), text)
+    tmp.replace(path)
+    return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_cluster(path: str | Path, engine: Engine | None = None) -> Cluster:
+    """Read a cluster file, or build the cluster a ``units:...`` address names (see cluster.units);
+    with ``engine``, also check it fits that model (see ``check_cluster``)."""
+    if isinstance(path, str) and path.startswith(UNITS_PREFIX):
+        cluster = cluster_from_address(path)
+        if engine is not None:
+            check_cluster(cluster, engine.spec)
+        return cluster
+    path = Path(path)
+    if not path.is_file():
+        raise ClusterError(f"cluster file {path} does not exist; make one with `python -m cluster find`")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClusterError(f"cluster file {path} is not valid JSON ({err}); find the cluster again") from None
+    cluster = cluster_from_dict(obj, where=f"cluster file {path}")
+    if engine is not None:
+        check_cluster(cluster, engine.spec)
+    return cluster
+
+
+def read_cluster_bytes(data: bytes, where: str, spec: ModelSpec) -> Cluster:
+    """A cluster from a file's bytes (an upload), checked against ``spec``'s model before anything uses it.
+
+    Size, JSON, unit count and the model check all come first, so a file that fails any of them
+    is refused whole (ClusterError / ClusterMismatchError) and nothing is built from it.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise ClusterError(f"{where} is {len(data) / 2 ** 20:.1f} MB; a cluster file is at most "
+                           f"{MAX_FILE_BYTES // 2 ** 20} MB; choose a file saved by LensLab")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ClusterError(f"{where} is not valid JSON ({err}); choose a file saved by LensLab") from None
+    neurons = obj.get("neurons") if isinstance(obj, dict) else None
+    most = spec.n_layers * max(site_width(spec, site) for site in ("mlp_post", "mlp_out", "mlp_in"))
+    if isinstance(neurons, list) and len(neurons) > most:
+        raise ClusterMismatchError(f"{where} names {len(neurons)} units, more than this model has in all "
+                                   f"({most}); find the cluster again for this model with `python -m cluster find`")
+    cluster = cluster_from_dict(obj, where)
+    check_cluster(cluster, spec)
+    return cluster
+
+
+def check_cluster(cluster: Cluster, spec: ModelSpec) -> None:
+    """Raise ClusterMismatchError unless ``cluster`` was made for the model of ``spec`` and names real units."""
+    if cluster.fingerprint and cluster.fingerprint != spec.fingerprint:
+        made_for = cluster.model_name or "another model"
+        raise ClusterMismatchError(
+            f"cluster {cluster.name!r} was made for {made_for} (fingerprint {cluster.fingerprint[:12]}), "
+            f"not for the loaded model {spec.name} (fingerprint {spec.fingerprint[:12]}); "
+            "find it again for this model with `python -m cluster find`"
+        )
+    width = site_width(spec, cluster.site)
+    for layer, unit in cluster.neurons:
+        if layer >= spec.n_layers:
+            raise ClusterMismatchError(
+                f"cluster {cluster.name!r} names layer {layer}, which does not exist; "
+                f"this model has layers 0-{spec.n_layers - 1}"
+            )
+        if unit >= width:
+            raise ClusterMismatchError(
+                f"cluster {cluster.name!r} names unit {unit} of layer {layer}, which does not exist; "
+                f"{cluster.site} of this model has units 0-{width - 1}"
+            )

@@ -19,8 +19,7 @@ from cluster.errors import ClusterError
 from cluster.evaluate import EvalSet, score, score_batch
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS
-from cluster.spec import Cluster, site_width
-from cluster.storage import check_cluster
+from cluster.spec import Cluster, check_cluster, site_width
 from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows
 from sweepio import read_rows as read_stored

@@ -1,15 +1,13 @@
-"""Unit lists written by hand, such as "2:0-31, 3:7", and cluster addresses built from them.
+"""Unit lists written by hand, such as "2:0-31, 3:7": read them (bounded before anything is built)
+and write them back in their shortest form.
 
-A cluster address is what ``--cluster`` and ``load_cluster`` take: a cluster file, or
-``units:<list>`` with an optional ``@site`` (e.g. ``units:2:0-31,3:7@mlp_out``), so a
-cluster that was never saved can still be named on a command line.
+A cluster address (``units:<list>[@site]``, see :func:`cluster.spec.cluster_from_address`) is one of
+these lists behind ``units:``; ``--cluster`` and ``load_cluster`` take it.
 """
 
 from __future__ import annotations
 
 from cluster.errors import ClusterError
-from cluster.spec import Cluster
-from engine.interventions import IMPAIR_SITES
 
 UNITS_HELP = 'comma-separated "layer:unit" or "layer:first-last", e.g. "2:0-31, 3:7"'
 UNITS_PREFIX = "units:"
@@ -76,19 +74,3 @@ def format_units(neurons: tuple[tuple[int, int], ...]) -> str:
         else:
             runs.append([layer, unit, unit])
     return ",".join(f"{layer}:{lo}" if lo == hi else f"{layer}:{lo}-{hi}" for layer, lo, hi in runs)
-
-
-def units_address(cluster: Cluster) -> str:
-    """``cluster``'s units as an address ``load_cluster`` takes (``units:...@site``)."""
-    return f"{UNITS_PREFIX}{format_units(cluster.neurons)}@{cluster.site}"
-
-
-def cluster_from_address(address: str, name: str = "custom") -> Cluster:
-    """The Cluster a ``units:<list>[@site]`` address names; ClusterError says what is wrong."""
-    body = address[len(UNITS_PREFIX):] if address.startswith(UNITS_PREFIX) else address
-    units, _, site = body.partition("@")
-    site = site.strip() or "mlp_post"
-    if site not in IMPAIR_SITES:
-        raise ClusterError(f"unknown site {site!r} in {address[:60]!r}; end the address with "
-                           f"@{' or @'.join(IMPAIR_SITES)}")
-    return Cluster(name=name, neurons=parse_units(units), method="manual", site=site)

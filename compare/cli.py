@@ -45,7 +45,7 @@ def _prompts(args) -> list[str]:
 def cmd_impaired(args: argparse.Namespace) -> None:
     """CKA per layer, clean against a cluster impaired."""
     from cluster.impair import impairs
-    from cluster.storage import load_cluster
+    from cluster.spec import load_cluster
 
     engine = load_engine(args.model, device=args.device, dtype=args.dtype)
     ivs = impairs(load_cluster(args.cluster, engine), args.mode, args.intensity, seed=args.seed)

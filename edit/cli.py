@@ -108,7 +108,7 @@ def cmd_apply(args) -> None:
     print(f"efficacy {scores.efficacy:.0%} (p {scores.efficacy_p:.3f})  generalisation {scores.generalisation:.0%}  "
           f"specificity {scores.specificity:.0%}  damage {scores.damage:+.4f} nats/token")
     if args.cluster:
-        from cluster.storage import load_cluster
+        from cluster.spec import load_cluster
 
         curves = robustness_curves(engine, case, result.delta, load_cluster(args.cluster, engine), args.mode,
                                    args.intensities, args.samples)

@@ -9,8 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from cluster.spec import Cluster
-from cluster.storage import load_cluster
+from cluster.spec import Cluster, load_cluster
 from edit.cases import EditCase
 from edit.methods import apply_edit
 from edit.robust import RobustnessCurves, robustness_curves

@@ -74,8 +74,7 @@ def test_two_models_with_different_tokenizers_are_refused(engine, tmp_path):
 
 
 def test_command_line_prints_the_layer_table_and_reports_errors(tiny_model_dir, tmp_path, capsys):
-    from cluster.spec import Cluster
-    from cluster.storage import save_cluster
+    from cluster.spec import Cluster, save_cluster
     from compare.cli import main
 
     path = save_cluster(Cluster(name="c", neurons=((1, 0), (1, 1))), tmp_path / "c.json")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cluster import Cluster, ClusterError, load_cluster, save_cluster
-from cluster.storage import cluster_to_dict
+from cluster.spec import cluster_to_dict
 
 
 def make_cluster(**kw) -> Cluster:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cluster.storage import load_cluster
+from cluster.spec import load_cluster
 from edit import EditSpec, EditSpecError, apply_edit, demo_cases
 from edit.robust import halving_intensity, learned_items, robustness_curves
 from engine import Engine

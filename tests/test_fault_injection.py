@@ -84,7 +84,7 @@ def test_a_lens_layer_torn_by_a_kill_leaves_the_previous_folder_loading(tiny_mod
 def test_a_cluster_file_torn_by_a_kill_is_refused_or_whole(tiny_model_dir, tmp_path):
     write_jsonl(tmp_path / "prompts" / "keywords.jsonl", tiny_prompts())
     out = tmp_path / "clusters"
-    _killed("cluster", "cluster.storage", "_write_text", 1, ["find", "--model", str(tiny_model_dir), "--prompts",
+    _killed("cluster", "cluster.spec", "_write_text", 1, ["find", "--model", str(tiny_model_dir), "--prompts",
                                                              str(tmp_path / "prompts"), "--percent", "5", "--out",
                                                              str(out)])
     for path in out.glob("*.json"):

@@ -106,7 +106,7 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
 def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_dir, engine, athlete, pool,  # noqa: F811
                                                       tmp_path, capsys):
     from cluster.cli import main
-    from cluster.storage import save_cluster
+    from cluster.spec import save_cluster
 
     cluster_file = save_cluster(athlete, tmp_path / "athlete.json")
     common = ["sweep", "--model", str(tiny_model_dir), "--prompts", str(prompts_dir), "--cluster", str(cluster_file),

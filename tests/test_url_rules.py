@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cluster.errors import ClusterError
-from cluster.units import MAX_UNITS, cluster_from_address, format_units, parse_units, units_address
+from cluster.spec import cluster_from_address, units_address
+from cluster.units import MAX_UNITS, format_units, parse_units
 from ui.url_rules import RULES, Choice, Number, Text, check_param, check_params
 
 NUMBERS = sorted(k for k, r in RULES.items() if isinstance(r, Number))

@@ -12,8 +12,7 @@ from cluster.attribution import find_attribution_clusters
 from cluster.describe import ClusterDescription, describe_cluster
 from cluster.find import find_topic_clusters
 from cluster.profiles import find_profile_clusters
-from cluster.spec import Cluster
-from cluster.storage import cluster_to_dict, read_cluster_bytes, save_cluster
+from cluster.spec import Cluster, cluster_to_dict, read_cluster_bytes, save_cluster
 from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.cluster_picker import remember_cluster

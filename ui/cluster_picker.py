@@ -8,9 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from cluster.errors import ClusterError
-from cluster.spec import Cluster
-from cluster.storage import check_cluster, load_cluster
-from cluster.units import MAX_TEXT, UNITS_HELP, parse_units, units_address
+from cluster.spec import Cluster, check_cluster, load_cluster, units_address
+from cluster.units import MAX_TEXT, UNITS_HELP, parse_units
 from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.commands import repo_path
