@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cluster.activations import last_position_acts, site_acts  # noqa: E402
+from cluster.inputs import last_position_acts, site_acts  # noqa: E402
 from engine import Engine  # noqa: E402
 from promptsets import DEMO_DIR, DEMO_PROMPTS, load_keyword_prompts  # noqa: E402
 

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster.impair import impairs  # noqa: E402
-from cluster.prompts import answer_token  # noqa: E402
+from cluster.inputs import answer_token  # noqa: E402
 from cluster.spec import load_cluster  # noqa: E402
 from engine import Engine  # noqa: E402
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402

@@ -8,10 +8,9 @@ from cluster.curves import ImpairmentCurves, impairment_curves
 from cluster.describe import ClusterDescription, describe_cluster
 from cluster.errors import ClusterError, ClusterMismatchError
 from cluster.evaluate import EvalSet, make_eval_set, score
-from cluster.find import find_topic_clusters
+from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.impair import impairs, random_cluster
 from cluster.metrics import METRICS
-from cluster.profiles import find_profile_clusters
 from cluster.spec import Cluster, check_cluster, load_cluster, save_cluster
 
 __all__ = [

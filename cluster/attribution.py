@@ -14,9 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from cluster.errors import ClusterError
-from cluster.find import provenance
-from cluster.prompts import answer_token, select_split, topics_of
-from cluster.selectivity import top_percent
+from cluster.find import provenance, top_percent
+from cluster.inputs import answer_token, select_split, topics_of
 from cluster.spec import Cluster, check_site
 from engine import Engine
 from promptsets.schema import KeywordPrompt

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from cluster.activations import unit_means
+from cluster.inputs import unit_means
 from cluster.errors import ClusterError
 from cluster.evaluate import EvalSet, make_eval_set, score, score_batch
 from cluster.impair import impairs, random_cluster

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from engine.engine import Engine
-from cluster.activations import site_acts
-from cluster.prompts import select_split
+from cluster.inputs import select_split, site_acts
 from cluster.spec import Cluster, check_cluster
 from promptsets.schema import KeywordPrompt
 

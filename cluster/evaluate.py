@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from cluster.metrics import METRICS, prompt_metrics, runs_metrics
-from cluster.prompts import answer_token, select_split, topics_of
+from cluster.inputs import answer_token, select_split, topics_of
 from engine.engine import Engine
 from engine.interventions import Intervention
 from promptsets.schema import KeywordPrompt

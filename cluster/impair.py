@@ -27,7 +27,7 @@ def impairs(
     if mode not in IMPAIR_MODES:
         raise ClusterError(f"unknown impairment mode {mode!r}; use one of {', '.join(IMPAIR_MODES)}")
     if mode == "mean" and means is None:
-        raise ClusterError("mode 'mean' needs the units' clean means; compute them with cluster.activations.unit_means")
+        raise ClusterError("mode 'mean' needs the units' clean means; compute them with cluster.inputs.unit_means")
     out = []
     for layer, units in cluster.by_layer().items():
         mean = tuple(float(means[layer, u]) for u in units) if mode == "mean" else None

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from cluster.activations import unit_means
+from cluster.inputs import unit_means
 from cluster.curves import NOISY_MODES
 from cluster.errors import ClusterError
 from cluster.evaluate import EvalSet, score, score_batch

@@ -163,7 +163,7 @@ def test_a_bad_percent_is_refused_before_any_activation_is_read(tiny_model_dir, 
 @pytest.mark.parametrize("k", [1, 10 ** 6])
 def test_a_bad_k_is_refused_before_any_activation_is_read(tiny_model_dir, k):
     from cluster import ClusterError
-    from cluster.profiles import find_profile_clusters
+    from cluster.find import find_profile_clusters
 
     calls = []
     with pytest.raises(ClusterError, match="k must be from 2 to"):

@@ -8,7 +8,7 @@ import pytest
 from cluster import load_cluster
 from cluster.attribution import answer_attributions, find_attribution_clusters
 from cluster.cli import main
-from cluster.prompts import answer_token, prompt_hash, select_split
+from cluster.inputs import answer_token, prompt_hash, select_split
 from engine import Engine
 from engine.interventions import Impair
 from test_cluster_engine import tiny_prompts

@@ -9,7 +9,7 @@ from cluster import (
     Cluster, ClusterMismatchError, describe_cluster, find_profile_clusters, find_topic_clusters,
     impairment_curves, load_cluster, make_eval_set, save_cluster,
 )
-from cluster.prompts import prompt_hash, select_split
+from cluster.inputs import prompt_hash, select_split
 from engine import Engine
 from tiny_models import save_tiny_model
 from world.prompts import KeywordPrompt

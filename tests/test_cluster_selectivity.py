@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from cluster import Cluster, ClusterError, impairs, random_cluster
-from cluster.profiles import best_topic, group_units
-from cluster.selectivity import selectivity, top_percent, units_per_layer
+from cluster.find import best_topic, group_units, selectivity, top_percent, units_per_layer
 from engine.interventions import Impair
 
 

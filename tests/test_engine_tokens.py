@@ -12,7 +12,7 @@ import pytest
 
 from cluster.evaluate import make_eval_set, score
 from cluster.metrics import METRICS
-from cluster.prompts import answer_token
+from cluster.inputs import answer_token
 from engine import EmptyPromptError, Engine, MultiTokenError
 from engine.tokens import continuation_ids
 from lens import decode_logit_lens, resolve_target

@@ -50,7 +50,7 @@ def test_same_entity_or_same_text_is_a_leak_but_another_entity_is_not():
 
 
 def test_validation_carved_from_train_shares_nothing_with_what_is_fitted():
-    from cluster.prompts import carve_validation
+    from cluster.inputs import carve_validation
 
     train = [p for p in keyword_prompts(generate_world(WorldConfig())) if p.split == "train"]
     fit, val = carve_validation(train)

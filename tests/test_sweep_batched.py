@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cluster import find_topic_clusters, impairment_curves, make_eval_set
-from cluster.activations import unit_means
+from cluster.inputs import unit_means
 from cluster.evaluate import score
 from cluster.impair import impairs, random_cluster
 from cluster.spec import site_width

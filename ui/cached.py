@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cluster.activations import unit_means
+from cluster.inputs import unit_means
 from engine.interventions import Intervention
 from ui.engine_cache import load_engine
 from ui.probs import NextTokenProbs, summarise_run

@@ -10,8 +10,7 @@ import streamlit as st
 
 from cluster.attribution import find_attribution_clusters
 from cluster.describe import ClusterDescription, describe_cluster
-from cluster.find import find_topic_clusters
-from cluster.profiles import find_profile_clusters
+from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.spec import Cluster, cluster_to_dict, read_cluster_bytes, save_cluster
 from engine import Engine
 from engine.interventions import IMPAIR_SITES
