@@ -4,8 +4,8 @@
 
 A cell is one prompt under one impairment (cluster x mode x intensity x seed). Both
 ways score the same cells through the cluster sweep's own functions: the loop
-calls ``Engine.run`` once per cell (``cluster.evaluate.score``), the batch calls
-``Engine.run_batch`` once per prompt (``cluster.evaluate.score_batch``). On the
+calls ``Engine.run`` once per cell (``cluster.impair.score``), the batch calls
+``Engine.run_batch`` once per prompt (``cluster.impair.score_batch``). On the
 demo model (its athlete cluster, held-out keyword prompts) and on GPT-2 small's
 shape with random weights (a random 3% of every layer's neurons, random
 32-token prompts), for impairments at every position and at the last position
@@ -26,8 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.shapes import gpt2_small_engine  # noqa: E402
-from cluster.evaluate import EvalSet, make_eval_set, score, score_batch  # noqa: E402
-from cluster.impair import impairs  # noqa: E402
+from cluster.impair import EvalSet, impairs, make_eval_set, score, score_batch  # noqa: E402
 from cluster.spec import Cluster, load_cluster  # noqa: E402
 from engine import Engine  # noqa: E402
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402

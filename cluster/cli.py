@@ -13,7 +13,7 @@ from cli import Parser, parse, out_folder, positive, run_command, whole
 from cluster.attribution import find_attribution_clusters
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
-from cluster.evaluate import make_eval_set
+from cluster.impair import make_eval_set
 from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.report import curves_from_rows, write_sweep_html
 from cluster.spec import load_cluster, save_cluster

@@ -9,9 +9,7 @@ import numpy as np
 
 from cluster.inputs import unit_means
 from cluster.errors import ClusterError
-from cluster.evaluate import EvalSet, make_eval_set, score, score_batch
-from cluster.impair import impairs, random_cluster
-from cluster.metrics import WORSE, metric_index
+from cluster.impair import WORSE, EvalSet, impairs, make_eval_set, metric_index, random_cluster, score, score_batch
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.engine import Engine
 from engine.interventions import Positions

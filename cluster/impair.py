@@ -1,12 +1,36 @@
-"""Turn a cluster into engine interventions, and draw random clusters to compare with."""
+"""Impair a cluster and score the result: the interventions a cluster becomes, random clusters
+of the same shape to compare with, and what the impaired runs do to a set of keyword prompts.
+
+Each run is read through the engine's next-token readout (``engine.readout``): per prompt, the
+answer's probability, loss, top-1 accuracy and KL from clean (``METRICS``), averaged over each
+topic's prompts (``score``; ``score_batch`` runs each prompt's interventions as one batch).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 import numpy as np
+import torch
 
 from cluster.errors import ClusterError
+from cluster.inputs import answer_token, select_split, topics_of
 from cluster.spec import Cluster
-from engine.interventions import IMPAIR_MODES, Impair, Positions
+from engine.engine import Engine
+from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
+from engine.readout import read_next_token
+from promptsets.schema import KeywordPrompt
+
+METRICS: tuple[str, ...] = ("prob", "loss", "accuracy", "kl")
+METRIC_LABELS = {
+    "prob": "p(answer)",
+    "loss": "loss, -log p(answer)",
+    "accuracy": "top-1 accuracy",
+    "kl": "KL(clean || impaired)",
+}
+# +1 where a larger value means a more impaired model, -1 where smaller does.
+WORSE = np.array([-1.0, 1.0, -1.0, 1.0])
 
 
 def impairs(
@@ -52,3 +76,89 @@ def random_cluster(cluster: Cluster, width: int, seed: int) -> Cluster:
     return Cluster(name=f"random-{seed}", neurons=tuple(pairs), method="random", site=cluster.site,
                    fingerprint=cluster.fingerprint, model_name=cluster.model_name,
                    detail=f"random units matching {cluster.name!r} layer by layer (seed {seed})")
+
+
+def prompt_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int) -> np.ndarray:
+    """``(len(METRICS),)`` metrics of one prompt, averaged over noise samples (the engine's readout).
+
+    logits: ``(samples, d_vocab)`` at the last position; clean_logits: ``(d_vocab,)``;
+    answer: the answer's first token id.
+    """
+    r = read_next_token(logits, clean_logits, k=1, target_id=answer)
+    return np.array([r.target_mean, r.target_loss, r.target_top1, r.kl])
+
+
+def runs_metrics(logits: torch.Tensor, clean_logits: torch.Tensor, answer: int) -> np.ndarray:
+    """``(runs, len(METRICS))``: :func:`prompt_metrics` of each of several runs of one prompt.
+
+    logits: ``(runs, samples, d_vocab)`` at the last position; clean_logits: ``(d_vocab,)``.
+    """
+    return np.stack([prompt_metrics(run, clean_logits, answer) for run in logits])
+
+
+def metric_index(metric: str) -> int:
+    """Position of ``metric`` in METRICS; ClusterError names the choices."""
+    if metric not in METRICS:
+        raise ClusterError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    return METRICS.index(metric)
+
+
+@dataclass(frozen=True, eq=False)
+class EvalSet:
+    """Prompts ready to score: their text, answer token, and topic (as an index into ``topics``)."""
+
+    prompts: tuple[str, ...]
+    answers: tuple[int, ...]
+    topic_index: np.ndarray  # (n_prompts,)
+    topics: tuple[str, ...]
+    split: str | None
+
+    def counts(self) -> np.ndarray:
+        """``(n_topics,)`` number of prompts of each topic."""
+        return np.bincount(self.topic_index, minlength=len(self.topics))
+
+
+def make_eval_set(engine: Engine, prompts: Sequence[KeywordPrompt], split: str | None = "heldout") -> EvalSet:
+    """The ``split`` prompts, with their answers tokenised by ``engine``'s tokenizer."""
+    chosen = select_split(prompts, split)
+    topics = topics_of(chosen)
+    return EvalSet(
+        prompts=tuple(p.prompt for p in chosen),
+        answers=tuple(answer_token(engine, p.answer) for p in chosen),
+        topic_index=np.array([topics.index(p.topic) for p in chosen]),
+        topics=topics,
+        split=split,
+    )
+
+
+def score(engine: Engine, evalset: EvalSet, interventions: Sequence[Intervention] = (), samples: int = 1) -> np.ndarray:
+    """``(len(METRICS), n_topics)`` metrics averaged over each topic's prompts.
+
+    With no interventions this is the clean model (its KL is 0).
+    """
+    per_prompt = np.empty((len(evalset.prompts), len(METRICS)))
+    for i, (prompt, answer) in enumerate(zip(evalset.prompts, evalset.answers)):
+        result = engine.run(prompt, tuple(interventions), samples=samples)
+        per_prompt[i] = prompt_metrics(result.logits, result.clean_logits, answer)
+    return _by_topic(evalset, per_prompt)
+
+
+def score_batch(engine: Engine, evalset: EvalSet, runs: Sequence[Sequence[Intervention]],
+                samples: int = 1) -> np.ndarray:
+    """``(len(runs), len(METRICS), n_topics)``: :func:`score` of each run, with each prompt's runs
+    computed as one batch (``Engine.run_batch``); equal to scoring run by run up to float rounding."""
+    per_prompt = np.empty((len(runs), len(evalset.prompts), len(METRICS)))
+    if not runs:
+        return np.empty((0, len(METRICS), len(evalset.topics)))
+    for i, (prompt, answer) in enumerate(zip(evalset.prompts, evalset.answers)):
+        results = engine.run_batch(prompt, [tuple(r) for r in runs], samples=samples)
+        logits = torch.stack([r.logits for r in results])
+        per_prompt[:, i] = runs_metrics(logits, results[0].clean_logits, answer)
+    return np.stack([_by_topic(evalset, per_prompt[r]) for r in range(len(runs))])
+
+
+def _by_topic(evalset: EvalSet, per_prompt: np.ndarray) -> np.ndarray:
+    """``(n_prompts, len(METRICS))`` -> ``(len(METRICS), n_topics)`` means over each topic's prompts."""
+    sums = np.zeros((len(evalset.topics), len(METRICS)))
+    np.add.at(sums, evalset.topic_index, per_prompt)
+    return (sums / evalset.counts()[:, None]).T

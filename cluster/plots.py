@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from cluster.curves import ImpairmentCurves
-from cluster.metrics import METRIC_LABELS, metric_index
+from cluster.impair import METRIC_LABELS, metric_index
 from cluster.spec import Cluster
 
 PALETTE = qualitative.Plotly

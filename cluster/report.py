@@ -9,7 +9,7 @@ import numpy as np
 
 from cluster.curves import ImpairmentCurves
 from cluster.errors import ClusterError
-from cluster.metrics import METRICS
+from cluster.impair import METRICS
 from cluster.plots import plot_impairment_curves, plot_specificity
 
 CLEAN_COLUMNS = ("clean_prob", "clean_loss", "clean_accuracy")

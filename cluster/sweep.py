@@ -16,9 +16,7 @@ import numpy as np
 from cluster.inputs import unit_means
 from cluster.curves import NOISY_MODES
 from cluster.errors import ClusterError
-from cluster.evaluate import EvalSet, score, score_batch
-from cluster.impair import impairs, random_cluster
-from cluster.metrics import METRICS
+from cluster.impair import METRICS, EvalSet, impairs, random_cluster, score, score_batch
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cluster.evaluate import make_eval_set, score
-from cluster.metrics import METRICS
+from cluster.impair import METRICS, make_eval_set, score
 from cluster.inputs import answer_token
 from engine import EmptyPromptError, Engine, MultiTokenError
 from engine.tokens import continuation_ids

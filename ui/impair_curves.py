@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from cluster.curves import ImpairmentCurves, impairment_curves
-from cluster.metrics import METRIC_LABELS, METRICS
+from cluster.impair import METRIC_LABELS, METRICS
 from cluster.plots import plot_impairment_curves, plot_specificity
 from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from cluster.metrics import METRICS
+from cluster.impair import METRICS
 from cluster.units import MAX_TEXT
 from compare.layers import COMPARE_SITES
 from edit.robust import ROBUST_MODES
