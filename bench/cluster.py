@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster import impairment_curves, load_cluster, make_eval_set  # noqa: E402
-from cluster.inputs import carve_validation, last_position_acts, select_split  # noqa: E402
 from cluster.attribution import answer_attributions, attribution_clusters_from_scores  # noqa: E402
 from cluster.find import provenance, topic_clusters_from_acts  # noqa: E402
+from cluster.inputs import carve_validation, last_position_acts, select_split  # noqa: E402
 from engine import Engine  # noqa: E402
 from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 from world.prompts import load_keyword_prompts  # noqa: E402

@@ -7,8 +7,8 @@ The core never imports Streamlit; pages call these functions with a
 from cluster.curves import ImpairmentCurves, impairment_curves
 from cluster.describe import ClusterDescription, describe_cluster
 from cluster.errors import ClusterError, ClusterMismatchError
-from cluster.impair import METRICS, EvalSet, impairs, make_eval_set, random_cluster, score
 from cluster.find import find_profile_clusters, find_topic_clusters
+from cluster.impair import METRICS, EvalSet, impairs, make_eval_set, random_cluster, score
 from cluster.spec import Cluster, check_cluster, load_cluster, save_cluster
 
 __all__ = [

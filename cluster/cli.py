@@ -11,11 +11,12 @@ from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
 from cluster.attribution import find_attribution_clusters
+from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
-from cluster.impair import make_eval_set
 from cluster.find import find_profile_clusters, find_topic_clusters
-from cluster.report import curves_from_rows, write_sweep_html
+from cluster.impair import make_eval_set
+from cluster.plots import write_sweep_html
 from cluster.spec import load_cluster, save_cluster
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
                            sweep_means)

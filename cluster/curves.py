@@ -1,4 +1,9 @@
-"""Impairment curves: metric against intensity, one line per topic, with a random-cluster baseline."""
+"""Impairment curves: metric against intensity, one line per topic, with a random-cluster baseline.
+
+Computed from a model (``impairment_curves``), or rebuilt from a sweep's CSV rows, each point
+averaged over seeds (``curves_from_rows``), so the app, the command line and a sweep's HTML page
+draw the same curves.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from cluster.inputs import unit_means
 from cluster.errors import ClusterError
-from cluster.impair import WORSE, EvalSet, impairs, make_eval_set, metric_index, random_cluster, score, score_batch
+from cluster.impair import (METRICS, WORSE, EvalSet, impairs, make_eval_set, metric_index, random_cluster, score,
+                            score_batch)
+from cluster.inputs import Progress, unit_means
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.engine import Engine
 from engine.interventions import Positions
 from promptsets.schema import KeywordPrompt
 
-Progress = Callable[[int, int], None]
 NOISY_MODES = ("noise", "negative_noise")
+# The clean metrics a sweep row carries (its KL from clean is 0 by definition).
+CLEAN_COLUMNS = ("clean_prob", "clean_loss", "clean_accuracy")
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,3 +138,38 @@ def _ticker(progress: Progress | None, total: int) -> Callable[[], None]:
 
     return tick
 
+
+def curves_from_rows(rows: list[dict[str, str]], mode: str, target: str | None = None) -> ImpairmentCurves:
+    """The curves of one ``mode`` of a sweep CSV; cluster rows and random rows are each averaged over seeds."""
+    rows = [r for r in rows if r["mode"] == mode]
+    if not rows:
+        raise ClusterError(f"the sweep has no rows for mode {mode!r}")
+    topics = tuple(dict.fromkeys(r["topic"] for r in rows))
+    xs = tuple(sorted({round(float(r["intensity"]), 9) for r in rows}))
+    grids = {kind: _mean_grid(rows, kind, topics, xs) for kind in ("cluster", "random")}
+    clean = np.zeros((len(METRICS), len(topics)))
+    for r in rows:
+        clean[:3, topics.index(r["topic"])] = [float(r[c]) for c in CLEAN_COLUMNS]
+    n_prompts = {r["topic"]: int(r["n_prompts"]) for r in rows}
+    first = rows[0]
+    return ImpairmentCurves(
+        cluster=first["cluster"], target=target, mode=mode, site=first["site"], topics=topics,
+        intensities=np.array(xs), values=grids["cluster"], clean=clean, baseline=grids["random"],
+        n_prompts=tuple(n_prompts[t] for t in topics),
+    )
+
+
+def _mean_grid(rows: list[dict[str, str]], kind: str, topics: tuple[str, ...], xs: tuple[float, ...]) -> np.ndarray | None:
+    """``(len(METRICS), n_topics, n_intensities)`` mean over seeds; NaN where a point is missing."""
+    total = np.zeros((len(METRICS), len(topics), len(xs)))
+    count = np.zeros((len(topics), len(xs)))
+    for r in rows:
+        if r["kind"] != kind:
+            continue
+        t, j = topics.index(r["topic"]), xs.index(round(float(r["intensity"]), 9))
+        total[:, t, j] += [float(r[m]) for m in METRICS]
+        count[t, j] += 1
+    if not count.any():
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count

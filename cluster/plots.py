@@ -1,17 +1,20 @@
-"""Plotly figures of clusters and impairment curves; they read results, never the model.
+"""Plotly figures of clusters and their impairment; they read results, never the model.
 
-Plotly renders a subset of HTML in labels and titles, so cluster and topic names are escaped.
+A cluster's units per layer; impairment curves and specificity, and one HTML page of them for a
+sweep's CSV rows. Plotly renders a subset of HTML in labels and titles, so cluster and topic
+names are escaped.
 """
 
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from cluster.curves import ImpairmentCurves
-from cluster.impair import METRIC_LABELS, metric_index
+from cluster.curves import ImpairmentCurves, curves_from_rows
+from cluster.impair import METRIC_LABELS, METRICS, metric_index
 from cluster.spec import Cluster
 
 PALETTE = qualitative.Plotly
@@ -58,6 +61,22 @@ def plot_specificity(curves: ImpairmentCurves, metric: str = "accuracy") -> go.F
     return fig
 
 
+def write_sweep_html(rows: list[dict[str, str]], path: Path, target: str | None = None) -> Path:
+    """One page: for each mode, every metric's curves and (with a target topic) the specificity."""
+    parts = []
+    for mode in dict.fromkeys(r["mode"] for r in rows):
+        curves = curves_from_rows(rows, mode, target)
+        figs = [plot_impairment_curves(curves, m) for m in METRICS]
+        if target is not None and target in curves.topics and len(curves.topics) > 1:
+            figs.append(plot_specificity(curves, "accuracy"))
+        parts += [f.to_html(full_html=False, include_plotlyjs=(not parts and i == 0)) for i, f in enumerate(figs)]
+    name = rows[0]["cluster"] if rows else "cluster"
+    page = f"<html><head><meta charset='utf-8'><title>{escape(name)} sweep</title></head><body>{''.join(parts)}</body></html>"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def plot_cluster_layers(cluster: Cluster, n_layers: int | None = None) -> go.Figure:
     """Bar chart of how many units the cluster holds in each layer."""
     n_layers = n_layers if n_layers is not None else (max(cluster.layers) + 1 if cluster.neurons else 0)
@@ -81,4 +100,3 @@ def _x_label(mode: str) -> str:
     if mode in ("noise", "negative_noise"):
         return "noise intensity (std of the added noise)"
     return "intensity"
-

@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from cluster.inputs import unit_means
 from cluster.curves import NOISY_MODES
 from cluster.errors import ClusterError
 from cluster.impair import METRICS, EvalSet, impairs, random_cluster, score, score_batch
+from cluster.inputs import unit_means
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows

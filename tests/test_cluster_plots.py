@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from cluster import Cluster, ClusterError, ImpairmentCurves
+from cluster.curves import curves_from_rows
 from cluster.impair import METRICS, prompt_metrics
-from cluster.plots import plot_cluster_layers, plot_impairment_curves, plot_specificity
-from cluster.report import curves_from_rows, write_sweep_html
+from cluster.plots import plot_cluster_layers, plot_impairment_curves, plot_specificity, write_sweep_html
 from cluster.sweep import HEADER, SweepSpec, parse_intensities
 
 import torch

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cluster import find_topic_clusters, impairment_curves, make_eval_set
-from cluster.inputs import unit_means
 from cluster.impair import impairs, random_cluster, score
+from cluster.inputs import unit_means
 from cluster.spec import site_width
 from cluster.sweep import SweepSpec as ClusterSweepSpec
 from cluster.sweep import point_values
