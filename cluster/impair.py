@@ -1,15 +1,17 @@
-"""Impair a cluster and score the result: the interventions a cluster becomes, random clusters
-of the same shape to compare with, and what the impaired runs do to a set of keyword prompts.
+"""Impair a cluster and read the result: the interventions a cluster becomes, random clusters
+of the same shape to compare with, and what the impaired runs do to the next token.
 
-Each run is read through the engine's next-token readout (``engine.readout``): per prompt, the
-answer's probability, loss, top-1 accuracy and KL from clean (``METRICS``), averaged over each
-topic's prompts (``score``; ``score_batch`` runs each prompt's interventions as one batch).
+Every run is read through the engine's next-token readout (``engine.readout``). For a set of
+keyword prompts: each answer's probability, loss, top-1 accuracy and KL from clean (``METRICS``),
+averaged over each topic's prompts (``score``; ``score_batch`` runs each prompt's interventions as
+one batch). For the Impair page's live chart: the top next tokens of one run, clean against
+impaired, as small numpy arrays a page can cache (``summarise_run``), never full logits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from cluster.errors import ClusterError
 from cluster.inputs import answer_token, select_split, topics_of
 from cluster.spec import Cluster
 from engine.engine import Engine
+from engine.errors import NonFiniteError
 from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from engine.readout import read_next_token
 from promptsets.schema import KeywordPrompt
@@ -162,3 +165,54 @@ def _by_topic(evalset: EvalSet, per_prompt: np.ndarray) -> np.ndarray:
     sums = np.zeros((len(evalset.topics), len(METRICS)))
     np.add.at(sums, evalset.topic_index, per_prompt)
     return (sums / evalset.counts()[:, None]).T
+
+
+@dataclass(frozen=True)
+class NextTokenProbs:
+    """The top next tokens of a clean run against an impaired one (K noise samples).
+
+    ``token_ids``/``labels``: the k candidates, ordered by max(clean, impaired) probability.
+    ``clean``, ``impaired``, ``impaired_std``: ``(k,)`` probabilities (mean and sample std over samples).
+    ``kl``: mean over samples of KL(clean || impaired), in nats.
+    ``target_*``: the target token's probability and 1-based rank, clean and impaired.
+    """
+
+    token_ids: np.ndarray
+    labels: tuple[str, ...]
+    clean: np.ndarray
+    impaired: np.ndarray
+    impaired_std: np.ndarray
+    samples: int
+    kl: float
+    target_id: int
+    target_label: str
+    target_clean: float
+    target_impaired: float
+    rank_clean: int
+    rank_impaired: int
+
+
+def token_label(text: str) -> str:
+    """A token's text as a chart label: quoted so leading spaces and newlines show."""
+    return repr(text)
+
+
+def summarise_run(run: Any, token_strs, k: int = 10, target_id: int | None = None) -> NextTokenProbs:
+    """The chart's numbers: the engine's next-token readout of ``run`` (see ``RunResult.readout``), with labels.
+
+    ``run.logits``: ``(samples, d_vocab)``; ``run.clean_logits``: ``(d_vocab,)``.
+    ``token_strs``: callable ids -> texts (the engine's ``token_strs``).
+    ``target_id``: the token whose probability and rank to follow; None = the clean top-1.
+    """
+    logits, clean_logits = torch.as_tensor(run.logits), torch.as_tensor(run.clean_logits)
+    if not (torch.isfinite(logits).all() and torch.isfinite(clean_logits).all()):
+        raise NonFiniteError("the impaired run produced NaN or inf; lower the intensity")
+    r = read_next_token(logits, clean_logits, k, target_id)
+    texts = token_strs([int(i) for i in r.ids] + [r.target_id])
+    return NextTokenProbs(
+        token_ids=r.ids, labels=tuple(token_label(t) for t in texts[:-1]),
+        clean=r.clean, impaired=r.mean, impaired_std=r.std, samples=r.samples, kl=r.kl,
+        target_id=r.target_id, target_label=token_label(texts[-1]),
+        target_clean=r.target_clean, target_impaired=r.target_mean,
+        rank_clean=r.rank_clean, rank_impaired=r.rank_mean,
+    )

@@ -1,8 +1,8 @@
 """Plotly figures of clusters and their impairment; they read results, never the model.
 
 A cluster's units per layer; impairment curves and specificity, and one HTML page of them for a
-sweep's CSV rows. Plotly renders a subset of HTML in labels and titles, so cluster and topic
-names are escaped.
+sweep's CSV rows; the Impair page's live bars, clean against impaired next-token probabilities.
+Plotly renders a subset of HTML in labels and titles, so cluster, topic and token names are escaped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from cluster.curves import ImpairmentCurves, curves_from_rows
-from cluster.impair import METRIC_LABELS, METRICS, metric_index
+from cluster.impair import METRIC_LABELS, METRICS, NextTokenProbs, metric_index
 from cluster.spec import Cluster
 
 PALETTE = qualitative.Plotly
@@ -61,6 +61,20 @@ def plot_specificity(curves: ImpairmentCurves, metric: str = "accuracy") -> go.F
     return fig
 
 
+def _title(curves: ImpairmentCurves, metric: str) -> str:
+    counts = f" ({sum(curves.n_prompts)} prompts)" if curves.n_prompts else ""
+    name = escape(repr(curves.cluster), quote=False)
+    return f"Impairing {name} at {curves.site}, mode {curves.mode}: {METRIC_LABELS[metric]}{counts}"
+
+
+def _x_label(mode: str) -> str:
+    if mode == "scale":
+        return "scale factor (1 = clean)"
+    if mode in ("noise", "negative_noise"):
+        return "noise intensity (std of the added noise)"
+    return "intensity"
+
+
 def write_sweep_html(rows: list[dict[str, str]], path: Path, target: str | None = None) -> Path:
     """One page: for each mode, every metric's curves and (with a target topic) the specificity."""
     parts = []
@@ -88,15 +102,29 @@ def plot_cluster_layers(cluster: Cluster, n_layers: int | None = None) -> go.Fig
     return fig
 
 
-def _title(curves: ImpairmentCurves, metric: str) -> str:
-    counts = f" ({sum(curves.n_prompts)} prompts)" if curves.n_prompts else ""
-    name = escape(repr(curves.cluster), quote=False)
-    return f"Impairing {name} at {curves.site}, mode {curves.mode}: {METRIC_LABELS[metric]}{counts}"
+CLEAN_COLOUR = "#9E9E9E"
+IMPAIRED_COLOUR = "#E45756"
+
+PROBS_CAPTION = (
+    "Each pair of bars is one candidate next token: grey = clean run, red = impaired run "
+    "(mean over the K noise samples, whisker = ±1 standard deviation); bar height = probability."
+)
 
 
-def _x_label(mode: str) -> str:
-    if mode == "scale":
-        return "scale factor (1 = clean)"
-    if mode in ("noise", "negative_noise"):
-        return "noise intensity (std of the added noise)"
-    return "intensity"
+def plot_next_token_probs(result: NextTokenProbs, title: str = "Next-token probabilities") -> go.Figure:
+    """Grouped bars per candidate token; the x labels carry the rank so Plotly never merges repeats."""
+    x = [f"{i + 1}: {escape(label, quote=False)}" for i, label in enumerate(result.labels)]
+    show_spread = result.samples > 1
+    fig = go.Figure([
+        go.Bar(name="clean", x=x, y=result.clean, marker_color=CLEAN_COLOUR,
+               hovertemplate="%{x}<br>clean p=%{y:.4f}<extra></extra>"),
+        go.Bar(name=f"impaired (K={result.samples})", x=x, y=result.impaired, marker_color=IMPAIRED_COLOUR,
+               error_y=dict(type="data", array=result.impaired_std, visible=show_spread),
+               hovertemplate="%{x}<br>impaired p=%{y:.4f}<extra></extra>"),
+    ])
+    fig.update_layout(
+        title=escape(title, quote=False), barmode="group", yaxis_title="probability", yaxis_range=[0, 1],
+        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+        margin=dict(l=40, r=10, t=60, b=40), height=380, uirevision="probs",
+    )
+    return fig

@@ -110,8 +110,8 @@ def test_the_chart_shows_the_engine_readout(app_model):
     """The bars, whiskers and metrics are RunResult's numbers, standard deviation convention included."""
     from cluster.impair import impairs
     from cluster.spec import Cluster
+    from cluster.units import parse_units
     from engine import Engine
-    from ui.units import parse_units
 
     at = open_app(PAGE, {"cluster": "custom units…", "cluster_units": "1:0-15", "cluster_site": "mlp_post",
                          "intensity_noise": "3.0", "k": "8", "seed": "5", "pos": "all"})

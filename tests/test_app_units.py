@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from cluster.errors import ClusterError
+from cluster.impair import summarise_run
+from cluster.plots import plot_next_token_probs
+from cluster.units import parse_units
 from engine.errors import NonFiniteError
 from ui.commands import cluster_sweep, memory_inject
-from ui.probs import summarise_run
-from ui.probs_plot import plot_next_token_probs
 from ui.prompt_sets import STARTERS, available_sets, load_set
-from cluster.units import parse_units
 from world.paths import DEMO_PROMPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def test_command_lines_quote_what_the_user_typed():
     assert "--cluster" in shlex.split(cluster_sweep("assets/demo", "assets/demo/clusters/athlete.json", "athlete", "noise", "0,1", 0, 4))
 
 
-@pytest.mark.parametrize("folder", ["compare", "ui/probs.py", "ui/probs_plot.py", "ui/commands.py",
+@pytest.mark.parametrize("folder", ["compare", "cluster/impair.py", "cluster/plots.py", "ui/commands.py",
                                     "ui/prompt_sets.py", "ui/config.py"])
 def test_the_plain_modules_never_import_streamlit(folder):
     files = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).glob("*.py"))

@@ -1,5 +1,5 @@
 """Streamlit helpers shared by the pages: cached engine, sidebar state, errors, downloads.
 
-``ui.probs`` and ``ui.probs_plot`` are plain Python (no Streamlit), so the
-live bar chart's numbers and figure can be tested and benchmarked alone.
+The Impair page's live chart (its numbers and figure) is plain Python beside the
+cluster code (``cluster.impair.summarise_run``, ``cluster.plots.plot_next_token_probs``).
 """

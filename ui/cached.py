@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from cluster.impair import NextTokenProbs, summarise_run
 from cluster.inputs import unit_means
 from engine.interventions import Intervention
 from ui.engine_cache import load_engine
-from ui.probs import NextTokenProbs, summarise_run
 from ui.prompt_sets import topic_of
 
 

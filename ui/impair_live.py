@@ -9,14 +9,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from cluster.impair import NextTokenProbs
+from cluster.plots import PROBS_CAPTION, plot_next_token_probs
 from ui.cached import next_token_probs
 from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep
 from ui.downloads import cli_snippet, show_figure
 from ui.errors import attempt
 from ui.impair_controls import ImpairSetup, intensity_slider
-from ui.probs import NextTokenProbs
-from ui.probs_plot import PROBS_CAPTION, plot_next_token_probs
 
 TOP_K = 10
 
