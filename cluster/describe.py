@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from engine.engine import Engine
-from cluster.inputs import select_split, site_acts
+from cluster.inputs import Progress, select_split, site_acts
 from cluster.spec import Cluster, check_cluster
+from engine.engine import Engine
 from promptsets.schema import KeywordPrompt
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,18 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from cluster.curves import NOISY_MODES
+from cluster.curves import CLEAN_COLUMNS, NOISY_MODES
 from cluster.errors import ClusterError
 from cluster.impair import METRICS, EvalSet, impairs, random_cluster, score, score_batch
-from cluster.inputs import unit_means
+from cluster.inputs import Progress, unit_means
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows
 from sweepio import read_rows as read_stored
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[int, int], None]
 HEADER = ("model", "cluster", "site", "split", "kind", "mode", "intensity", "seed", "topic", "n_prompts",
-          *METRICS, "clean_prob", "clean_loss", "clean_accuracy")
+          *METRICS, *CLEAN_COLUMNS)
 # Most intensities a sweep takes (each is a run over every prompt).
 MAX_POINTS = 10_000
 # A CSV holds one sweep: these columns must match for its rows to be resumed.
