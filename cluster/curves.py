@@ -1,8 +1,8 @@
 """Impairment curves: metric against intensity, one line per topic, with a random-cluster baseline.
 
 Computed from a model (``impairment_curves``), or rebuilt from a sweep's CSV rows, each point
-averaged over seeds (``curves_from_rows``), so the app, the command line and a sweep's HTML page
-draw the same curves.
+averaged over seeds (``curves_from_rows``); either way one ``ImpairmentCurves``, which the app,
+the command line and a sweep's HTML page draw with :mod:`cluster.plots`.
 """
 
 from __future__ import annotations
