@@ -15,7 +15,7 @@ from engine.errors import NonFiniteError
 from ui.commands import cluster_sweep, memory_inject
 from ui.probs import summarise_run
 from ui.probs_plot import plot_next_token_probs
-from ui.prompt_sets import STARTERS, available_sets, load_set
+from ui.config import STARTERS, available_sets, load_set
 from cluster.units import parse_units
 from world.paths import DEMO_PROMPTS
 
@@ -90,7 +90,7 @@ def test_command_lines_quote_what_the_user_typed():
 
 
 @pytest.mark.parametrize("folder", ["compare", "ui/probs.py", "ui/probs_plot.py", "ui/commands.py",
-                                    "ui/prompt_sets.py", "ui/config.py"])
+                                    "ui/config.py", "ui/config.py"])
 def test_the_plain_modules_never_import_streamlit(folder):
     files = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).glob("*.py"))
     for path in files:

@@ -9,7 +9,7 @@ from cluster.activations import unit_means
 from engine.interventions import Intervention
 from ui.engine_cache import load_engine
 from ui.probs import NextTokenProbs, summarise_run
-from ui.prompt_sets import topic_of
+from ui.config import topic_of
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)

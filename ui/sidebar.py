@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.config import DEMO_NAME, device_label, max_prompt_chars, resolve_model, workshop_mode
-from ui.prompt_sets import STARTERS, PromptChoice, available_sets, default_choice, load_set
+from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, available_sets, default_choice,
+                       device_label, load_set, max_prompt_chars, resolve_model, workshop_mode)
 from ui.text import md_escape
-from ui.url_rules import PROMPT_URL_CHARS
 from world.prompts import PromptSetError
 
 FALLBACK_PROMPT = "The founder of Pothasix was born in"

@@ -20,15 +20,12 @@ from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.lenses import KINDS
 from memory.build import MEMORY_SOURCES
-from ui.config import MAX_CHARS
+from ui.config import PROMPT_URL_CHARS
 
 FIND_METHODS: tuple[str, ...] = ("selectivity", "attribution", "kmeans", "agglomerative")
 POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
 # Whole numbers longer than this are refused before int() is asked to read them.
 MAX_DIGITS = 24
-# A text parameter is refused past this many characters; a prompt gets room to be
-# shown as too long (its page says so), anything longer is not a prompt.
-PROMPT_URL_CHARS = 4 * MAX_CHARS
 NOISE_DEFAULT_MAX = 10.0
 # What a workshop's teacher fixes: a link cannot change it.
 WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model"}
