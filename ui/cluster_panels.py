@@ -21,7 +21,7 @@ from ui.commands import cluster_find
 from ui.downloads import cli_snippet
 from ui.errors import USER_ERRORS, attempt, show_error
 from ui.text import md_escape
-from ui.url_rules import FIND_METHODS
+from ui.links import FIND_METHODS
 from world.prompts import KeywordPrompt
 
 DESCRIBED = "_cluster_descriptions"

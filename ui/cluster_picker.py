@@ -16,7 +16,7 @@ from engine.interventions import IMPAIR_SITES
 from ui.commands import repo_path
 from ui.config import cluster_folder
 from ui.text import md_escape
-from ui.url_guard import note_unavailable
+from ui.links import note_unavailable
 
 CUSTOM = "custom units…"
 FOUND_KEY = "_found_clusters"
