@@ -7,8 +7,7 @@ import streamlit as st
 from promptsets.paths import DEMO_DIR
 from ui.edit_controls import pick_case, pick_spec
 from ui.edit_panels import before_after, cached_edit, robustness_panel
-from ui.errors import attempt
-from ui.page import open_page
+from ui.shell import attempt, open_page
 
 engine, sel = open_page(
     "Edit",

@@ -18,9 +18,7 @@ from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.cluster_picker import remember_cluster
 from ui.commands import cluster_find
-from ui.downloads import cli_snippet
-from ui.errors import USER_ERRORS, attempt, show_error
-from ui.text import md_escape
+from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, show_error
 from ui.links import FIND_METHODS
 from world.prompts import KeywordPrompt
 

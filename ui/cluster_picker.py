@@ -15,7 +15,7 @@ from engine import Engine
 from engine.interventions import IMPAIR_SITES
 from ui.commands import repo_path
 from ui.config import cluster_folder
-from ui.text import md_escape
+from ui.shell import md_escape
 from ui.links import note_unavailable
 
 CUSTOM = "custom units…"

@@ -10,10 +10,8 @@ from compare.plots import plot_cka_layers, plot_cka_models
 from engine.interventions import Intervention
 from ui.cluster_picker import cluster_ref
 from ui.commands import compare_impaired, compare_models
-from ui.downloads import cli_snippet, show_figure
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.config import compare_allow_list
-from ui.engine_cache import load_engine
-from ui.errors import attempt
 from ui.impair_controls import ImpairSetup, intensity_slider
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "

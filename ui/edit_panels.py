@@ -21,9 +21,7 @@ from engine.interventions import WeightDelta
 from promptsets.paths import DEMO_CLUSTERS
 from ui.cluster_picker import pick_cluster
 from ui.commands import edit_apply, edit_sweep
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.impair_controls import MODE_LABELS, intensity_slider
 
 SAMPLES = 8

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from cluster.activations import unit_means
 from cluster.impair import impairs
 from cluster.spec import Cluster
 from engine import Engine
 from engine.interventions import IMPAIR_MODES, Impair, Positions
-from ui.cached import mean_activations, prompt_topic, token_labels
+from ui.shell import load_engine, prompt_topic, token_labels
 from ui.cluster_picker import pick_cluster
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
@@ -20,6 +21,12 @@ NOISY = ("noise", "negative_noise")
 # mode -> (min, max, default, step) of the intensity slider; zero and mean have none.
 SLIDERS = {"noise": (0.0, 10.0, 2.0, 0.1), "negative_noise": (0.0, 10.0, 2.0, 0.1),
            "scale": (0.0, 1.0, 0.5, 0.05)}
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring mean activations…")
+def mean_activations(model: str, site: str, texts: tuple[str, ...]) -> np.ndarray:
+    """``(n_layers, width)`` clean mean of every unit at ``site`` over ``texts`` (for mean ablation)."""
+    return unit_means(load_engine(model), texts, site)
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,27 +11,15 @@ from cluster.metrics import METRIC_LABELS, METRICS
 from cluster.plots import plot_impairment_curves, plot_specificity
 from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.impair_controls import SLIDERS, ImpairSetup
-from world.paths import DEMO_PROMPTS
-from world.prompts import KeywordPrompt, PromptSetError, load_keyword_prompts
+from promptsets.schema import KeywordPrompt
 
 STORE = "_impair_curves"
 CURVES_CAPTION = ("Each solid line is one topic's held-out keyword prompts, its metric against intensity; "
                   "the thick line is the cluster's own topic, dashed lines the same topics under random clusters of equal size.")
 SPEC_CAPTION = ("Specificity = the target topic's drop minus the other topics' mean drop; "
                 "above the dashed random-cluster line means the cluster is topic-specific.")
-
-
-@st.cache_data(show_spinner=False)
-def keyword_prompts() -> tuple[KeywordPrompt, ...]:
-    """The demo's keyword prompts, or none when the demo prompt sets are not built."""
-    try:
-        return tuple(load_keyword_prompts(DEMO_PROMPTS))
-    except PromptSetError:
-        return ()
 
 
 def intensity_grid(mode: str, n: int) -> tuple[float, ...]:

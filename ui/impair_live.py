@@ -9,16 +9,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.cached import next_token_probs
+from engine.interventions import Intervention
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.cluster_picker import cluster_ref
 from ui.commands import cluster_sweep
-from ui.downloads import cli_snippet, show_figure
-from ui.errors import attempt
 from ui.impair_controls import ImpairSetup, intensity_slider
-from ui.probs import NextTokenProbs
+from ui.probs import NextTokenProbs, summarise_run
 from ui.probs_plot import PROBS_CAPTION, plot_next_token_probs
 
 TOP_K = 10
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def next_token_probs(model: str, prompt: str, interventions: tuple[Intervention, ...], samples: int,
+                     k: int, target: int | None) -> NextTokenProbs:
+    """Top-k clean vs impaired next-token probabilities; keyed by the hashable intervention specs."""
+    engine = load_engine(model)
+    run = engine.run(prompt, interventions, samples=samples)
+    return summarise_run(run, engine.token_strs, k=k, target_id=target)
 
 
 def probs_table(result: NextTokenProbs) -> pd.DataFrame:

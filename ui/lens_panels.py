@@ -12,9 +12,7 @@ from lens.decode import PatternResult
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from ui.commands import lens_decode, logit_lens
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "

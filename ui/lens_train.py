@@ -9,9 +9,7 @@ import streamlit as st
 from lens import KINDS, train_lenses
 from lens.data import read_texts
 from ui.commands import lens_train
-from ui.downloads import cli_snippet
-from ui.engine_cache import load_engine
-from ui.errors import attempt
+from ui.shell import attempt, cli_snippet, load_engine
 from world.paths import DEMO_DIR
 
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"

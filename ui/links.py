@@ -30,7 +30,7 @@ from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.lenses import KINDS
 from memory.build import MEMORY_SOURCES
 from ui.config import PROMPT_URL_CHARS, workshop_mode
-from ui.text import md_escape
+from ui.shell import md_escape
 
 FIND_METHODS: tuple[str, ...] = ("selectivity", "attribution", "kmeans", "agglomerative")
 POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
