@@ -3,10 +3,9 @@
 import streamlit as st
 
 from cluster.plots import plot_cluster_layers
-from ui.cluster_panels import describe_panel, find_panel, save_panel, upload_panel
-from ui.shell import attempt, cli_snippet, keyword_prompts, md_escape, open_page, prompt_topic, show_figure
-from ui.cluster_picker import cluster_ref, pick_cluster
+from ui.clusters import cluster_ref, describe_panel, find_panel, pick_cluster, save_panel, upload_panel
 from ui.commands import cluster_describe
+from ui.shell import attempt, cli_snippet, keyword_prompts, md_escape, open_page, prompt_topic, show_figure
 
 engine, sel = open_page(
     "Clusters",

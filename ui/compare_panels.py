@@ -8,7 +8,7 @@ import streamlit as st
 from compare.layers import CkaResult, ModelCkaResult, cka_between_models, cka_clean_vs_impaired
 from compare.plots import plot_cka_layers, plot_cka_models
 from engine.interventions import Intervention
-from ui.cluster_picker import cluster_ref
+from ui.clusters import cluster_ref
 from ui.commands import compare_impaired, compare_models
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.config import compare_allow_list

@@ -19,7 +19,7 @@ from edit.spec import EditSpec
 from edit.tokens import answer_token_id
 from engine.interventions import WeightDelta
 from promptsets.paths import DEMO_CLUSTERS
-from ui.cluster_picker import pick_cluster
+from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.impair_controls import MODE_LABELS, intensity_slider

@@ -13,7 +13,7 @@ from cluster.spec import Cluster
 from engine import Engine
 from engine.interventions import IMPAIR_MODES, Impair, Positions
 from ui.shell import load_engine, prompt_topic, token_labels
-from ui.cluster_picker import pick_cluster
+from ui.clusters import pick_cluster
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}

@@ -9,7 +9,7 @@ import streamlit as st
 from cluster.curves import ImpairmentCurves, impairment_curves
 from cluster.metrics import METRIC_LABELS, METRICS
 from cluster.plots import plot_impairment_curves, plot_specificity
-from ui.cluster_picker import cluster_ref
+from ui.clusters import cluster_ref
 from ui.commands import cluster_sweep
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.impair_controls import SLIDERS, ImpairSetup

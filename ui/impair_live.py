@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine.interventions import Intervention
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
-from ui.cluster_picker import cluster_ref
+from ui.clusters import cluster_ref
 from ui.commands import cluster_sweep
 from ui.impair_controls import ImpairSetup, intensity_slider
 from ui.probs import NextTokenProbs, summarise_run

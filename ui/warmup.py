@@ -12,7 +12,7 @@ import time
 
 from lens.plots import plot_head_grid, plot_logit_lens
 from ui.shell import FALLBACK_PROMPT, keyword_prompts, load_engine, prompt_topic, target_id, token_labels
-from ui.cluster_picker import shipped_clusters
+from ui.clusters import shipped_clusters
 from ui.config import DEMO_NAME, default_choice, default_lens_folder, resolve_model, workshop_lens_folder, workshop_mode
 from ui.impair_controls import SLIDERS, ImpairSetup
 from ui.impair_live import TOP_K, next_token_probs
