@@ -6,7 +6,7 @@ from compare.layers import COMPARE_SITES
 from ui.compare_panels import impaired_cka_panel, models_cka_panel, second_model_picker
 from ui.config import resolve_model
 from ui.shell import attempt, keyword_prompts, open_page
-from ui.impair_controls import impair_controls
+from ui.impair import impair_controls
 
 engine, sel = open_page(
     "Compare",

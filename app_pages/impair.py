@@ -3,9 +3,7 @@
 import streamlit as st
 
 from ui.shell import attempt, keyword_prompts, open_page, target_id
-from ui.impair_controls import impair_controls
-from ui.impair_curves import curves_panel
-from ui.impair_live import live_panel
+from ui.impair import curves_panel, impair_controls, live_panel
 
 engine, sel = open_page(
     "Impair",

@@ -6,7 +6,7 @@ from engine.interventions import Positions
 from memory.build import MEMORY_SOURCES
 from memory.inject import InjectionSpec
 from ui.shell import open_page, token_labels
-from ui.impair_controls import pick_positions
+from ui.impair import pick_positions
 from ui.memory_panels import live_injection, sweep_panel
 
 engine, sel = open_page(

@@ -12,7 +12,7 @@ from ui.clusters import cluster_ref
 from ui.commands import compare_impaired, compare_models
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
 from ui.config import compare_allow_list
-from ui.impair_controls import ImpairSetup, intensity_slider
+from ui.impair import ImpairSetup, intensity_slider
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
                   "prompt's positions (1 = same geometry, lower = the impairment reshaped that layer).")

@@ -22,7 +22,7 @@ from promptsets.paths import DEMO_CLUSTERS
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.shell import attempt, cli_snippet, load_engine, show_figure
-from ui.impair_controls import MODE_LABELS, intensity_slider
+from ui.impair import MODE_LABELS, intensity_slider
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
