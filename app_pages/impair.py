@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui.shell import attempt, keyword_prompts, open_page, target_id
 from ui.impair import curves_panel, impair_controls, live_panel
+from ui.shell import attempt, keyword_prompts, open_page, target_id
 
 engine, sel = open_page(
     "Impair",

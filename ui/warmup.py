@@ -11,12 +11,12 @@ import logging
 import time
 
 from lens.plots import plot_head_grid, plot_logit_lens
-from ui.shell import FALLBACK_PROMPT, keyword_prompts, load_engine, prompt_topic, target_id, token_labels
 from ui.clusters import shipped_clusters
 from ui.config import DEMO_NAME, default_choice, default_lens_folder, resolve_model, workshop_lens_folder, workshop_mode
 from ui.impair import SLIDERS, TOP_K, ImpairSetup, next_token_probs
-from ui.lens_panels import cached_heads, cached_logit_lens, lens_stamp, load_lens_set
+from ui.lens import cached_heads, cached_logit_lens, lens_stamp, load_lens_set
 from ui.probs_plot import plot_next_token_probs
+from ui.shell import FALLBACK_PROMPT, keyword_prompts, load_engine, prompt_topic, target_id, token_labels
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The Memory page's panels: a live injection (layer, scale) and the layer x scale heatmap on demand."""
+"""The Memory page: a live injection (layer, scale sliders) and the layer x scale heatmap on demand."""
 
 from __future__ import annotations
 
