@@ -7,8 +7,8 @@ without the sidebar) when its URL is opened directly.
 
 import streamlit as st
 
-from ui.sidebar import render_sidebar
-from ui.url_guard import guard_query_params, show_url_notes
+from ui.links import guard_query_params, show_url_notes
+from ui.shell import render_sidebar
 
 st.set_page_config(page_title="LensLab", page_icon=":material/biotech:", layout="wide")
 

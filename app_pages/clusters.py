@@ -3,15 +3,9 @@
 import streamlit as st
 
 from cluster.plots import plot_cluster_layers
-from ui.cluster_panels import describe_panel, find_panel, save_panel, upload_panel
-from ui.cached import prompt_topic
-from ui.cluster_picker import cluster_ref, pick_cluster
+from ui.clusters import cluster_ref, describe_panel, find_panel, pick_cluster, save_panel, upload_panel
 from ui.commands import cluster_describe
-from ui.downloads import cli_snippet, show_figure
-from ui.errors import attempt
-from ui.impair_curves import keyword_prompts
-from ui.page import open_page
-from ui.text import md_escape
+from ui.shell import attempt, cli_snippet, keyword_prompts, md_escape, open_page, prompt_topic, show_figure
 
 engine, sel = open_page(
     "Clusters",

@@ -3,12 +3,10 @@
 import streamlit as st
 
 from compare.layers import COMPARE_SITES
-from ui.compare_panels import impaired_cka_panel, models_cka_panel, second_model_picker
+from ui.compare import impaired_cka_panel, models_cka_panel, second_model_picker
 from ui.config import resolve_model
-from ui.errors import attempt
-from ui.impair_controls import impair_controls
-from ui.impair_curves import keyword_prompts
-from ui.page import open_page
+from ui.impair import impair_controls
+from ui.shell import attempt, keyword_prompts, open_page
 
 engine, sel = open_page(
     "Compare",

@@ -5,10 +5,8 @@ from pathlib import Path
 import streamlit as st
 
 from promptsets.paths import DEMO_DIR
-from ui.edit_controls import pick_case, pick_spec
-from ui.edit_panels import before_after, cached_edit, robustness_panel
-from ui.errors import attempt
-from ui.page import open_page
+from ui.edit import before_after, cached_edit, pick_case, pick_spec, robustness_panel
+from ui.shell import attempt, open_page
 
 engine, sel = open_page(
     "Edit",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.sidebar import selection
+from ui.shell import selection
 
 sel = selection()
 st.title("LensLab")

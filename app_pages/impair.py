@@ -2,11 +2,8 @@
 
 import streamlit as st
 
-from ui.errors import attempt
-from ui.impair_controls import impair_controls
-from ui.impair_curves import curves_panel, keyword_prompts
-from ui.impair_live import live_panel
-from ui.page import open_page, target_id
+from ui.impair import curves_panel, impair_controls, live_panel
+from ui.shell import attempt, keyword_prompts, open_page, target_id
 
 engine, sel = open_page(
     "Impair",

@@ -3,11 +3,8 @@
 import streamlit as st
 
 from ui.config import default_lens_folder, workshop_lens_folder
-from ui.errors import attempt
-from ui.lens_panels import head_panel, lens_stamp, load_lens_set, logit_lens_panel
-from ui.lens_train import train_panel
-from ui.page import open_page
-from ui.text import md_escape
+from ui.lens import head_panel, lens_stamp, load_lens_set, logit_lens_panel, train_panel
+from ui.shell import attempt, md_escape, open_page
 
 engine, sel = open_page(
     "Lens",

@@ -5,10 +5,9 @@ import streamlit as st
 from engine.interventions import Positions
 from memory.build import MEMORY_SOURCES
 from memory.inject import InjectionSpec
-from ui.cached import token_labels
-from ui.impair_controls import pick_positions
-from ui.memory_panels import live_injection, sweep_panel
-from ui.page import open_page
+from ui.impair import pick_positions
+from ui.memory import live_injection, sweep_panel
+from ui.shell import open_page, token_labels
 
 engine, sel = open_page(
     "Memory",

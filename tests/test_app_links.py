@@ -7,7 +7,7 @@ import pytest
 
 from test_app_helpers import (app_model, assert_clean, assert_user_error, charts, open_app, open_link,  # noqa: F401
                               warnings_text)
-from ui.url_rules import RULES
+from ui.links import RULES
 
 IMPAIR = "app_pages/impair.py"
 

@@ -16,7 +16,7 @@ from cluster.plots import plot_next_token_probs
 from cluster.units import parse_units
 from engine.errors import NonFiniteError
 from ui.commands import cluster_sweep, memory_inject
-from ui.prompt_sets import STARTERS, available_sets, load_set
+from ui.config import STARTERS, available_sets, load_set
 from world.paths import DEMO_PROMPTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_command_lines_quote_what_the_user_typed():
 
 
 @pytest.mark.parametrize("folder", ["compare", "cluster/impair.py", "cluster/plots.py", "ui/commands.py",
-                                    "ui/prompt_sets.py", "ui/config.py"])
+                                    "ui/config.py", "ui/config.py"])
 def test_the_plain_modules_never_import_streamlit(folder):
     files = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).glob("*.py"))
     for path in files:

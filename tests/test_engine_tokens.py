@@ -18,7 +18,7 @@ from lens import decode_logit_lens, resolve_target
 from memory import InjectionSpec, build_memory, inject_memory, memory_token_ids
 from promptsets import KeywordPrompt
 from tiny_models import SP_PROMPTS, legacy_sentencepiece_tokenizer, save_sentencepiece_llama
-from ui.page import target_id
+from ui.shell import target_id
 
 ANSWERS = {"▁girl": " girl", ".": "."}  # each prompt's predicted piece -> its text as an answer
 

@@ -7,7 +7,7 @@ import pytest
 from cluster.errors import ClusterError
 from cluster.spec import cluster_from_address, units_address
 from cluster.units import MAX_UNITS, format_units, parse_units
-from ui.url_rules import RULES, Choice, Number, Text, check_param, check_params
+from ui.links import RULES, Choice, Number, Text, check_param, check_params
 
 NUMBERS = sorted(k for k, r in RULES.items() if isinstance(r, Number))
 BAD_NUMBERS = ["1e300", "-1", "-1e300", "inf", "-inf", "nan", "NaN", "Infinity", "9" * 400, "twelve", ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from test_app_helpers import app_model, charts, open_app  # noqa: F401
-from ui.engine_cache import load_engine
+from ui.shell import load_engine
 from ui.warmup import warm_up
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from shlex import quote
 
-from world.paths import DEMO_CLUSTERS, DEMO_PROMPTS, REPO_ROOT
+from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS, REPO_ROOT
 
 
 def repo_path(p: str) -> str:

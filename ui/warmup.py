@@ -12,17 +12,11 @@ import time
 
 from cluster.plots import plot_next_token_probs
 from lens.plots import plot_head_grid, plot_logit_lens
-from ui.cached import next_token_probs, prompt_topic, token_labels
-from ui.cluster_picker import shipped_clusters
-from ui.config import DEMO_NAME, default_lens_folder, resolve_model, workshop_lens_folder, workshop_mode
-from ui.engine_cache import load_engine
-from ui.impair_controls import SLIDERS, ImpairSetup
-from ui.impair_curves import keyword_prompts
-from ui.impair_live import TOP_K
-from ui.lens_panels import cached_heads, cached_logit_lens, lens_stamp, load_lens_set
-from ui.page import target_id
-from ui.prompt_sets import default_choice
-from ui.sidebar import FALLBACK_PROMPT
+from ui.clusters import shipped_clusters
+from ui.config import DEMO_NAME, default_choice, default_lens_folder, resolve_model, workshop_lens_folder, workshop_mode
+from ui.impair import SLIDERS, TOP_K, ImpairSetup, next_token_probs
+from ui.lens import cached_heads, cached_logit_lens, lens_stamp, load_lens_set
+from ui.shell import FALLBACK_PROMPT, keyword_prompts, load_engine, prompt_topic, target_id, token_labels
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The Lens page's panels: logit-lens heatmap, Attention Lens grid with a chosen head, lens training."""
+"""The Lens page: the logit-lens heatmap, the Attention Lens grid with a chosen head, and
+training Attention Lenses from the app, with progress, when a model has none.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +9,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lens import HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens, load_lenses
+from lens import (KINDS, HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens,
+                  load_lenses, train_lenses)
+from lens.data import read_texts
 from lens.decode import PatternResult
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
-from ui.commands import lens_decode, logit_lens
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
+from promptsets.paths import DEMO_DIR
+from ui.commands import lens_decode, lens_train, logit_lens
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
@@ -23,6 +26,7 @@ GRID_CAPTION = ("Each cell is one attention head (column) of one layer (row) at 
                 "its write decodes to through its lens, with its probability as colour; hover for the target's probability and rank.")
 TOPK_CAPTION = "Each bar is one of the chosen head's top tokens; bar length = probability; dashed line = the target."
 PATTERN_CAPTION = "Each cell is how much a query position (row) attends to a key position (column); colour = attention weight."
+DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
 
 def lens_stamp(folder: str) -> float | None:
@@ -91,3 +95,30 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
         if pattern is not None:
             show_figure(plot_attention_pattern(pattern, head), f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
     cli_snippet(lens_decode(model, folder, prompt, target, pos))
+
+
+def train_panel(model: str, folder: str) -> bool:
+    """Kind, steps and data, and a "Train lenses" button; True once lenses were trained in this run."""
+    c1, c2, c3 = st.columns([1, 1, 3])
+    kind = c1.selectbox("Lens kind", KINDS, key="train_kind", bind="query-params",
+                        help="compact: a d_model x d_model translator per head, then the model's unembedding; full: the original per-head linear map to the vocabulary")
+    steps = int(c2.number_input("Steps", 1, 20_000, 400, key="train_steps", bind="query-params"))
+    data = c3.text_input("Training text (one document per line)", value=str(DEFAULT_DATA), key="train_data")
+    cli_snippet(lens_train(model, folder, kind, steps, data))
+    if not st.button("Train lenses", key="train_go", type="primary"):
+        return False
+    texts = attempt(_read, Path(data))
+    if texts is None:
+        return False
+    bar = st.progress(0.0, text="Training lenses…")
+    lenses = attempt(train_lenses, load_engine(model), texts, Path(folder), kind, steps=steps,
+                     progress=lambda done, total: bar.progress(done / total, text=f"Training lenses: step {done}/{total}"))
+    bar.empty()
+    return lenses is not None
+
+
+def _read(path: Path) -> list[str]:
+    """The training texts; a missing file is the user's to fix."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; give a text file with one document per line")
+    return read_texts(path)

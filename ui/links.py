@@ -1,9 +1,15 @@
-"""What each URL parameter may hold, checked before any widget reads it (no Streamlit here).
+"""Link parameters: what each one may hold, checked before any widget reads it, and saying
+when the app ignores part of a link instead of dropping it without a word.
 
 A link can carry anything: ``k=inf``, ``mode=bogus``, a megabyte of prompt. Every
-parameter a widget binds is checked here first, in time and memory that do not grow
-with the value, and a bad one is dropped with a message that says what was wrong.
-The numeric bounds equal the widgets' own (a test holds them together).
+parameter a widget binds is checked here first (``check_params``, plain Python), in time
+and memory that do not grow with the value, and a bad one is dropped with a message that
+says what was wrong. The numeric bounds equal the widgets' own (a test holds them together).
+
+``guard_query_params`` runs before any widget: it drops the parameters the rules refuse
+(so no widget ever parses them) and remembers why; the page shows the reasons at its top.
+``note_unavailable`` does the same for choices that depend on the model or the session
+(a cluster that exists only in another session).
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Mapping
+
+import streamlit as st
+from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from cluster.impair import METRICS
 from cluster.units import MAX_TEXT
@@ -20,18 +29,17 @@ from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.lenses import KINDS
 from memory.build import MEMORY_SOURCES
-from ui.config import MAX_CHARS
+from ui.config import PROMPT_URL_CHARS, workshop_mode
+from ui.shell import md_escape
 
 FIND_METHODS: tuple[str, ...] = ("selectivity", "attribution", "kmeans", "agglomerative")
 POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
 # Whole numbers longer than this are refused before int() is asked to read them.
 MAX_DIGITS = 24
-# A text parameter is refused past this many characters; a prompt gets room to be
-# shown as too long (its page says so), anything longer is not a prompt.
-PROMPT_URL_CHARS = 4 * MAX_CHARS
 NOISE_DEFAULT_MAX = 10.0
 # What a workshop's teacher fixes: a link cannot change it.
 WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model"}
+NOTES_KEY = "_lenslab_url_notes"
 
 
 @dataclass(frozen=True)
@@ -142,3 +150,39 @@ def check_params(params: Mapping[str, str], workshop: bool = False) -> dict[str,
         if why is not None:
             out[key] = why
     return out
+
+
+def _drop(key: str) -> None:
+    """Remove ``key`` from the link and from the values widgets are seeded with.
+
+    Streamlit seeds bound widgets from the link as first opened, which st.query_params
+    cannot edit; this is the one place that reaches into that (streamlit is pinned).
+    """
+    with get_session_state().query_params() as qp:
+        qp.remove_param(key)
+        qp._initial_query_params.pop(key, None)  # noqa: SLF001
+
+
+def guard_query_params() -> None:
+    """Drop every URL parameter that cannot be used and keep a note of why for ``show_url_notes``."""
+    params = st.query_params.to_dict()
+    notes = st.session_state.setdefault(NOTES_KEY, [])
+    for key, why in check_params(params, workshop=workshop_mode()).items():
+        _drop(key)
+        notes.append(f"{why}; it was ignored.")
+
+
+def note_unavailable(key: str, options: list[str], what: str, hint: str) -> None:
+    """If the link asks ``key`` for a value not among ``options``, say it is not available (before the widget)."""
+    wanted = st.query_params.get(key)
+    if wanted is not None and wanted not in options:
+        _drop(key)
+        st.warning(md_escape(f"The link asks for {what} {wanted[:60]!r}, which is not available here ({hint}); "
+                             "choose one from the list."), icon=":material/link_off:")
+
+
+def show_url_notes() -> None:
+    """Show, once, what was ignored from the link (at the top of the page)."""
+    notes = st.session_state.pop(NOTES_KEY, [])
+    if notes:
+        st.warning(md_escape("Part of the link was ignored: " + " ".join(notes)), icon=":material/link_off:")

@@ -1,4 +1,4 @@
-"""The Compare page's panels: CKA of clean vs impaired activations, and of two models."""
+"""The Compare page: CKA of clean vs impaired activations, and of two models (the second one picked here)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ import streamlit as st
 from compare.layers import CkaResult, ModelCkaResult, cka_between_models, cka_clean_vs_impaired
 from compare.plots import plot_cka_layers, plot_cka_models
 from engine.interventions import Intervention
-from ui.cluster_picker import cluster_ref
+from ui.clusters import cluster_ref
 from ui.commands import compare_impaired, compare_models
-from ui.downloads import cli_snippet, show_figure
 from ui.config import compare_allow_list
-from ui.engine_cache import load_engine
-from ui.errors import attempt
-from ui.impair_controls import ImpairSetup, intensity_slider
+from ui.impair import ImpairSetup, intensity_slider
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
                   "prompt's positions (1 = same geometry, lower = the impairment reshaped that layer).")
 MODELS_CAPTION = ("Each cell pairs a layer of model A (row) with a layer of model B (column); colour = linear CKA "
                   "of their activations on the same tokens (yellow 1 = same geometry, dark 0 = unrelated).")
-
-
 FEW_POSITIONS = 8
 
 

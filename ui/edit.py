@@ -1,4 +1,6 @@
-"""The Edit page's panels: before/after the edit, and the robustness panel (slider, live numbers, curves)."""
+"""The Edit page: its controls (the fact to edit, a demo fact or typed, and the method, as frozen
+values), the before/after panel, and the robustness panel (slider, live numbers, curves).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +12,21 @@ import streamlit as st
 
 from cluster.impair import impairs
 from cluster.spec import Cluster
-from edit.cases import EditCase, demo_texts
+from edit.cases import EditCase, case_for, demo_texts, new_objects
 from edit.methods import EditResult, apply_edit
 from edit.plots import plot_before_after, plot_robustness
 from edit.robust import ROBUST_MODES, learned_items, robustness_curves
 from edit.score import EditScores, score_edit
-from edit.spec import EditSpec
+from edit.spec import METHODS, EditSpec, Fact
 from edit.tokens import answer_token_id
+from engine import Engine
 from engine.interventions import WeightDelta
-from promptsets.paths import DEMO_CLUSTERS
-from ui.cluster_picker import pick_cluster
+from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS
+from promptsets.schema import FactPrompt, load_fact_prompts
+from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
-from ui.impair_controls import MODE_LABELS, intensity_slider
+from ui.impair import MODE_LABELS, intensity_slider
+from ui.shell import attempt, cli_snippet, load_engine, show_figure
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
@@ -33,6 +35,61 @@ BARS_CAPTION = ("Each pair of bars is one prompt: grey = p(target) before the ed
                 "new object for the edit prompt and its paraphrases, and the old answer for neighbouring subjects.")
 CURVES_CAPTION = ("Top-1 accuracy of the edited fact (red) and of facts the model learnt (blue) as the impairment "
                   "grows; dotted: random clusters of the same size per layer. Lower halving intensity = more fragile.")
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def demo_facts() -> tuple[FactPrompt, ...]:
+    """The demo's single-hop facts (empty when the prompt set is missing)."""
+    return tuple(load_fact_prompts(DEMO_PROMPTS)) if (DEMO_PROMPTS / "facts.jsonl").is_file() else ()
+
+
+def _clean_top(engine: Engine, prompt: str) -> str:
+    return engine.token_strs([int(engine.run(prompt).probs_mean.argmax())])[0]
+
+
+def pick_case(engine: Engine, prompt: str, is_demo: bool) -> EditCase | None:
+    """The fact to edit: the sidebar prompt's demo fact (pick a new object), or a typed subject and object.
+
+    None (with a hint shown) until the typed fields are filled; EditSpecError for a malformed fact.
+    """
+    facts = demo_facts() if is_demo else ()
+    row = next((f for f in facts if f.prompt == prompt.strip()), None)
+    if row is not None:
+        choices = new_objects(row, facts)
+        c1, c2 = st.columns([2, 3])
+        c1.markdown(f"**Fact** ({row.relation}): {row.subject} →`{row.answer}`")
+        new = c2.selectbox("New object", choices, index=min(1, len(choices) - 1), key="edit_new", bind="query-params",
+                           help="another object this relation takes in the demo world")
+        return case_for(row, new, facts)
+    st.caption("The prompt is not one of the demo's facts: type its subject and the new object "
+               "(pick a prompt of the “facts” set in the sidebar for paraphrases and neighbours).")
+    c1, c2 = st.columns(2)
+    subject = c1.text_input("Subject (as the prompt spells it)", key="edit_subject", bind="query-params")
+    new = c2.text_input("New object (with its leading space)", key="edit_new_text", bind="query-params",
+                        placeholder="e.g. ' football'")
+    if not subject.strip() or not new.strip():
+        st.info("Type the subject and the new object to edit the fact.")
+        return None
+    return EditCase(Fact(prompt, subject, new, _clean_top(engine, prompt)))
+
+
+def pick_spec(engine: Engine) -> EditSpec:
+    """Method, layer and the method's own parameter (rank or alpha)."""
+    c1, c2, c3 = st.columns([2, 2, 2])
+    # No format_func: a bound selectbox writes the shown text into the URL, and the ids read better there.
+    method = c1.selectbox("Method", METHODS, key="edit_method", bind="query-params",
+                          help="rank-one: closed form (ROME-style); low-rank: rank r trained by gradient; "
+                               "fine-tune: the whole matrix; 1-LI: the fine-tune, interpolated back by alpha")
+    n_layers = engine.spec.n_layers
+    layer = c2.slider("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="edit_layer", bind="query-params",
+                      help="the block whose MLP output weights the edit changes")
+    rank, alpha = 4, 0.5
+    if method == "low_rank":
+        rank = int(c3.number_input("Rank r", 1, 64, 4, key="edit_rank", bind="query-params"))
+    elif method == "interp":
+        alpha = c3.slider("Alpha (0 = original, 1 = fine-tuned)", 0.0, 1.0, 0.5, 0.05, key="edit_alpha",
+                          bind="query-params")
+    return EditSpec(method=method, layer=layer, rank=rank, alpha=alpha)
 
 
 @st.cache_data(max_entries=64, show_spinner="Editing…")

@@ -1,4 +1,4 @@
-"""The Memory page's panels: a live injection (layer, scale) and the layer x scale heatmap on demand."""
+"""The Memory page: a live injection (layer, scale sliders) and the layer x scale heatmap on demand."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from memory.inject import InjectionResult, InjectionSpec, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_inject, memory_sweep, positions_arg
-from ui.downloads import cli_snippet, show_figure
-from ui.engine_cache import load_engine
-from ui.errors import attempt
-from ui.text import md_escape
+from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "

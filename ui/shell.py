@@ -1,0 +1,254 @@
+"""The shell every page shares: the sidebar (model, prompt, target, kept in the URL), the page
+opening (a title, the one shared Engine per model, a checked prompt), user errors shown as
+``st.error``, the small results every page caches, and the downloads under every figure.
+
+User text shown through Streamlit's Markdown (errors, captions, notes) is escaped, never
+rendered: st.error, st.caption, st.success and st.markdown render Markdown, so a prompt, file
+name or cluster name holding ``[link](url)``, ``**bold**``, ``$math$`` or ``:red[...]`` would
+otherwise turn into a link or styling that a shared URL could plant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+import torch
+
+from engine import Engine
+from engine.errors import EngineError, LensLabError, PromptTooLongError
+from engine.tokens import piece_texts
+from promptsets.paths import DEMO_PROMPTS
+from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
+from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device, app_dtype, available_sets,
+                       default_choice, device_label, load_set, max_prompt_chars, resolve_model, topic_of,
+                       torch_threads, workshop_mode)
+
+T = TypeVar("T")
+
+FALLBACK_PROMPT = "The founder of Pothasix was born in"
+SELECTION_KEY = "_lenslab_selection"
+# Every core package's user-facing error derives from the one root; plus a file the user
+# named that does not exist. Anything else is a bug and surfaces as one.
+USER_ERRORS: tuple[type[Exception], ...] = (LensLabError, FileNotFoundError)
+# Emphasis, code, links and images, HTML and autolinks (``<``, ``https:``, ``www.``, ``a@b``), math,
+# strikethrough, tables, entities, headings and Streamlit's ``:icon:`` / ``:red[...]`` directives.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>$:~|&@.#])")
+
+
+def md_escape(text: object) -> str:
+    """``text`` with every Markdown-significant character backslash-escaped, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def show_error(err: Exception) -> None:
+    """The core's message in a red box; it already says how to fix the input."""
+    st.error(md_escape(err), icon=":material/error:")
+
+
+def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """``fn(*args, **kwargs)``, or None after showing its user error with st.error."""
+    try:
+        return fn(*args, **kwargs)
+    except USER_ERRORS as err:
+        show_error(err)
+        return None
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def load_engine(model: str) -> Engine:
+    """``Engine.load(model)`` on the app's device and dtype, cached across sessions.
+
+    ModelLoadError propagates (and is not cached).
+    """
+    torch.set_num_threads(torch_threads())
+    return Engine.load(model, device=app_device(), dtype=app_dtype())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def token_labels(model: str, prompt: str) -> tuple[str, ...]:
+    """``"i: token"`` per position of ``prompt`` (Plotly merges repeated labels, so the position leads)."""
+    engine = load_engine(model)
+    return tuple(f"{i}: {t!r}" for i, t in enumerate(engine.token_strs(engine.encode(prompt))))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def prompt_topic(prompt: str) -> str | None:
+    """The demo topic of ``prompt`` (None for a free-text prompt); the prompt files are read once per prompt."""
+    return topic_of(prompt)
+
+
+@st.cache_data(show_spinner=False)
+def keyword_prompts() -> tuple[KeywordPrompt, ...]:
+    """The demo's keyword prompts, or none when the demo prompt sets are not built."""
+    try:
+        return tuple(load_keyword_prompts(DEMO_PROMPTS))
+    except PromptSetError:
+        return ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: ``model`` as Engine.load takes it, the prompt, and the target text (None = top-1)."""
+
+    model: str
+    prompt: str
+    target: str | None
+    workshop: bool
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _default() -> PromptChoice | None:
+    try:
+        return default_choice()
+    except PromptSetError:
+        return None
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _load_set(name: str):
+    return load_set(name)
+
+
+def _pick_prompt() -> None:
+    """Copy the picked set prompt into the (URL-bound) prompt and target boxes."""
+    choice = st.session_state.get("_pick")
+    if choice is not None:
+        st.session_state["prompt"] = choice.prompt
+        st.session_state["target"] = choice.answer
+        if choice.memory:
+            st.session_state["memory"] = choice.memory
+
+
+def _prompt_picker(workshop: bool) -> None:
+    sets = available_sets()
+    names = ((STARTERS,) if sets else ()) + sets
+    if not names:
+        return
+    name = st.selectbox("Prompt set", names, index=0 if workshop else None, key="_set",
+                        placeholder="pick a demo prompt set…")
+    if name is None:
+        return
+    try:
+        choices = _load_set(name)
+    except PromptSetError as err:
+        st.error(md_escape(err))
+        return
+    st.selectbox("Prompt from the set", choices, index=None, format_func=lambda c: c.label,
+                 key="_pick", on_change=_pick_prompt, placeholder=f"{len(choices)} prompts…")
+
+
+def render_sidebar() -> Selection:
+    """Draw the sidebar and remember its Selection for the pages (see ``selection``)."""
+    workshop = workshop_mode()
+    with st.sidebar:
+        if workshop:
+            st.info("Workshop mode: the demo model is pinned and prompts are short.")
+            model = st.text_input("Model", value=DEMO_NAME, disabled=True)
+        else:
+            model = st.text_input("Model", value=DEMO_NAME, key="model", bind="query-params",
+                                  help='"demo" for the shipped model, or a local folder, or a Hugging Face name in your cache')
+        _prompt_picker(workshop)
+        first = _default()
+        # The box takes more than the limit so an over-long paste is kept and reported, not cut silently.
+        prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
+                              bind="query-params", max_chars=PROMPT_URL_CHARS, height=90,
+                              help=f"at most {max_prompt_chars():,} characters")
+        if len(prompt) > max_prompt_chars():
+            st.error(f"The prompt has {len(prompt):,} characters; this app takes at most {max_prompt_chars():,}: "
+                     "shorten it.", icon=":material/error:")
+        target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
+                               max_chars=200,
+                               help="the next token whose probability and rank the pages follow, with its leading space "
+                                    "(e.g. ' football'); empty = the model's top guess")
+        st.caption(f"Runs on {device_label()}")
+    sel = Selection(model=resolve_model(model), prompt=prompt,
+                    target=target if target.strip() else None, workshop=workshop)
+    st.session_state[SELECTION_KEY] = sel
+    return sel
+
+
+def selection() -> Selection:
+    """The Selection the sidebar drew in this run."""
+    return st.session_state[SELECTION_KEY]
+
+
+def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine, Selection]:
+    """Title the page, load the sidebar's model and check its prompt; on a user error show it and stop the page."""
+    st.title(title)
+    st.caption(intro)
+    sel = selection()
+    try:
+        engine = load_engine(sel.model)
+        if needs_prompt:
+            if len(sel.prompt) > max_prompt_chars():
+                raise PromptTooLongError(f"this app takes prompts of at most {max_prompt_chars()} characters; "
+                                           f"yours has {len(sel.prompt)}: shorten it")
+            engine.encode(sel.prompt)
+    except EngineError as err:
+        show_error(err)
+        st.stop()
+    note_target(engine, sel.target)
+    return engine, sel
+
+
+def note_target(engine: Engine, text: str | None) -> None:
+    """Say so when the target is several tokens: the pages follow only its first."""
+    if not text:
+        return
+    try:
+        ids = engine.token_ids(text, "target token")
+    except EngineError:
+        return  # the page that reads the target shows this error itself
+    if len(ids) > 1:
+        pieces = piece_texts(engine.tokenizer, ids[:6])
+        more = ", …" if len(ids) > 6 else ""
+        st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
+                          f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
+
+
+def target_id(engine: Engine, text: str | None) -> int | None:
+    """The first token of ``text`` as the model would predict it (as the Lens pages read it); None for no target."""
+    if not text:
+        return None
+    return attempt(engine.token_id, text, "target token", first=True)
+
+
+def png_available() -> bool:
+    """Server-side PNG export needs kaleido; without it the chart's own camera button still saves a PNG."""
+    try:
+        return bool(pio.kaleido.kaleido_available())
+    except AttributeError:
+        return False
+
+
+def chart_config(name: str) -> dict:
+    """Plotly config for st.plotly_chart: the toolbar's camera button saves ``name``.png in the browser."""
+    return {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
+
+
+def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None) -> None:
+    """Draw ``fig`` and its one-line caption, then one row of downloads: the figure as HTML
+    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked."""
+    st.plotly_chart(fig, key=key, config=chart_config(name))
+    st.caption(caption)
+    buttons = [("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True, full_html=True), "html", "text/html")]
+    if png_available():
+        buttons.append(("Figure (PNG)", lambda: fig.to_image(format="png", scale=2), "png", "image/png"))
+    if table is not None:
+        buttons.append(("Table (CSV)", lambda: table.to_csv(index=False), "csv", "text/csv"))
+    row = st.container(horizontal=True)
+    for label, data, ext, mime in buttons:
+        row.download_button(label, data=data, file_name=f"{name}.{ext}", mime=mime, key=f"{key}_{ext}",
+                            on_click="ignore", icon=":material/download:")
+
+
+def cli_snippet(command: str) -> None:
+    """A collapsed "reproduce from the command line" box holding ``command``."""
+    with st.expander("Reproduce from the command line", icon=":material/terminal:"):
+        st.code(command, language="bash")
