@@ -118,7 +118,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    from world.paths import DEMO_DIR
+    from promptsets.paths import DEMO_DIR
     if (DEMO_DIR / "config.json").exists():
         bench_model("demo model", Engine.load(DEMO_DIR), args.repeats * 4)
     else:

@@ -29,7 +29,7 @@ from bench.shapes import gpt2_small_engine  # noqa: E402
 from lens import Lens, decode_layer, load_lenses  # noqa: E402
 from lens.lenses import Unembed, new_layer_lens  # noqa: E402
 from lens.storage import ModuleLens  # noqa: E402
-from world.paths import DEMO_DIR, DEMO_LENSES  # noqa: E402
+from promptsets.paths import DEMO_DIR, DEMO_LENSES  # noqa: E402
 
 N_TOKENS, K = 32, 5
 

@@ -27,8 +27,8 @@ from memory.build import MEMORY_SOURCES  # noqa: E402
 from memory.cli import parse_range  # noqa: E402
 from memory.evaluate import format_report, repair_check  # noqa: E402
 from memory.sweep import LayerScaleSweep, SweepSpec  # noqa: E402
-from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
-from world.prompts import load_two_hop_prompts  # noqa: E402
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
+from promptsets.schema import load_two_hop_prompts  # noqa: E402
 
 
 def gain_table(held: LayerScaleSweep) -> str:

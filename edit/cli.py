@@ -15,7 +15,7 @@ from cluster.sweep import parse_intensities
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
 from edit.job import CSV_NAME, run_edit_job
 from edit.methods import apply_edit
-from edit.report import format_table, summarise
+from edit.report import format_table, scores_line, summarise
 from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
@@ -105,8 +105,7 @@ def cmd_apply(args) -> None:
     for r in scores.rows:
         print(f"  [{r.kind:10}] {r.prompt!r} -> {r.target!r}: p {r.p_before:.3f} -> {r.p_after:.3f}  "
               f"top {r.top_before!r} -> {r.top_after!r}")
-    print(f"efficacy {scores.efficacy:.0%} (p {scores.efficacy_p:.3f})  generalisation {scores.generalisation:.0%}  "
-          f"specificity {scores.specificity:.0%}  damage {scores.damage:+.4f} nats/token")
+    print(scores_line(scores))
     if args.cluster:
         from cluster.spec import load_cluster
 

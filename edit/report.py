@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from edit.score import EditScores
+
 
 @dataclass(frozen=True)
 class MethodSummary:
@@ -39,6 +41,25 @@ def _median(rows: Sequence[dict], name: str) -> float:
     return float(np.median(values)) if values else math.nan
 
 
+def share(value: float) -> str:
+    """A share as a percentage, or ``n/a`` where nothing was measured (nan)."""
+    return "n/a" if math.isnan(value) else f"{value:.0%}"
+
+
+def damage(value: float) -> str:
+    """A loss change in nats per token, or ``n/a`` where no held-out text was scored (nan)."""
+    return "n/a" if math.isnan(value) else f"{value:+.4f}"
+
+
+def scores_line(scores: EditScores) -> str:
+    """One line of an edit's scores; a score with nothing to measure reads ``n/a``, never ``nan``."""
+    line = (f"efficacy {share(scores.efficacy)} (p {scores.efficacy_p:.3f})  "
+            f"generalisation {share(scores.generalisation)}  specificity {share(scores.specificity)}  ")
+    if math.isnan(scores.damage):
+        return line + "damage not measured (--heldout 0)"
+    return line + f"damage {damage(scores.damage)} nats/token"
+
+
 def summarise(rows: Sequence[dict]) -> list[MethodSummary]:
     """One summary per method label, in the order the labels first appear."""
     labels = list(dict.fromkeys(r["label"] for r in rows))
@@ -57,7 +78,7 @@ def format_table(summaries: Sequence[MethodSummary], mode: str = "noise") -> str
              f"{mode} halving: edited | learned | edited / learned | edited, random clusters |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        lines.append(f"| {s.label} | {s.n} | {s.efficacy:.0%} | {s.generalisation:.0%} | {s.specificity:.0%} | "
-                     f"{s.damage:+.4f} | {s.halving_edited:.2f} | {s.halving_learned:.2f} | {s.robustness:.2f} | "
+        lines.append(f"| {s.label} | {s.n} | {share(s.efficacy)} | {share(s.generalisation)} | {share(s.specificity)} | "
+                     f"{damage(s.damage)} | {s.halving_edited:.2f} | {s.halving_learned:.2f} | {s.robustness:.2f} | "
                      f"{s.halving_edited_random:.2f} |")
     return "\n".join(lines)

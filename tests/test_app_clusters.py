@@ -9,7 +9,7 @@ import pytest
 from cluster.spec import load_cluster
 from test_app_helpers import (app_model, assert_clean, assert_every_chart_captioned, assert_user_error, charts,  # noqa: F401
                               open_app, open_link, warnings_text)
-from world.paths import DEMO_CLUSTERS
+from promptsets.paths import DEMO_CLUSTERS
 
 PAGE = "app_pages/clusters.py"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from world.paths import DEMO_DIR
+from promptsets.paths import DEMO_DIR
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 180

@@ -17,7 +17,7 @@ from cluster.units import parse_units
 from engine.errors import NonFiniteError
 from ui.commands import cluster_sweep, memory_inject
 from ui.config import STARTERS, available_sets, load_set
-from world.paths import DEMO_PROMPTS
+from promptsets.paths import DEMO_PROMPTS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import pytest
 
 from test_app_helpers import (app_model, assert_clean, charts, open_app, open_link,  # noqa: F401
                               warnings_text)
-from world.paths import DEMO_CLUSTERS
+from promptsets.paths import DEMO_CLUSTERS
 
 
 @pytest.fixture

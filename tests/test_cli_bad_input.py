@@ -19,7 +19,7 @@ from test_cluster_engine import tiny_prompts
 from test_lens_original import Spec, _ckpt
 from tiny_models import SENTENCES
 from world.__main__ import main as world_main
-from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
+from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 MAINS = {"lens": lens_main, "cluster": cluster_main, "memory": memory_main, "compare": compare_main,
          "world": world_main, "edit": edit_main}

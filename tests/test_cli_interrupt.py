@@ -14,7 +14,7 @@ from memory.cli import main as memory_main
 from memory.job import COLUMNS, CSV_NAME
 from sweepio import read_rows
 from tiny_models import SENTENCES
-from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
+from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 

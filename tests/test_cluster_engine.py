@@ -12,7 +12,7 @@ from cluster import (
 from cluster.inputs import prompt_hash, select_split
 from engine import Engine
 from tiny_models import save_tiny_model
-from world.prompts import KeywordPrompt
+from promptsets.schema import KeywordPrompt
 
 NAMES = ("Tovaren", "Melisande", "Zentrix", "Marlow", "Quarry", "Orin")
 TEMPLATES = {

@@ -15,8 +15,8 @@ import pytest
 
 from cluster import impairment_curves, load_cluster, make_eval_set
 from engine import Engine
-from world.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
-from world.prompts import load_keyword_prompts
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
+from promptsets.schema import load_keyword_prompts
 
 SHIPPED = ("athlete", "artist", "company", "toxic")
 # Held-out specificity the README quotes for each shipped cluster, rounded down (bench/cluster.py --clusters).

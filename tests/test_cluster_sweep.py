@@ -13,7 +13,7 @@ from cluster.sweep import SweepSpec, read_rows, row_key, run_sweep
 from engine import Engine
 from test_cluster_engine import TEMPLATES, tiny_prompts  # noqa: F401
 from tiny_models import save_tiny_model
-from world.prompts import write_jsonl
+from promptsets.schema import write_jsonl
 
 
 @pytest.fixture(scope="module")

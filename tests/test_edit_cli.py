@@ -28,6 +28,15 @@ def test_apply_prints_before_after_and_scores(capsys):
     assert "efficacy 100%" in out
 
 
+def test_apply_without_heldout_text_says_damage_was_not_measured(capsys):
+    code = main(["apply", "--model", str(DEMO_DIR), "--prompt", "Dadon plays", "--subject", "Dadon",
+                 "--new", " cycling", "--prompts", str(DEMO_PROMPTS), "--method", "rank_one", "--heldout", "0"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "damage not measured (--heldout 0)" in out
+    assert "nan" not in out
+
+
 def test_sweep_writes_rows_resumes_and_refuses_other_settings(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(SWEEP + ["--out", str(out)]) == 0

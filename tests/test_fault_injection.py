@@ -18,7 +18,7 @@ from lens.cli import main as lens_main
 from lens.header import HEADER_FILE
 from test_cluster_engine import tiny_prompts
 from tiny_models import SENTENCES
-from world.prompts import write_jsonl
+from promptsets.schema import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 # The child patches ``target`` (a module's save function) to write half its bytes, then die by SIGKILL

@@ -12,7 +12,7 @@ from lens.data import read_texts, split_holdout, split_validation
 from lens.evaluate import EvalResult
 from lens.train import Convergence, EarlyStop
 from tiny_models import SENTENCES
-from world.paths import DEMO_DIR
+from promptsets.paths import DEMO_DIR
 
 TEXTS = [f"{s} {i}" for i, s in enumerate(SENTENCES * 3)]
 

@@ -177,7 +177,7 @@ def test_choose_layer_scale_prefers_consistent_gains_over_one_outlier():
 
 
 def test_two_hop_cases_pair_bridge_and_control():
-    from world.prompts import TwoHopPrompt
+    from promptsets.schema import TwoHopPrompt
 
     ps = [TwoHopPrompt("r", PROMPT, " Marlow", " Tovaren", " Zentrix", "heldout", " Melisande")]
     got = two_hop_cases(ps)
@@ -205,7 +205,7 @@ def test_leave_one_out_never_uses_a_prompt_to_choose_its_own_cell():
 
 
 def test_repair_check_reports_bridge_and_control_on_wrong_heldout_prompts(engine):
-    from world.prompts import TwoHopPrompt
+    from promptsets.schema import TwoHopPrompt
 
     from memory import repair_check
 

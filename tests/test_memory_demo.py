@@ -14,8 +14,8 @@ import torch
 from engine import Engine
 from memory import repair_check
 from memory.sweep import SweepSpec
-from world.paths import DEMO_DIR, DEMO_PROMPTS
-from world.prompts import load_two_hop_prompts
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
+from promptsets.schema import load_two_hop_prompts
 
 N_TAUGHT = 24  # enough taught prompts to choose a cell, few enough to stay well under a minute
 

@@ -13,7 +13,7 @@ from memory import SweepCase, SweepResumeError, SweepSpec, run_sweep_job
 from memory.cli import main, parse_range
 from memory.errors import MemorySpecError
 from memory.job import CSV_NAME, META_NAME
-from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
+from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 CASES = [SweepCase("0:bridge", "The founder of Zentrix was born in", " Marlow", " Tovaren", "bridge"),
          SweepCase("0:control", "The founder of Zentrix was born in", " Marlow", " Melisande", "control")]

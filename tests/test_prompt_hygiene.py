@@ -7,9 +7,9 @@ import pytest
 from world.config import WorldConfig
 from world.entities import generate_world
 from world.hygiene import split_leaks
-from world.paths import DEMO_PROMPTS
+from promptsets.paths import DEMO_PROMPTS
 from world.prompt_sets import keyword_prompts, two_hop_prompts
-from world.prompts import KeywordPrompt, load_keyword_prompts, load_two_hop_prompts
+from promptsets.schema import KeywordPrompt, load_keyword_prompts, load_two_hop_prompts
 
 
 def _split(rows, train: str, heldout: str):

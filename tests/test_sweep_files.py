@@ -18,7 +18,7 @@ from memory.cli import main as memory_main
 from memory.job import COLUMNS, CSV_NAME
 from sweepio import OutputLock, OutputLockedError, RowAppender, read_rows, rewrite_rows
 from test_cluster_engine import tiny_prompts
-from world.prompts import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
+from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 # The child replaces RowAppender.write: at row KILL_AT it writes half the row, flushes and kills itself,

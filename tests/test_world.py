@@ -13,9 +13,9 @@ from world.check import Scorer
 from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD, WorldConfig
 from world.corpus import write_corpus
 from world.entities import generate_world
-from world.paths import DEMO_DIR, DEMO_PROMPTS
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from world.prompt_sets import two_hop_prompts
-from world.prompts import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
+from promptsets.schema import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
 
 
 def _files(root: Path) -> dict[str, bytes]:
