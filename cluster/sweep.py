@@ -18,6 +18,7 @@ from cluster.errors import ClusterError
 from cluster.impair import METRICS, EvalSet, impairs, random_cluster, score, score_batch
 from cluster.inputs import Progress, unit_means
 from cluster.spec import Cluster, check_cluster, site_width
+from engine import Engine
 from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows
 from sweepio import read_rows as read_stored
@@ -108,7 +109,7 @@ Compute = Callable[[list[Point]], Iterator[tuple[list[Point], list[np.ndarray]]]
 CHUNK = 16
 
 
-def point_values(engine: Any, cluster: Cluster, evalset: EvalSet, points: list[Point], samples: int,
+def point_values(engine: Engine, cluster: Cluster, evalset: EvalSet, points: list[Point], samples: int,
                  means: np.ndarray | None) -> list[np.ndarray]:
     """``(len(METRICS), n_topics)`` per point: each prompt's runs in one batch (``score_batch``).
 
@@ -130,7 +131,7 @@ def _run_key(kind: str, mode: str, x: float, seed: int) -> Point:
     return kind, mode, x, seed if (kind == "random" or mode in NOISY_MODES) else 0
 
 
-def local_compute(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec,
+def local_compute(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec,
                   means: np.ndarray | None, chunk: int = CHUNK) -> Compute:
     """Compute points in this process, ``chunk`` points per batch."""
     def compute(points: list[Point]) -> Iterator[tuple[list[Point], list[np.ndarray]]]:
@@ -148,7 +149,7 @@ def pool_compute(pool: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec,
     return compute
 
 
-def _chunk_values(engine: Any, points: list[Point], cluster: Cluster, evalset: EvalSet, samples: int,
+def _chunk_values(engine: Engine, points: list[Point], cluster: Cluster, evalset: EvalSet, samples: int,
                   means: np.ndarray | None) -> list[np.ndarray]:
     """:func:`point_values` with the engine and the chunk first (the task a pool worker runs)."""
     return point_values(engine, cluster, evalset, points, samples, means)
@@ -159,7 +160,7 @@ def _chunks(points: list[Point], size: int) -> list[list[Point]]:
 
 
 def run_sweep(
-    engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None,
+    engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None,
     compute: Compute | None = None,
 ) -> int:
     """Compute the sweep's missing points and append their rows to ``csv_path``; returns how many points ran.
@@ -175,7 +176,7 @@ def run_sweep(
         return _run_locked(engine, cluster, evalset, spec, csv_path, progress, compute)
 
 
-def _run_locked(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
+def _run_locked(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
                 progress: Progress | None, compute: Compute | None) -> int:
     identity = {"model": engine.spec.fingerprint[:16], "cluster": cluster.name, "site": cluster.site,
                 "split": str(evalset.split)}
@@ -197,7 +198,7 @@ def _run_locked(engine: Any, cluster: Cluster, evalset: EvalSet, spec: SweepSpec
     return len(written)
 
 
-def sweep_means(engine: Any, evalset: EvalSet, cluster: Cluster, spec: SweepSpec) -> np.ndarray | None:
+def sweep_means(engine: Engine, evalset: EvalSet, cluster: Cluster, spec: SweepSpec) -> np.ndarray | None:
     """The units' clean means over the prompts when the sweep has mode "mean" (else None)."""
     return unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
 
