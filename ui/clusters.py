@@ -16,7 +16,8 @@ from cluster.attribution import find_attribution_clusters
 from cluster.describe import ClusterDescription, describe_cluster
 from cluster.errors import ClusterError
 from cluster.find import find_profile_clusters, find_topic_clusters
-from cluster.spec import Cluster, check_cluster, cluster_to_dict, load_cluster, read_cluster_bytes, save_cluster, units_address
+from cluster.spec import (Cluster, check_cluster, cluster_to_dict, load_cluster, read_cluster_bytes, save_cluster,
+                          units_address)
 from cluster.units import MAX_TEXT, UNITS_HELP, parse_units
 from engine import Engine
 from engine.interventions import IMPAIR_SITES

@@ -22,7 +22,7 @@ from edit.tokens import answer_token_id
 from engine import Engine
 from engine.interventions import WeightDelta
 from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS
-from promptsets.schema import FactPrompt, load_fact_prompts
+from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.impair import MODE_LABELS, intensity_slider
@@ -40,7 +40,7 @@ CURVES_CAPTION = ("Top-1 accuracy of the edited fact (red) and of facts the mode
 @st.cache_data(ttl=300, show_spinner=False)
 def demo_facts() -> tuple[FactPrompt, ...]:
     """The demo's single-hop facts (empty when the prompt set is missing)."""
-    return tuple(load_fact_prompts(DEMO_PROMPTS)) if (DEMO_PROMPTS / "facts.jsonl").is_file() else ()
+    return tuple(load_fact_prompts(DEMO_PROMPTS)) if (DEMO_PROMPTS / FACTS_FILE).is_file() else ()
 
 
 def _clean_top(engine: Engine, prompt: str) -> str:
