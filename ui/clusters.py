@@ -25,7 +25,7 @@ from promptsets.schema import KeywordPrompt
 from ui.commands import cluster_find, repo_path
 from ui.config import cluster_folder
 from ui.links import FIND_METHODS, note_unavailable
-from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, show_error
+from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
 
 CUSTOM = "custom units…"
 FOUND_KEY = "_found_clusters"
@@ -33,6 +33,7 @@ SESSION_SUFFIX = "-session"
 DESCRIBED = "_cluster_descriptions"
 SAVE_FOR = "_save_path_for"
 TOPIC_METHODS = {"selectivity": find_topic_clusters, "attribution": find_attribution_clusters}
+READING = "Reading activations…"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -130,11 +131,6 @@ def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None)
     return cluster
 
 
-def _progress_bar(text: str):
-    bar = st.progress(0.0, text=text)
-    return bar, lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total} prompts")
-
-
 def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -> None:
     """Method, size and site, and a button that finds clusters on the train prompts (with progress)."""
     c1, c2, c3 = st.columns(3)
@@ -147,12 +143,11 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
     k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
     site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
-        bar, tick = _progress_bar("Reading activations…")
-        if method in TOPIC_METHODS:
-            found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
-        else:
-            found = attempt(find_profile_clusters, engine, prompts, k, method=method, site=site, progress=tick)
-        bar.empty()
+        with progress_bar(READING, READING + " {done}/{total} prompts") as tick:
+            if method in TOPIC_METHODS:
+                found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
+            else:
+                found = attempt(find_profile_clusters, engine, prompts, k, method=method, site=site, progress=tick)
         names = [remember_cluster(cluster).name for cluster in (found or {}).values()]
         if names:
             st.success(md_escape(f"Found {len(names)} clusters: {', '.join(names)}. Choose one below; they stay in "
@@ -179,9 +174,8 @@ def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[
     store = st.session_state.setdefault(DESCRIBED, {})
     key = (model, cluster)
     if st.button("Describe: top prompts and promoted tokens", key="describe_go"):
-        bar, tick = _progress_bar("Reading activations…")
-        store[key] = attempt(describe_cluster, engine, cluster, prompts, progress=tick)
-        bar.empty()
+        with progress_bar(READING, READING + " {done}/{total} prompts") as tick:
+            store[key] = attempt(describe_cluster, engine, cluster, prompts, progress=tick)
     desc: ClusterDescription | None = store.get(key)
     if desc is None:
         return

@@ -26,7 +26,7 @@ from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.impair import MODE_LABELS, intensity_slider
-from ui.shell import attempt, cli_snippet, load_engine, show_figure
+from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
@@ -169,14 +169,9 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     key = (model, case, result.delta, cluster, mode)
     store = st.session_state.setdefault("_edit_curves", {})
     if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):
-        bar = st.progress(0.0, text="Impairing at every intensity…")
-
-        def progress(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{done}/{total} runs over the intensities")
-
-        store[key] = attempt(robustness_curves, engine, case, result.delta, cluster, mode, GRIDS[mode], SAMPLES,
-                             baseline_seeds=(0,), progress=progress)
-        bar.empty()
+        with progress_bar("Impairing at every intensity…", "{done}/{total} runs over the intensities") as tick:
+            store[key] = attempt(robustness_curves, engine, case, result.delta, cluster, mode, GRIDS[mode], SAMPLES,
+                                 baseline_seeds=(0,), progress=tick)
     curves = store.get(key)
     if curves is None:
         st.caption("Press the button for accuracy against intensity, edited vs learned, with a random-cluster control.")

@@ -24,7 +24,7 @@ from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import cluster_sweep
-from ui.shell import attempt, cli_snippet, load_engine, prompt_topic, show_figure, token_labels
+from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
@@ -188,12 +188,9 @@ def curves_table(curves: ImpairmentCurves) -> pd.DataFrame:
 
 
 def _compute(model: str, setup: ImpairSetup, prompts: list[KeywordPrompt], xs: tuple[float, ...]) -> ImpairmentCurves | None:
-    bar = st.progress(0.0, text="Impairing the cluster at each intensity…")
-    curves = attempt(impairment_curves, load_engine(model), setup.cluster, prompts, setup.mode, xs,
-                     seeds=(setup.seed,), samples=min(setup.samples, 4), positions=setup.positions,
-                     progress=lambda done, total: bar.progress(done / total, text=f"{done}/{total} intensity runs"))
-    bar.empty()
-    return curves
+    with progress_bar("Impairing the cluster at each intensity…", "{done}/{total} intensity runs") as tick:
+        return attempt(impairment_curves, load_engine(model), setup.cluster, prompts, setup.mode, xs,
+                       seeds=(setup.seed,), samples=min(setup.samples, 4), positions=setup.positions, progress=tick)
 
 
 @st.fragment

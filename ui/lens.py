@@ -17,7 +17,7 @@ from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from promptsets.paths import DEMO_DIR
 from ui.commands import lens_decode, lens_train, logit_lens
-from ui.shell import attempt, cli_snippet, load_engine, show_figure
+from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
@@ -110,10 +110,8 @@ def train_panel(model: str, folder: str) -> bool:
     texts = attempt(_read, Path(data))
     if texts is None:
         return False
-    bar = st.progress(0.0, text="Training lenses…")
-    lenses = attempt(train_lenses, load_engine(model), texts, Path(folder), kind, steps=steps,
-                     progress=lambda done, total: bar.progress(done / total, text=f"Training lenses: step {done}/{total}"))
-    bar.empty()
+    with progress_bar("Training lenses…", "Training lenses: step {done}/{total}") as tick:
+        lenses = attempt(train_lenses, load_engine(model), texts, Path(folder), kind, steps=steps, progress=tick)
     return lenses is not None
 
 

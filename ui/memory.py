@@ -9,7 +9,7 @@ from memory.inject import InjectionResult, InjectionSpec, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_inject, memory_sweep, positions_arg
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
+from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
@@ -62,11 +62,9 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
     key = (model, prompt, answer, base.memory, spec)
     store = st.session_state.setdefault(STORE, {})
     if st.button("Sweep layers × scales", key="mem_sweep", type="primary"):
-        bar = st.progress(0.0, text="Injecting at every layer and scale…")
         case = SweepCase("0", prompt, answer, base.memory)
-        store[key] = attempt(sweep_layer_scale, load_engine(model), [case], spec,
-                             progress=lambda d, t: bar.progress(d / t, text=f"{d}/{t} injections"))
-        bar.empty()
+        with progress_bar("Injecting at every layer and scale…", "{done}/{total} injections") as tick:
+            store[key] = attempt(sweep_layer_scale, load_engine(model), [case], spec, progress=tick)
     sweep = store.get(key)
     if sweep is None:
         st.caption("Press the button to inject the memory at every layer with scales 1 to 15 on this prompt.")

@@ -11,8 +11,9 @@ otherwise turn into a link or styling that a shared URL could plant.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,6 +59,20 @@ def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     except USER_ERRORS as err:
         show_error(err)
         return None
+
+
+@contextmanager
+def progress_bar(start: str, step: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for one long computation, cleared when it ends or fails.
+
+    Yields the ``progress(done, total)`` callback the core's long functions take; ``step`` is
+    formatted with ``done`` and ``total`` each time it is called.
+    """
+    bar = st.progress(0.0, text=start)
+    try:
+        yield lambda done, total: bar.progress(done / total, text=step.format(done=done, total=total))
+    finally:
+        bar.empty()
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
