@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
-from cluster.attribution import find_attribution_clusters
+from cluster.attribution import OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
@@ -85,8 +85,9 @@ def cmd_find(args: argparse.Namespace) -> None:
     with progress_bar("reading activations") as progress:
         if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
+            how = {"objective": args.objective, "rank": args.rank} if args.method == "attribution" else {}
             clusters = TOPIC_METHODS[args.method](engine, prompts, args.percent, topics=topics,
-                                                  split=_split(args.split), site=args.site, progress=progress)
+                                                  split=_split(args.split), site=args.site, progress=progress, **how)
         else:
             clusters = find_profile_clusters(engine, prompts, args.k, method=args.method, split=_split(args.split),
                                              site=args.site, seed=args.seed, progress=progress)
@@ -185,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "(activation x gradient of the answer logit); kmeans/agglomerative: activation profiles")
     find.add_argument("--percent", type=positive(100, 3), default=3.0,
                       help="selectivity/attribution: top percent of each layer's units, in (0, 100]")
+    find.add_argument("--objective", default="logit", choices=OBJECTIVES,
+                      help="attribution: what a unit's share is of (contrast: the answer's logit minus the mean "
+                           "logit of the other topics' answers)")
+    find.add_argument("--rank", default="mean", choices=RANKS,
+                      help="attribution: a unit's score, the topic's mean attribution, its mean over the topic's "
+                           "answers (balanced) or minus the other topics' mean (specific)")
     find.add_argument("--topics", default="", help="selectivity/attribution: comma list of topics (default: all)")
     find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
     find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)

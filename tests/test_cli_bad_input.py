@@ -100,6 +100,8 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     and not (bad == "-3" and flag in ("--pos", "--intensity", "--scale"))]
 RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("lens train", "--layers", ("0,x", ",", "1.5", "-1")),
+    ("cluster find", "--objective", ("gain", "")),
+    ("cluster find", "--rank", ("top", "")),
     ("cluster sweep", "--intensities", ("0:1e12:1e-9", "nan", "0:inf:1", "1:0:1", "0:1:0", "0:1:-1", "a,b", "1e400")),
     ("cluster sweep", "--seeds", ("-1", "x", "1e99", "99999999999")),
     ("memory sweep", "--scales", ("1:1e12:1e-3", "nan", "1:inf", "1:2:0", "x")),
