@@ -35,6 +35,10 @@ Progress = Callable[[int, int], None]
 BATCH = 32
 OBJECTIVES = ("logit", "logprob", "contrast")
 RANKS = ("mean", "balanced", "specific")
+OBJECTIVE_TEXT = {"logit": "the answer's logit", "logprob": "the answer's log-probability",
+                  "contrast": "the answer's logit minus the other topics' answers' mean logit"}
+RANK_TEXT = {"mean": "the topic's mean", "balanced": "the mean over the topic's answers of each answer's mean",
+             "specific": "the topic's mean minus the other topics' mean"}
 
 
 def check_objective(objective: str) -> None:
@@ -152,8 +156,9 @@ def attribution_clusters_from_scores(
         n = int(np.sum(np.asarray(labels) == topic))
         out[topic] = Cluster(
             name=topic, neurons=tuple(pairs), scores=tuple(scores), method="attribution", site=site, topic=topic,
-            detail=f"top {percent:g}% of each layer's {site} units by {rank} activation x gradient of the "
-                   f"{objective} objective over {n} {topic!r} prompts",
+            detail=f"top {percent:g}% of each layer's {site} units by activation x gradient of "
+                   f"{OBJECTIVE_TEXT[objective]} over {n} {topic!r} prompts (objective {objective}, rank {rank}: "
+                   f"{RANK_TEXT[rank]})",
             **where,
         )
     return out

@@ -27,6 +27,11 @@ def build_lenses(engine: Engine, docs: list[str], out: Path, config: AssetsConfi
 
 def build_clusters(engine: Engine, prompts: list[KeywordPrompt], out: Path, config: AssetsConfig) -> list[Path]:
     """Find the topic clusters on the train split of the keyword prompts (by ``config.cluster_method``); one JSON file per topic."""
-    find = find_attribution_clusters if config.cluster_method == "attribution" else find_topic_clusters
-    clusters = find(engine, prompts, config.cluster_percent, topics=config.cluster_topics, split="train")
+    if config.cluster_method == "attribution":
+        clusters = find_attribution_clusters(engine, prompts, config.cluster_percent, topics=config.cluster_topics,
+                                             split="train", objective=config.cluster_objective,
+                                             rank=config.cluster_rank)
+    else:
+        clusters = find_topic_clusters(engine, prompts, config.cluster_percent, topics=config.cluster_topics,
+                                       split="train")
     return [save_cluster(clusters[t], out / CLUSTERS_DIR / f"{t}.json") for t in config.cluster_topics]

@@ -48,6 +48,8 @@ class AssetsConfig:
     lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
     cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
     cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
+    cluster_objective: str = "logit"  # attribution only: chosen on that validation split too
+    cluster_rank: str = "balanced"  # attribution only: each answer of a topic weighed alike
     cluster_topics: tuple[str, ...] = ("athlete", "artist", "company", "toxic")
 
 
