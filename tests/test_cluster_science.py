@@ -1,9 +1,9 @@
 """The shipped topic clusters of the demo world do what the README claims (issue 11's science check).
 
 The clusters are 5% of each layer's MLP units, ranked by attribution on the train
-prompts. Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy
+prompts (each topic's answers weighed alike). Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy
 (other entities and phrases than train) more than the other topics' for artist,
-toxic and company, while random clusters of the same per-layer counts, drawn from
+toxic and (less) company, while random clusters of the same per-layer counts, drawn from
 all units, do nothing; athlete is not specific at this size (the README says so).
 Noise impairs the model more as its intensity grows.
 """
@@ -20,7 +20,7 @@ from promptsets.schema import load_keyword_prompts
 
 SHIPPED = ("athlete", "artist", "company", "toxic")
 # Held-out specificity the README quotes for each shipped cluster, rounded down (bench/cluster.py --clusters).
-CLAIMED = {"artist": 0.45, "toxic": 0.3, "company": 0.2}
+CLAIMED = {"artist": 0.5, "toxic": 0.3, "company": 0.15, "athlete": 0.05}
 
 
 @pytest.fixture(scope="module")
