@@ -32,7 +32,7 @@ from cluster.attribution import (OBJECTIVES, RANKS, answer_attributions,  # noqa
                                  attribution_clusters_from_scores, check_method)
 from cluster.find import provenance, topic_clusters_from_acts  # noqa: E402
 from cluster.impair import metric_index, score_batch  # noqa: E402
-from cluster.inputs import carve_validation, last_position_acts, select_split  # noqa: E402
+from cluster.inputs import answer_token, carve_validation, last_position_acts, select_split  # noqa: E402
 from cluster.spec import site_width  # noqa: E402
 from engine import Engine  # noqa: E402
 from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
@@ -127,6 +127,40 @@ def print_noise(engine, clusters, evalset, seeds) -> None:
         print(f"{name:>10}  {cells}  rising: {rising}  ({time.perf_counter() - t0:.1f}s)")
 
 
+def diagnose(engine, clusters, prompts) -> None:
+    """Why a cluster is (not) specific: per topic, on its held-out prompts, the answer's logit drop on zeroing
+    (actual, and as the summed logit attributions predict it) against the drop of the topic's other answers,
+    and top-1 accuracy per answer after zeroing, on train and held-out."""
+    held = select_split(prompts, "heldout")
+    clean = score(engine, make_eval_set(engine, held, None))[metric_index("accuracy")]
+    evalset = make_eval_set(engine, held, None)
+    print("\nclean held-out top-1 accuracy: " + ", ".join(f"{t} {a:.2f}" for t, a in zip(evalset.topics, clean)))
+    print("zeroed: answer logit drop (actual / predicted by attribution) vs the topic's other answers' drop")
+    for topic, cluster in clusters.items():
+        run = impairs(cluster, "scale", 0.0)
+        answers = sorted({answer_token(engine, p.answer) for p in prompts if p.topic == topic})
+        mine = [p for p in held if p.topic == topic]
+        mask = np.zeros((engine.spec.n_layers, site_width(engine.spec, cluster.site)), dtype=bool)
+        for layer, unit in cluster.neurons:
+            mask[layer, unit] = True
+        predicted = (answer_attributions(engine, mine, cluster.site) * mask).sum(axis=(1, 2)).mean()
+        own, rivals = [], []
+        for p in mine:
+            a = answer_token(engine, p.answer)
+            r = engine.run(p.prompt, run)
+            drop = r.clean_logits - r.logits[-1]
+            own.append(float(drop[a]))
+            rivals.append(float(drop[[t for t in answers if t != a]].mean()))
+        print(f"{topic:>10}  answer {np.mean(own):.2f} / {predicted:.2f}   other answers {np.mean(rivals):.2f}")
+        for split in ("train", "heldout"):
+            right: dict[str, list[bool]] = {}
+            for p in (q for q in select_split(prompts, split) if q.topic == topic):
+                top = int(engine.run(p.prompt, run).logits[-1].argmax())
+                right.setdefault(p.answer.strip(), []).append(top == answer_token(engine, p.answer))
+            cells = ", ".join(f"{a} {np.mean(v):.2f} (n {len(v)})" for a, v in sorted(right.items()))
+            print(f"{'':>10}  zeroed top-1 accuracy per answer, {split}: {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(DEMO_DIR))
@@ -138,6 +172,8 @@ def main() -> None:
     parser.add_argument("--baseline-seeds", default="0,1,2")
     parser.add_argument("--clusters", default="", help="folder of shipped clusters to judge on held-out instead")
     parser.add_argument("--noise", action="store_true", help="also print the noise curves")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also print, per cluster, the logit drops and per-answer accuracy behind its specificity")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a small model runs fastest on one)")
     args = parser.parse_args()
     percents = sorted(float(p) for p in args.percents.split(","))
@@ -172,6 +208,8 @@ def main() -> None:
     print(f"all pass on held-out: {passes(results)}")
     if args.noise:
         print_noise(engine, clusters, heldout, seeds=(0, 1))
+    if args.diagnose:
+        diagnose(engine, clusters, prompts)
 
 
 if __name__ == "__main__":
