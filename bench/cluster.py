@@ -105,12 +105,12 @@ def choose_setting(engine, fit, val, method, percents, settings, seeds) -> tuple
             for topic, (s, r) in results.items():
                 print(f"{percent:>8g}{name:>18}{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  "
                       f"{s >= GOAL and r <= RANDOM_MAX}")
-            score = float(np.mean([s for s, _ in results.values()]))
-            print(f"{'':>8}all pass: {passes(results)}   mean {score:.3f}   ({time.perf_counter() - t0:.1f}s)")
+            mean = float(np.mean([s for s, _ in results.values()]))
+            print(f"{'':>8}all pass: {passes(results)}   mean {mean:.3f}   ({time.perf_counter() - t0:.1f}s)")
             if passes(results):
                 return percent, objective, rank
-            if score > best_score:
-                best, best_score = (percent, objective, rank), score
+            if mean > best_score:
+                best, best_score = (percent, objective, rank), mean
     print(f"no setting passes on validation; taking the best mean specificity ({best_score:.3f})")
     return best
 
@@ -132,8 +132,8 @@ def diagnose(engine, clusters, prompts) -> None:
     (actual, and as the summed logit attributions predict it) against the drop of the topic's other answers,
     and top-1 accuracy per answer after zeroing, on train and held-out."""
     held = select_split(prompts, "heldout")
-    clean = score(engine, make_eval_set(engine, held, None))[metric_index("accuracy")]
     evalset = make_eval_set(engine, held, None)
+    clean = score(engine, evalset)[metric_index("accuracy")]
     print("\nclean held-out top-1 accuracy: " + ", ".join(f"{t} {a:.2f}" for t, a in zip(evalset.topics, clean)))
     print("zeroed: answer logit drop (actual / predicted by attribution) vs the topic's other answers' drop")
     for topic, cluster in clusters.items():
