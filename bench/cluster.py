@@ -35,8 +35,8 @@ from cluster.impair import metric_index, score_batch  # noqa: E402
 from cluster.inputs import answer_token, carve_validation, last_position_acts, select_split  # noqa: E402
 from cluster.spec import site_width  # noqa: E402
 from engine import Engine  # noqa: E402
-from world.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
-from world.prompts import load_keyword_prompts  # noqa: E402
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
+from promptsets.schema import load_keyword_prompts  # noqa: E402
 
 TOPICS = ("athlete", "artist", "company", "toxic")
 NOISE = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)

@@ -22,11 +22,11 @@ from lens.evaluate import (RESID_NAME, EvalResult, constant_kl, evaluate_lenses,
 from lens.lenses import params_per_head
 from lens.original import import_original
 from lens.storage import LensSet
-from lens.train import LR_GRID, Convergence, train_lenses
+from lens.train import LR_GRID, PATIENCE, Convergence, train_lenses
 from promptsets.paths import DEMO_DIR
 from ray_sweeps.args import add_ray_args, wants_ray
 
-MAX_STEPS = 3000
+MAX_STEPS = 10_000
 
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=whole_list(0, 100_000, "0,1,3"), help="comma-separated layers (default: all)")
     t.add_argument("--steps", type=whole(1, 1_000_000, MAX_STEPS), default=MAX_STEPS,
                    help="the most steps; training stops earlier once the validation KL stops falling")
-    t.add_argument("--patience", type=whole(1, 1000, 3), default=3,
+    t.add_argument("--patience", type=whole(1, 1000, PATIENCE), default=PATIENCE,
                    help="validation checks (every 50 steps) without a gain before stopping")
     t.add_argument("--fixed", action="store_true", help="run exactly --steps steps at --lr (no validation)")
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="text file, one document per line")

@@ -12,7 +12,7 @@ from cluster.inputs import answer_token
 from engine import Engine
 from engine.interventions import Impair
 from test_cluster_engine import tiny_prompts
-from world.prompts import write_jsonl
+from promptsets.schema import write_jsonl
 
 WIDTH = 10  # 10% of a 10-unit layer is one unit: the top-ranked one
 

@@ -21,7 +21,7 @@ def build_lenses(engine: Engine, docs: list[str], out: Path, config: AssetsConfi
     folder = out / LENSES_DIR
     train_lenses(engine, docs, folder, kind="compact", steps=config.lens_steps, seed=seed,
                  checkpoint_every=config.lens_steps + 1, data_name="demo corpus", overwrite=True,
-                 converge=Convergence(lrs=config.lens_lrs))
+                 converge=Convergence(lrs=config.lens_lrs, patience=config.lens_patience))
     return folder
 
 

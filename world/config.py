@@ -46,6 +46,7 @@ class AssetsConfig:
 
     lens_steps: int = 1500  # the most (a bound on build time); training stops earlier once the validation KL stops falling
     lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
+    lens_patience: int = 3  # the shipped lenses' recipe (they stopped at step 1,100); `lens train` waits 10 checks
     cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
     cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
     cluster_objective: str = "logit"  # attribution only: chosen on that validation split too
