@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
-from cluster.attribution import OBJECTIVES, RANKS, find_attribution_clusters
+from cluster.attribution import CHOSEN_RANK, OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
@@ -189,9 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--objective", default="logit", choices=OBJECTIVES,
                       help="attribution: what a unit's share is of (contrast: the answer's logit minus the mean "
                            "logit of the other topics' answers)")
-    find.add_argument("--rank", default="mean", choices=RANKS,
+    find.add_argument("--rank", default=CHOSEN_RANK, choices=RANKS,
                       help="attribution: a unit's score, the topic's mean attribution, its mean over the topic's "
-                           "answers (balanced) or minus the other topics' mean (specific)")
+                           "answers (balanced, the default: chosen on validation) or minus the other topics' mean "
+                           "(specific)")
     find.add_argument("--topics", default="", help="selectivity/attribution: comma list of topics (default: all)")
     find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
     find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)
