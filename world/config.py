@@ -44,9 +44,9 @@ class ModelConfig:
 class AssetsConfig:
     """What the build makes on top of the model: Attention Lenses and topic clusters."""
 
-    lens_steps: int = 1500  # the most (a bound on build time); training stops earlier once the validation KL stops falling
+    lens_steps: int = 10_000  # the most (a bound on build time); training stops earlier once the validation KL stops falling
     lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
-    lens_patience: int = 3  # the shipped lenses' recipe (they stopped at step 1,100); `lens train` waits 10 checks
+    lens_patience: int = 10  # validation checks without a gain before stopping (at 3 the lenses stopped on noise)
     cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
     cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
     cluster_objective: str = "logit"  # attribution only: chosen on that validation split too
