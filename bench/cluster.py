@@ -1,6 +1,6 @@
 """Science check of topic clusters on the demo model, with timings.
 
-The share of each layer, and for attribution its objective and ranking, are chosen on
+The share of each layer, and for attribution its objective, ranking and rounds, are chosen on
 a validation split carved out of the train prompts (other entities and phrases), never
 on held-out: for each setting, clusters are found on the rest of train, zeroed (mode
 scale, intensity 0), and their specificity on top-1 accuracy over the validation
@@ -12,7 +12,8 @@ setting, found on all of train, are judged once on held-out. Last, the noise cur
 each (the research note's finding A).
 
     python bench/cluster.py [--method attribution|selectivity] [--percents 1,2,3,4,5]
-                            [--objectives logit,logprob,contrast] [--ranks mean,balanced,specific] [--clusters DIR]
+                            [--objectives logit,logprob,contrast] [--ranks mean,balanced,specific]
+                            [--rounds 1,2,4,8] [--clusters DIR]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster import impairment_curves, impairs, load_cluster, make_eval_set, random_cluster, score  # noqa: E402
 from cluster.attribution import (OBJECTIVES, RANKS, answer_attributions,  # noqa: E402
-                                 attribution_clusters_from_scores, check_method)
+                                 attribution_clusters_from_scores, check_method, check_rounds)
 from cluster.find import provenance, topic_clusters_from_acts  # noqa: E402
 from cluster.impair import metric_index, score_batch  # noqa: E402
 from cluster.inputs import answer_token, carve_validation, last_position_acts, select_split  # noqa: E402
@@ -66,15 +67,20 @@ def specificity_at_zero(engine, clusters, evalset, baseline_seeds) -> dict[str, 
 
 
 def finder(engine, prompts, method: str, prompt_set: str, objective: str = "logit"):
-    """``clusters(percent, rank)`` for ``prompts``, reading activations or attributions only once."""
+    """``clusters(percent, rank, rounds)`` for ``prompts``, reading activations or first-round attributions
+    only once (a later round's depend on the units chosen before it)."""
     labels, answers = [p.topic for p in prompts], [p.answer for p in prompts]
     where = provenance(engine, prompts, prompt_set)
     if method == "attribution":
-        scores = answer_attributions(engine, prompts, objective=objective)
-        return lambda percent, rank="mean": attribution_clusters_from_scores(
-            scores, labels, percent, TOPICS, rank=rank, answers=answers, objective=objective, **where)
+        first = answer_attributions(engine, prompts, objective=objective)
+
+        def attribute(zeroed):
+            return answer_attributions(engine, prompts, objective=objective, zeroed=zeroed)
+        return lambda percent, rank="mean", rounds=1: attribution_clusters_from_scores(
+            first, labels, percent, TOPICS, rank=rank, answers=answers, objective=objective, rounds=rounds,
+            attribute=attribute, **where)
     acts = last_position_acts(engine, prompts)
-    return lambda percent, rank=None: topic_clusters_from_acts(acts, labels, percent, TOPICS, **where)
+    return lambda percent, rank=None, rounds=1: topic_clusters_from_acts(acts, labels, percent, TOPICS, **where)
 
 
 def passes(results: dict[str, tuple[float, float]]) -> bool:
@@ -87,30 +93,30 @@ def print_table(title: str, clusters, results) -> None:
         print(f"{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  {s >= GOAL and r <= RANDOM_MAX}")
 
 
-def choose_setting(engine, fit, val, method, percents, settings, seeds) -> tuple[float, str, str]:
-    """(percent, objective, rank): the smallest percent at which a setting's clusters (found on ``fit``) pass on
+def choose_setting(engine, fit, val, method, percents, settings, seeds) -> tuple[float, str, str, int]:
+    """(percent, objective, rank, rounds): the smallest percent at which a setting's clusters (found on ``fit``) pass on
     ``val``, the first such setting in ``settings`` order; else the best mean specificity over all."""
     finders = {o: finder(engine, fit, method, "keywords:train minus validation", o)
-               for o in dict.fromkeys(o for o, _ in settings)}
+               for o in dict.fromkeys(o for o, _, _ in settings)}
     evalset = make_eval_set(engine, val, None)
     best, best_score = None, -np.inf
     print(f"\nvalidation ({len(val)} prompts carved from train; clusters found on the other {len(fit)})")
     print(f"{'percent':>8}{'setting':>18}{'topic':>10}{'units':>7}{'spec':>8}{'random':>8}  pass")
     for percent in percents:
-        for objective, rank in settings:
+        for objective, rank, rounds in settings:
             t0 = time.perf_counter()
-            clusters = finders[objective](percent, rank)
+            clusters = finders[objective](percent, rank, rounds)
             results = specificity_at_zero(engine, clusters, evalset, seeds)
-            name = f"{objective}/{rank}" if method == "attribution" else method
+            name = f"{objective}/{rank}/{rounds}" if method == "attribution" else method
             for topic, (s, r) in results.items():
                 print(f"{percent:>8g}{name:>18}{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  "
                       f"{s >= GOAL and r <= RANDOM_MAX}")
             mean = float(np.mean([s for s, _ in results.values()]))
             print(f"{'':>8}all pass: {passes(results)}   mean {mean:.3f}   ({time.perf_counter() - t0:.1f}s)")
             if passes(results):
-                return percent, objective, rank
+                return percent, objective, rank, rounds
             if mean > best_score:
-                best, best_score = (percent, objective, rank), mean
+                best, best_score = (percent, objective, rank, rounds), mean
     print(f"no setting passes on validation; taking the best mean specificity ({best_score:.3f})")
     return best
 
@@ -169,6 +175,7 @@ def main() -> None:
     parser.add_argument("--percents", default="1,2,3,4,5")
     parser.add_argument("--objectives", default=",".join(OBJECTIVES), help="attribution objectives to choose among")
     parser.add_argument("--ranks", default=",".join(RANKS), help="attribution rankings to choose among")
+    parser.add_argument("--rounds", default="1,2,4,8", help="attribution rounds to choose among (1: one-shot)")
     parser.add_argument("--baseline-seeds", default="0,1,2")
     parser.add_argument("--clusters", default="", help="folder of shipped clusters to judge on held-out instead")
     parser.add_argument("--noise", action="store_true", help="also print the noise curves")
@@ -177,14 +184,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a small model runs fastest on one)")
     args = parser.parse_args()
     percents = sorted(float(p) for p in args.percents.split(","))
-    settings = [("logit", "mean")]
+    settings = [("logit", "mean", 1)]
     if args.method == "attribution":
-        settings = [(o, r) for o in args.objectives.split(",") for r in args.ranks.split(",")]
-        for objective, rank in settings:
-            try:
+        try:
+            rounds = [int(n) for n in args.rounds.split(",")]
+            settings = [(o, r, n) for o in args.objectives.split(",") for r in args.ranks.split(",") for n in rounds]
+            for objective, rank, n in settings:
                 check_method(objective, rank)
-            except ValueError as err:
-                parser.error(str(err))
+                check_rounds(n)
+        except ValueError as err:
+            parser.error(str(err))
     torch.set_num_threads(args.threads)
     engine = Engine.load(args.model)
     prompts = load_keyword_prompts(Path(args.prompts))
@@ -198,10 +207,11 @@ def main() -> None:
     else:
         train = select_split(prompts, "train")
         fit, val = carve_validation(train)
-        percent, objective, rank = choose_setting(engine, fit, val, args.method, percents, settings, seeds)
-        name = f"{args.method}, objective {objective}, rank {rank}" if args.method == "attribution" else args.method
+        percent, objective, rank, rounds = choose_setting(engine, fit, val, args.method, percents, settings, seeds)
+        name = (f"{args.method}, objective {objective}, rank {rank}, {rounds} rounds" if args.method == "attribution"
+                else args.method)
         print(f"\nchosen on validation: {percent:g}% of each layer ({name})")
-        clusters = finder(engine, train, args.method, "keywords:train", objective)(percent, rank)
+        clusters = finder(engine, train, args.method, "keywords:train", objective)(percent, rank, rounds)
         title = f"\n{name} clusters at {percent:g}%, found on all of train, judged once on held-out"
     results = specificity_at_zero(engine, clusters, heldout, seeds)
     print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}{'random':>8}  pass", clusters, results)

@@ -16,6 +16,12 @@ A topic's score for a unit ranks it (``rank``):
   answers the train prompts ask most often (one sport of eight) do not choose the cluster;
 - ``specific``: its mean attribution on the topic minus its mean over the other topics (each
   topic weighed alike): the topic-specific causal share.
+
+A cluster is impaired at every position, so a unit's attribution sums over every position of the
+prompt (the first-order effect of zeroing it everywhere), not the last one only. And the first-order
+estimate misses units that only matter once others are gone (a model that stores an answer twice),
+so a cluster is grown in ``rounds``: each round recomputes the attributions with the units chosen so
+far zeroed and adds each layer's next share (one round is plain attribution patching).
 """
 
 from __future__ import annotations
@@ -25,17 +31,21 @@ from typing import Callable, Sequence
 import numpy as np
 
 from cluster.errors import ClusterError
-from cluster.find import provenance, top_percent
+from cluster.find import provenance, units_per_layer
 from cluster.inputs import answer_token, select_split, topics_of
 from cluster.spec import Cluster, check_site
 from engine import Engine
+from engine.attribution import Zeroed
 from promptsets.schema import KeywordPrompt
 
 Progress = Callable[[int, int], None]
+Attribute = Callable[["Zeroed | None"], np.ndarray]  # attributions with {layer: units} zeroed
 BATCH = 32
 OBJECTIVES = ("logit", "logprob", "contrast")
 RANKS = ("mean", "balanced", "specific")
 CHOSEN_RANK = "balanced"  # the best mean specificity on the validation split (bench/cluster.py); the demo ships it
+CHOSEN_ROUNDS = 8  # chosen with the rank on the validation split (bench/cluster.py); 1 is one-shot attribution patching
+POSITIONS = "all"  # every position, as a cluster is impaired
 OBJECTIVE_TEXT = {"logit": "the answer's logit", "logprob": "the answer's log-probability",
                   "contrast": "the answer's logit minus the other topics' answers' mean logit"}
 RANK_TEXT = {"mean": "the topic's mean", "balanced": "the mean over the topic's answers of each answer's mean",
@@ -60,14 +70,6 @@ def check_method(objective: str, rank: str) -> None:
     check_rank(rank)
 
 
-def _attribute(engine: Engine, seqs: Sequence[Sequence[int]], targets: Sequence[int], site: str,
-               objective: str) -> np.ndarray:
-    """``(len(seqs), n_layers, width)`` attributions of ``targets``, in batches of :data:`BATCH`."""
-    parts = [engine.attribute(seqs[s:s + BATCH], targets[s:s + BATCH], site, objective).numpy().astype(np.float32)
-             for s in range(0, len(seqs), BATCH)]
-    return np.concatenate(parts)
-
-
 def _rivals(engine: Engine, prompts: Sequence[KeywordPrompt]) -> list[tuple[int, ...]]:
     """For each prompt, the answer tokens of the prompts of every other topic (its own answer left out)."""
     by_topic: dict[str, set[int]] = {}
@@ -83,41 +85,26 @@ def _rivals(engine: Engine, prompts: Sequence[KeywordPrompt]) -> list[tuple[int,
     return out
 
 
-def _contrast(engine: Engine, prompts: Sequence[KeywordPrompt], seqs: list[list[int]], site: str,
-              progress: Progress | None) -> np.ndarray:
-    """Attributions of the answer's logit minus the mean logit of the other topics' answers.
-
-    Activation x gradient is linear in the objective, so this is the answer's logit attribution
-    minus the mean of each rival token's logit attribution: one backward pass per distinct token.
-    """
-    rivals = _rivals(engine, prompts)
-    out = _attribute(engine, seqs, [answer_token(engine, p.answer) for p in prompts], site, "logit")
-    tokens = sorted(set().union(*map(set, rivals)))
-    for done, token in enumerate(tokens, 1):
-        rows = [i for i, r in enumerate(rivals) if token in r]
-        out[rows] -= _attribute(engine, [seqs[i] for i in rows], [token] * len(rows), site, "logit") / np.array(
-            [len(rivals[i]) for i in rows], dtype=np.float32)[:, None, None]
-        if progress is not None:
-            progress(done, len(tokens))
-    return out
-
-
 def answer_attributions(engine: Engine, prompts: Sequence[KeywordPrompt], site: str = "mlp_post",
-                        progress: Progress | None = None, objective: str = "logit") -> np.ndarray:
-    """``(n_prompts, n_layers, width)`` activation x gradient of each prompt's ``objective``, at its last position."""
+                        progress: Progress | None = None, objective: str = "logit", *,
+                        zeroed: Zeroed | None = None, positions: str = POSITIONS) -> np.ndarray:
+    """``(n_prompts, n_layers, width)`` activation x gradient of each prompt's ``objective`` (summed over
+    ``positions``), with the ``zeroed`` units ({layer: units}) held at zero."""
     check_site(site)
     check_objective(objective)
     if not prompts:
         raise ClusterError("attribution needs at least one prompt; check the prompt file and --split")
     seqs = [engine.encode(p.prompt) for p in prompts]
-    if objective == "contrast":
-        return _contrast(engine, prompts, seqs, site, progress)
     targets = [answer_token(engine, p.answer) for p in prompts]
+    rivals = _rivals(engine, prompts) if objective == "contrast" else None
     parts = []
-    for start in range(0, len(prompts), BATCH):
-        parts.append(_attribute(engine, seqs[start:start + BATCH], targets[start:start + BATCH], site, objective))
+    for s in range(0, len(prompts), BATCH):
+        parts.append(engine.attribute(
+            seqs[s:s + BATCH], targets[s:s + BATCH], site, "logit" if rivals else objective,
+            against=rivals[s:s + BATCH] if rivals else None, positions=positions, zeroed=zeroed,
+        ).numpy().astype(np.float32))
         if progress is not None:
-            progress(min(start + BATCH, len(prompts)), len(prompts))
+            progress(min(s + BATCH, len(prompts)), len(prompts))
     return np.concatenate(parts)
 
 
@@ -144,22 +131,59 @@ def topic_scores(attr: np.ndarray, labels: Sequence[str], topic: str, rank: str 
     return own
 
 
+def check_rounds(rounds: int) -> None:
+    """Refuse a number of rounds below one."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ClusterError(f"rounds must be a whole number of at least 1 (1: one-shot attribution), got {rounds!r}")
+
+
+def grow(first: np.ndarray, attribute: Attribute | None, score: Callable[[np.ndarray], np.ndarray], percent: float,
+         rounds: int) -> tuple[list[tuple[int, int]], list[float]]:
+    """The top ``percent`` % of each layer, chosen in ``rounds``: round 1 ranks by ``score(first)``, each later
+    round by ``score(attribute(zeroed))`` with the units chosen so far zeroed, and adds its share of each layer.
+
+    Returns the (layer, unit) pairs, layer by layer in the order chosen, and each unit's score when chosen.
+    """
+    n_layers, width = first.shape[1:]
+    k = units_per_layer(width, percent)
+    chosen: dict[int, list[tuple[int, float]]] = {layer: [] for layer in range(n_layers)}
+    for r in range(rounds):
+        take = k * (r + 1) // rounds - k * r // rounds
+        if take == 0:
+            continue
+        if not any(chosen.values()):
+            attr = first
+        elif attribute is None:
+            raise ClusterError("growing a cluster in rounds needs a way to recompute attributions")
+        else:
+            attr = attribute({layer: [u for u, _ in got] for layer, got in chosen.items() if got})
+        for layer, row in enumerate(np.asarray(score(attr), dtype=np.float64)):
+            row[[u for u, _ in chosen[layer]]] = -np.inf
+            chosen[layer] += [(int(u), float(row[u])) for u in np.argsort(-row, kind="stable")[:take]]
+    pairs = [(layer, u) for layer, got in chosen.items() for u, _ in got]
+    return pairs, [v for got in chosen.values() for _, v in got]
+
+
 def attribution_clusters_from_scores(
     attr: np.ndarray, labels: Sequence[str], percent: float, topics: Sequence[str], site: str = "mlp_post",
-    *, rank: str = "mean", answers: Sequence[str] | None = None, objective: str = "logit", **where: str,
+    *, rank: str = "mean", answers: Sequence[str] | None = None, objective: str = "logit", rounds: int = 1,
+    attribute: Attribute | None = None, **where: str,
 ) -> dict[str, Cluster]:
     """One cluster per topic from ``(n_prompts, n_layers, width)`` attributions (of ``objective``, named in
-    the cluster's detail): the top ``percent`` % of each layer by the ``rank`` score."""
+    the cluster's detail): the top ``percent`` % of each layer by the ``rank`` score, grown in ``rounds``
+    (more than one needs ``attribute(zeroed)``, the attributions with those units zeroed)."""
     check_method(objective, rank)
+    check_rounds(rounds)
     out = {}
     for topic in topics:
-        pairs, scores = top_percent(topic_scores(attr, labels, topic, rank, answers), percent)
+        pairs, scores = grow(attr, attribute, lambda a: topic_scores(a, labels, topic, rank, answers), percent, rounds)
         n = int(np.sum(np.asarray(labels) == topic))
+        grown = f", grown in {rounds} rounds, each with the units before it zeroed" if rounds > 1 else ""
         out[topic] = Cluster(
             name=topic, neurons=tuple(pairs), scores=tuple(scores), method="attribution", site=site, topic=topic,
             detail=f"top {percent:g}% of each layer's {site} units by activation x gradient of "
                    f"{OBJECTIVE_TEXT[objective]} over {n} {topic!r} prompts (objective {objective}, rank {rank}: "
-                   f"{RANK_TEXT[rank]})",
+                   f"{RANK_TEXT[rank]}{grown})",
             **where,
         )
     return out
@@ -177,12 +201,24 @@ def find_attribution_clusters(
     progress: Progress | None = None,
     objective: str = "logit",
     rank: str = CHOSEN_RANK,
+    rounds: int = CHOSEN_ROUNDS,
 ) -> dict[str, Cluster]:
-    """One cluster per topic: the top ``percent`` % of each layer's units by attribution on the ``split`` prompts."""
+    """One cluster per topic: the top ``percent`` % of each layer's units by attribution on the ``split`` prompts,
+    grown in ``rounds`` (see the module). ``progress(done, total)`` counts attribution passes over the prompts."""
     check_method(objective, rank)
+    check_rounds(rounds)
     chosen = select_split(prompts, split)
     wanted = tuple(topics) if topics is not None else topics_of(chosen)
-    attr = answer_attributions(engine, chosen, site, progress, objective)
+    total = 1 + len(wanted) * (rounds - 1)
+    passes = iter(range(1, total + 1))
+
+    def attribute(zeroed: Zeroed | None) -> np.ndarray:
+        attr = answer_attributions(engine, chosen, site, None, objective, zeroed=zeroed)
+        if progress is not None:
+            progress(next(passes), total)
+        return attr
+
     where = provenance(engine, chosen, f"{prompt_set}:{split or 'all'}")
-    return attribution_clusters_from_scores(attr, [p.topic for p in chosen], percent, wanted, site=site, rank=rank,
-                                            answers=[p.answer for p in chosen], objective=objective, **where)
+    return attribution_clusters_from_scores(attribute(None), [p.topic for p in chosen], percent, wanted, site=site,
+                                            rank=rank, answers=[p.answer for p in chosen], objective=objective,
+                                            rounds=rounds, attribute=attribute, **where)

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
-from cluster.attribution import CHOSEN_RANK, OBJECTIVES, RANKS, find_attribution_clusters
+from cluster.attribution import CHOSEN_RANK, CHOSEN_ROUNDS, OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
@@ -85,7 +85,8 @@ def cmd_find(args: argparse.Namespace) -> None:
     with progress_bar("reading activations") as progress:
         if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
-            how = {"objective": args.objective, "rank": args.rank} if args.method == "attribution" else {}
+            how = ({"objective": args.objective, "rank": args.rank, "rounds": args.rounds}
+                   if args.method == "attribution" else {})
             clusters = TOPIC_METHODS[args.method](engine, prompts, args.percent, topics=topics,
                                                   split=_split(args.split), site=args.site, progress=progress, **how)
         else:
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="attribution: a unit's score, the topic's mean attribution, its mean over the topic's "
                            "answers (balanced, the default: chosen on validation) or minus the other topics' mean "
                            "(specific)")
+    find.add_argument("--rounds", type=whole(1, 100, CHOSEN_ROUNDS), default=CHOSEN_ROUNDS,
+                      help="attribution: grow each cluster in this many rounds, each recomputing the attributions with "
+                           "the units chosen before it zeroed (1: one-shot; the default was chosen on validation)")
     find.add_argument("--topics", default="", help="selectivity/attribution: comma list of topics (default: all)")
     find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
     find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)

@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter
-from engine.attribution import attribute_batch, check_attribution
+from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
@@ -258,15 +258,20 @@ class Engine:
         return run_many(self._adapter, self.spec, self.lock, self._trace(prompt), runs, samples, max_rows)
 
     def attribute(self, seqs: Sequence[Sequence[int]], targets: Sequence[int], site: str = "mlp_post",
-                  objective: str = "logit") -> torch.Tensor:
+                  objective: str = "logit", *, against: Sequence[Sequence[int]] | None = None,
+                  positions: str = "last", zeroed: Zeroed | None = None) -> torch.Tensor:
         """``(n_seqs, n_layers, width)`` activation x gradient of each sequence's ``targets`` token at its
         last position, for every unit of ``site`` (mlp_post, mlp_in or mlp_out): the first-order effect
-        of zeroing it (attribution patching). ``objective`` is "logit" or "logprob"."""
-        check_attribution(site, objective, len(targets), len(seqs))
+        of zeroing it (attribution patching). ``objective`` is "logit" or "logprob"; ``against`` (rival
+        tokens per sequence), ``positions`` ("last" or "all") and ``zeroed`` ({layer: units} held at zero)
+        are explained in ``engine.attribution``."""
+        check_attribution(site, objective, len(targets), len(seqs), positions, against)
+        keep = zero_masks(zeroed, self.spec.n_layers, site, self.spec.d_mlp, self.spec.d_model)
         padded = self._as_batch(seqs)
         batch = Batch(padded.ids.to(self.device), padded.mask.to(self.device))
         with self.lock:
-            out = attribute_batch(self._adapter, batch, torch.tensor(list(targets), device=self.device), site, objective)
+            out = attribute_batch(self._adapter, batch, torch.tensor(list(targets), device=self.device), site,
+                                  objective, against=against, positions=positions, keep=keep)
         return out.to("cpu", torch.float32)
 
     def run_activations(self, prompt: Prompt, interventions: Sequence[Intervention],

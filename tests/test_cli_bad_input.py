@@ -84,7 +84,7 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "lens train": ("--steps", "--batch-size", "--lr", "--rank", "--checkpoint-every", "--seed", "--threads"),
     "lens eval": ("--max-texts", "--batch-size"),
     "lens decode": ("--pos",),
-    "cluster find": ("--percent", "--k", "--seed", "--threads"),
+    "cluster find": ("--percent", "--k", "--seed", "--threads", "--rounds"),
     "cluster describe": ("--top", "--units"),
     "cluster sweep": ("--samples", "--chunk", "--ray-workers", "--ray-cpus"),
     "memory sweep": ("--ray-workers",),
