@@ -8,8 +8,9 @@ prompts is compared with random clusters of the same per-layer counts drawn from
 units. The smallest share that passes (specificity >= 0.3 for every topic, random <=
 0.05) is chosen (the first setting in the order given that passes at it), or the
 setting with the best mean specificity if none passes. Then the clusters of that
-setting, found on all of train, are judged once on held-out. Last, the noise curve of
-each (the research note's finding A).
+setting, found on all of train, are judged once on held-out, each with a 95% bootstrap
+interval that resamples entities (or comment phrases), not prompts. Last, the noise curve
+of each (the research note's finding A).
 
     python bench/cluster.py [--method attribution|selectivity] [--percents 1,2,3,4,5]
                             [--objectives logit,logprob,contrast] [--ranks mean,balanced,specific]
@@ -31,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cluster import impairment_curves, impairs, load_cluster, make_eval_set, random_cluster, score  # noqa: E402
 from cluster.attribution import (OBJECTIVES, RANKS, answer_attributions,  # noqa: E402
                                  attribution_clusters_from_scores, check_method, check_rounds)
+from cluster.curves import specificity_interval  # noqa: E402
 from cluster.find import provenance, topic_clusters_from_acts  # noqa: E402
-from cluster.impair import metric_index, score_batch  # noqa: E402
+from cluster.impair import metric_index, prompt_scores, score_batch  # noqa: E402
 from cluster.inputs import answer_token, carve_validation, last_position_acts, select_split  # noqa: E402
 from cluster.spec import site_width  # noqa: E402
 from engine import Engine  # noqa: E402
@@ -66,6 +68,13 @@ def specificity_at_zero(engine, clusters, evalset, baseline_seeds) -> dict[str, 
     return out
 
 
+def held_out_interval(engine, cluster, evalset, groups) -> tuple[float, float]:
+    """95% interval of ``cluster``'s specificity at scale 0 on ``evalset``, resampling each topic's ``groups``."""
+    acc = metric_index("accuracy")
+    runs = prompt_scores(engine, evalset, [(), impairs(cluster, "scale", 0.0)])[:, :, acc]
+    return specificity_interval(runs[0] - runs[1], evalset.topic_index, groups, evalset.topics.index(cluster.topic))
+
+
 def finder(engine, prompts, method: str, prompt_set: str, objective: str = "logit"):
     """``clusters(percent, rank, rounds)`` for ``prompts``, reading activations or first-round attributions
     only once (a later round's depend on the units chosen before it)."""
@@ -87,10 +96,13 @@ def passes(results: dict[str, tuple[float, float]]) -> bool:
     return all(s >= GOAL and r <= RANDOM_MAX for s, r in results.values())
 
 
-def print_table(title: str, clusters, results) -> None:
+def print_table(title: str, clusters, results, intervals) -> None:
+    """One row per topic: units, specificity with its 95% interval, random clusters' specificity, pass."""
     print(title)
     for topic, (s, r) in results.items():
-        print(f"{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  {s >= GOAL and r <= RANDOM_MAX}")
+        lo, hi = intervals[topic]
+        print(f"{topic:>10}{clusters[topic].size:>7}{s:>8.3f}  [{lo:.2f}, {hi:.2f}]{r:>8.3f}  "
+              f"{s >= GOAL and r <= RANDOM_MAX}")
 
 
 def choose_setting(engine, fit, val, method, percents, settings, seeds) -> tuple[float, str, str, int]:
@@ -208,14 +220,19 @@ def main() -> None:
         train = select_split(prompts, "train")
         fit, val = carve_validation(train)
         percent, objective, rank, rounds = choose_setting(engine, fit, val, args.method, percents, settings, seeds)
-        name = (f"{args.method}, objective {objective}, rank {rank}, {rounds} rounds" if args.method == "attribution"
+        name = (f"{args.method}, objective {objective}, rank {rank}, {rounds} round{'s' * (rounds > 1)}" if args.method == "attribution"
                 else args.method)
         print(f"\nchosen on validation: {percent:g}% of each layer ({name})")
         clusters = finder(engine, train, args.method, "keywords:train", objective)(percent, rank, rounds)
         title = f"\n{name} clusters at {percent:g}%, found on all of train, judged once on held-out"
     results = specificity_at_zero(engine, clusters, heldout, seeds)
-    print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}{'random':>8}  pass", clusters, results)
+    groups = [p.entity or p.answer for p in select_split(prompts, "heldout")]
+    intervals = {t: held_out_interval(engine, c, heldout, groups) for t, c in clusters.items()}
+    print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}  {'95% interval':<14}{'random':>8}  pass", clusters,
+                results, intervals)
     print(f"all pass on held-out: {passes(results)}")
+    print(f"every lower 95% bound >= {GOAL} (intervals resample entities, or comment phrases): "
+          f"{all(lo >= GOAL for lo, _ in intervals.values())}")
     if args.noise:
         print_noise(engine, clusters, heldout, seeds=(0, 1))
     if args.diagnose:

@@ -173,3 +173,31 @@ def _mean_grid(rows: list[dict[str, str]], kind: str, topics: tuple[str, ...], x
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count
+
+
+def specificity_interval(drop: np.ndarray, topic_index: np.ndarray, groups: Sequence[str], topic: int,
+                         draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of ``topic``'s specificity (its mean ``drop`` minus the other topics' mean).
+
+    drop: ``(n_prompts,)`` each prompt's metric drop; topic_index: ``(n_prompts,)`` its topic. Each topic's
+    ``groups`` (one entity's prompts, or one comment phrase's) are resampled, not its prompts: the prompts
+    of one group are not independent evidence, and a topic with few groups gets the wide interval it has.
+    """
+    drop, topic_index, groups = np.asarray(drop, dtype=float), np.asarray(topic_index), np.asarray(groups)
+    if not drop.shape == topic_index.shape == groups.shape:
+        raise ClusterError(f"give one drop, topic and group per prompt; got {drop.shape}, {topic_index.shape}, "
+                           f"{groups.shape}")
+    topics = np.unique(topic_index)
+    if topic not in topics or len(topics) < 2:
+        raise ClusterError(f"specificity needs prompts of topic {topic} and of at least one other topic")
+    rng = np.random.default_rng(seed)
+    means = {}
+    for t in topics:
+        mine = topic_index == t
+        keys = np.unique(groups[mine])
+        sums = np.array([drop[mine & (groups == k)].sum() for k in keys])
+        sizes = np.array([np.sum(mine & (groups == k)) for k in keys])
+        pick = rng.integers(0, len(keys), size=(draws, len(keys)))
+        means[t] = sums[pick].sum(axis=1) / sizes[pick].sum(axis=1)
+    spec = means[topic] - np.mean([means[t] for t in topics if t != topic], axis=0)
+    return float(np.percentile(spec, 2.5)), float(np.percentile(spec, 97.5))

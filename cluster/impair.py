@@ -150,14 +150,21 @@ def score_batch(engine: Engine, evalset: EvalSet, runs: Sequence[Sequence[Interv
                 samples: int = 1) -> np.ndarray:
     """``(len(runs), len(METRICS), n_topics)``: :func:`score` of each run, with each prompt's runs
     computed as one batch (``Engine.run_batch``); equal to scoring run by run up to float rounding."""
-    per_prompt = np.empty((len(runs), len(evalset.prompts), len(METRICS)))
     if not runs:
         return np.empty((0, len(METRICS), len(evalset.topics)))
+    per_prompt = prompt_scores(engine, evalset, runs, samples)
+    return np.stack([_by_topic(evalset, per_prompt[r]) for r in range(len(runs))])
+
+
+def prompt_scores(engine: Engine, evalset: EvalSet, runs: Sequence[Sequence[Intervention]],
+                  samples: int = 1) -> np.ndarray:
+    """``(len(runs), n_prompts, len(METRICS))``: each prompt's metrics under each run (for intervals over prompts)."""
+    per_prompt = np.empty((len(runs), len(evalset.prompts), len(METRICS)))
     for i, (prompt, answer) in enumerate(zip(evalset.prompts, evalset.answers)):
         results = engine.run_batch(prompt, [tuple(r) for r in runs], samples=samples)
         logits = torch.stack([r.logits for r in results])
         per_prompt[:, i] = runs_metrics(logits, results[0].clean_logits, answer)
-    return np.stack([_by_topic(evalset, per_prompt[r]) for r in range(len(runs))])
+    return per_prompt
 
 
 def _by_topic(evalset: EvalSet, per_prompt: np.ndarray) -> np.ndarray:

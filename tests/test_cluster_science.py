@@ -1,11 +1,11 @@
 """The shipped topic clusters of the demo world do what the README claims (issue 11's science check).
 
-The clusters are 5% of each layer's MLP units, ranked by attribution on the train
-prompts (each topic's answers weighed alike). Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy
-(other entities and phrases than train) more than the other topics' for artist,
-toxic and (less) company, while random clusters of the same per-layer counts, drawn from
-all units, do nothing; athlete is not specific at this size (the README says so).
-Noise impairs the model more as its intensity grows.
+The clusters are 5% of each layer's MLP units, ranked by attribution on the train prompts (each
+topic's answers weighed alike) and grown in 8 rounds, each recomputed with the units before it
+zeroed. Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy (other
+entities and phrases than train) more than the other topics', by at least 0.3 for every topic,
+while random clusters of the same per-layer counts, drawn from all units, do nothing. Noise
+impairs the model more as its intensity grows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from promptsets.schema import load_keyword_prompts
 
 SHIPPED = ("athlete", "artist", "company", "toxic")
 # Held-out specificity the README quotes for each shipped cluster, rounded down (bench/cluster.py --clusters).
-CLAIMED = {"artist": 0.5, "toxic": 0.3, "company": 0.15, "athlete": 0.05}
+CLAIMED = {"athlete": 0.9, "artist": 0.55, "company": 0.6, "toxic": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,7 @@ def shipped(engine):
 def test_shipped_clusters_are_at_most_5_percent_of_each_layer_by_attribution(engine, shipped):
     for cluster in shipped.values():
         assert cluster.method == "attribution" and cluster.prompt_set.endswith(":train")
+        assert "grown in 8 rounds" in cluster.detail
         assert max(cluster.counts(engine.spec.n_layers)) <= 0.05 * engine.spec.d_mlp + 1
 
 
