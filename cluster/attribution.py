@@ -204,18 +204,20 @@ def find_attribution_clusters(
     rounds: int = CHOSEN_ROUNDS,
 ) -> dict[str, Cluster]:
     """One cluster per topic: the top ``percent`` % of each layer's units by attribution on the ``split`` prompts,
-    grown in ``rounds`` (see the module). ``progress(done, total)`` counts attribution passes over the prompts."""
+    grown in ``rounds`` (see the module). ``progress(done, total)`` counts prompt passes: each round after the
+    first passes over every prompt once per topic."""
     check_method(objective, rank)
     check_rounds(rounds)
     chosen = select_split(prompts, split)
     wanted = tuple(topics) if topics is not None else topics_of(chosen)
-    total = 1 + len(wanted) * (rounds - 1)
-    passes = iter(range(1, total + 1))
+    total = len(chosen) * (1 + len(wanted) * (rounds - 1))
+    done = [0]
 
     def attribute(zeroed: Zeroed | None) -> np.ndarray:
-        attr = answer_attributions(engine, chosen, site, None, objective, zeroed=zeroed)
-        if progress is not None:
-            progress(next(passes), total)
+        start = done[0]
+        tick = None if progress is None else (lambda d, _n: progress(start + d, total))
+        attr = answer_attributions(engine, chosen, site, tick, objective, zeroed=zeroed)
+        done[0] = start + len(chosen)
         return attr
 
     where = provenance(engine, chosen, f"{prompt_set}:{split or 'all'}")

@@ -34,6 +34,7 @@ DESCRIBED = "_cluster_descriptions"
 SAVE_FOR = "_save_path_for"
 TOPIC_METHODS = {"selectivity": find_topic_clusters, "attribution": find_attribution_clusters}
 READING = "Reading activations…"
+ATTRIBUTING = "Attributing each answer to units, in rounds…"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -135,15 +136,16 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
     """Method, size and site, and a button that finds clusters on the train prompts (with progress)."""
     c1, c2, c3 = st.columns(3)
     method = c1.selectbox("Method", FIND_METHODS, key="find_method", bind="query-params",
-                          help="selectivity: each topic's most selective units; attribution: the units each topic's answers "
-                               "rely on (activation x gradient of the answer logit); kmeans / agglomerative: group "
-                               "units by activation profile")
+                          help="selectivity: each topic's most selective units; attribution: the units each "
+                               "topic's answers rely on (activation x gradient of the answer logit, grown in rounds); "
+                               "kmeans / agglomerative: group units by activation profile")
     percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
                               disabled=method not in TOPIC_METHODS)
     k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
     site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
-        with progress_bar(READING, READING + " {done}/{total} prompts") as tick:
+        label, what = (ATTRIBUTING, "prompt passes") if method == "attribution" else (READING, "prompts")
+        with progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:
             if method in TOPIC_METHODS:
                 found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
             else:
