@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _interrupt_when(argv: list[str], ready) -> subprocess.CompletedProcess:
     """Run ``python -m argv``, send SIGINT once ``ready()`` holds, and wait for it to end."""
+    # A shell that runs the tests in the background (``cmd &``) hands its children SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt: the child gets the default handling a terminal gives.
     proc = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not ready() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -49,7 +52,7 @@ def test_ctrl_c_stops_a_memory_sweep_that_then_resumes_to_the_full_rows(tiny_mod
     write_jsonl(tmp_path / "prompts" / TWO_HOP_FILE, [TwoHopPrompt(
         "born", "The founder of Zentrix was born in", " Marlow", " Tovaren", " Zentrix", "heldout", " Melisande")])
     args = ["sweep", "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "prompts"), "--layers", "0:2",
-            "--scales", "1:2000:1", "--threads", "1"]  # 12,000 runs: seconds, so a busy machine cannot finish first
+            "--scales", "1:200:1", "--threads", "1"]
     csv_path = tmp_path / "cut" / CSV_NAME
 
     def some_rows() -> bool:
@@ -58,7 +61,7 @@ def test_ctrl_c_stops_a_memory_sweep_that_then_resumes_to_the_full_rows(tiny_mod
     done = _interrupt_when(["memory", *args, "--out", str(tmp_path / "cut")], some_rows)
     _assert_one_line_130(done, resumable=True)
     kept = read_rows(csv_path, COLUMNS).rows
-    assert 20 <= len(kept) < 2 * 3 * 2000
+    assert 20 <= len(kept) < 2 * 3 * 200
     assert memory_main(args + ["--out", str(tmp_path / "cut")]) == 0
     assert memory_main(args + ["--out", str(tmp_path / "full")]) == 0
     assert _rows(csv_path) == _rows(tmp_path / "full" / CSV_NAME)
@@ -69,9 +72,7 @@ def test_ctrl_c_stops_lens_training_leaving_its_checkpoint_and_no_half_folder(ti
     data.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     out = tmp_path / "lenses"
     argv = ["lens", "--threads", "1", "train", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out),
-            "--steps", "100000", "--fixed", "--checkpoint-every", "2", "--batch-size", "4"]
-    # --fixed: exactly --steps steps. Left to stop early, the tiny model converges in seconds, and on a
-    # busy machine the run could end before the interrupt arrives.
+            "--steps", "100000", "--checkpoint-every", "2", "--batch-size", "4"]
     done = _interrupt_when(argv, lambda: (out / CHECKPOINT_FILE).is_file())
     _assert_one_line_130(done, resumable=True)
     assert (out / CHECKPOINT_FILE).is_file() and not (out / HEADER_FILE).exists()
