@@ -199,6 +199,8 @@ def main() -> None:
     settings = [("logit", "mean", 1)]
     if args.method == "attribution":
         try:
+            if not all(n.strip().isdigit() for n in args.rounds.split(",")):
+                parser.error(f"--rounds takes comma-separated whole numbers such as 1,2,4,8, got {args.rounds!r}")
             rounds = [int(n) for n in args.rounds.split(",")]
             settings = [(o, r, n) for o in args.objectives.split(",") for r in args.ranks.split(",") for n in rounds]
             for objective, rank, n in settings:
