@@ -222,8 +222,9 @@ def main() -> None:
         train = select_split(prompts, "train")
         fit, val = carve_validation(train)
         percent, objective, rank, rounds = choose_setting(engine, fit, val, args.method, percents, settings, seeds)
-        name = (f"{args.method}, objective {objective}, rank {rank}, {rounds} round{'s' * (rounds > 1)}" if args.method == "attribution"
-                else args.method)
+        name = args.method
+        if args.method == "attribution":
+            name += f", objective {objective}, rank {rank}, {rounds} round{'s' * (rounds > 1)}"
         print(f"\nchosen on validation: {percent:g}% of each layer ({name})")
         clusters = finder(engine, train, args.method, "keywords:train", objective)(percent, rank, rounds)
         title = f"\n{name} clusters at {percent:g}%, found on all of train, judged once on held-out"

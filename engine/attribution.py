@@ -32,7 +32,6 @@ from engine.frame import Frame
 
 AttributionSite = Literal["mlp_post", "mlp_in", "mlp_out"]
 Objective = Literal["logit", "logprob"]
-AttributionPositions = Literal["last", "all"]
 Zeroed = Mapping[int, Sequence[int]]
 
 
