@@ -68,11 +68,13 @@ def specificity_at_zero(engine, clusters, evalset, baseline_seeds) -> dict[str, 
     return out
 
 
-def held_out_interval(engine, cluster, evalset, groups) -> tuple[float, float]:
-    """95% interval of ``cluster``'s specificity at scale 0 on ``evalset``, resampling each topic's ``groups``."""
+def held_out_intervals(engine, clusters, evalset, groups) -> dict[str, tuple[float, float]]:
+    """{topic: 95% interval of its cluster's specificity at scale 0 on ``evalset``}, resampling each topic's
+    ``groups``; the clean run and every cluster's run of one prompt are one batch."""
     acc = metric_index("accuracy")
-    runs = prompt_scores(engine, evalset, [(), impairs(cluster, "scale", 0.0)])[:, :, acc]
-    return specificity_interval(runs[0] - runs[1], evalset.topic_index, groups, evalset.topics.index(cluster.topic))
+    runs = prompt_scores(engine, evalset, [(), *(impairs(c, "scale", 0.0) for c in clusters.values())])[:, :, acc]
+    return {topic: specificity_interval(runs[0] - runs[i], evalset.topic_index, groups, evalset.topics.index(topic))
+            for i, topic in enumerate(clusters, 1)}
 
 
 def finder(engine, prompts, method: str, prompt_set: str, objective: str = "logit"):
@@ -230,7 +232,7 @@ def main() -> None:
         title = f"\n{name} clusters at {percent:g}%, found on all of train, judged once on held-out"
     results = specificity_at_zero(engine, clusters, heldout, seeds)
     groups = [p.entity or p.answer for p in select_split(prompts, "heldout")]
-    intervals = {t: held_out_interval(engine, c, heldout, groups) for t, c in clusters.items()}
+    intervals = held_out_intervals(engine, clusters, heldout, groups)
     print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}  {'95% interval':<14}{'random':>8}  pass", clusters,
                 results, intervals)
     print(f"all pass on held-out: {passes(results)}")
