@@ -13,6 +13,7 @@ from engine.errors import (EmptyPromptError, EngineError, InterventionError, Len
 from engine.families import FAMILIES
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention, WeightDelta)
+from engine.patches import PATCH_SITES, Patch
 from engine.readout import Readout, gain_ratio
 from engine.results import RunResult
 from engine.spec import ModelSpec
@@ -22,5 +23,5 @@ __all__ = [
     "ACTIVATION_SITES", "Ablate", "Batch", "CAPTURE_SITES", "Captured", "EmptyPromptError", "Engine",
     "EngineError", "FAMILIES", "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention",
     "InterventionError", "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError",
-    "OutOfRangeError", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "WeightDelta", "gain_ratio",
+    "OutOfRangeError", "PATCH_SITES", "Patch", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "WeightDelta", "gain_ratio",
 ]
