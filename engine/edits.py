@@ -237,7 +237,7 @@ def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: Model
             edits.append(item.compile_edit(n_pos, spec))
         else:
             raise InterventionError(
-                f"{item!r} is not an intervention; pass Impair, Inject, Ablate or Patch values, or a WeightDelta")
+                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values, a Patch, or a WeightDelta")
     if device is not None:
         for e in edits:
             e.place(device, dtype)
