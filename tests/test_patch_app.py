@@ -1,0 +1,84 @@
+"""AppTest of the Patch page: the demo pair's heatmaps, the same numbers as `python -m patch`,
+both directions, and a pair of different lengths refused in one message."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+
+import numpy as np
+
+from patch import cli
+from test_app_helpers import (app_model, array, assert_clean, assert_every_chart_captioned,  # noqa: F401
+                              assert_user_error, charts, metric_values, open_app)
+
+PAGE = "app_pages/patch.py"
+PAIR = {"patch_clean": "Higrus plays", "patch_corrupted": "Cuhel plays", "patch_answer": " football",
+        "patch_bad_answer": " cycling"}
+
+
+def heatmaps(at) -> list[np.ndarray]:
+    """The z values of the page's heatmaps, in page order."""
+    return [array(f["data"][0]["z"]).astype(float) for f in charts(at) if f["data"][0]["type"] == "heatmap"]
+
+
+def cli_output(at) -> str:
+    """Run the page's reproduce command in this process; its stdout."""
+    command = next(c.value for c in at.code if c.value.startswith("python -m patch"))
+    argv = shlex.split(command)[3:]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(argv) == 0, command
+    return buf.getvalue()
+
+
+def cli_grids(text: str) -> list[np.ndarray]:
+    """The CLI's three grids (lines after each 'layer' header) as arrays."""
+    grids, rows = [], None
+    for line in text.splitlines():
+        if line.startswith("layer\t"):
+            rows = []
+            grids.append(rows)
+        elif rows is not None and line[:1].isdigit():
+            rows.append([float(v) for v in line.split("\t")[1:]])
+        else:
+            rows = None
+    return [np.asarray(g) for g in grids]
+
+
+def test_the_demo_pair_draws_three_captioned_heatmaps(app_model):
+    at = open_app(PAGE, PAIR)
+    assert_clean(at)
+    resid, heads, mlp = heatmaps(at)
+    assert resid.shape == mlp.shape == (4, 2) and heads.shape == (4, 4)
+    # The subject's embedding is the whole difference: patched at layer 0 it restores all of it.
+    assert resid[0, 0] == np.float64(1.0) or abs(resid[0, 0] - 1.0) < 1e-6
+    assert_every_chart_captioned(at)
+
+
+def test_the_page_and_its_command_show_the_same_numbers(app_model):
+    for direction in ("denoise", "noise"):
+        at = open_app(PAGE, {**PAIR, "patch_dir": direction, "patch_metric": "prob"})
+        assert_clean(at)
+        text = cli_output(at)
+        for page_grid, cli_grid in zip(heatmaps(at), cli_grids(text), strict=True):
+            np.testing.assert_allclose(page_grid, cli_grid, atol=5e-4)
+        values = metric_values(at)
+        assert f"clean {values['metric on the clean prompt']}" in text
+        assert f"corrupted {values['metric on the corrupted prompt']}" in text
+
+
+def test_switching_the_direction_redraws_the_heatmaps(app_model):
+    at = open_app(PAGE, PAIR)
+    before = heatmaps(at)[0]
+    at.radio(key="patch_dir").set_value("noise").run()
+    assert_clean(at)
+    after = heatmaps(at)[0]
+    assert after[0, 0] < 1e-6 and before[0, 0] > 1 - 1e-6
+
+
+def test_prompts_of_different_lengths_show_one_error(app_model):
+    at = open_app(PAGE, {**PAIR, "patch_corrupted": "Drinex plays football"})
+    assert_user_error(at, "same token length")
+    assert not heatmaps(at)
