@@ -43,7 +43,8 @@ class GenerationError(EngineError, ValueError):
 
 @dataclass(frozen=True)
 class Generation:
-    """A prompt's continuation: ``new_ids`` after ``prompt_ids``, and ``text``, the new tokens decoded."""
+    """A prompt's continuation: ``new_ids`` after ``prompt_ids`` (EOS included when it came), and ``text``,
+    the new tokens decoded without special tokens."""
 
     prompt_ids: tuple[int, ...]
     new_ids: tuple[int, ...]

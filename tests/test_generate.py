@@ -13,6 +13,7 @@ import torch
 
 from engine import Ablate, Engine, GenerationError, Impair, Inject, PromptTooLongError, WeightDelta
 from engine.generate import generation_positions
+from promptsets.paths import DEMO_DIR
 
 TINYSTORIES = Path("../shared/models/tinystories-656k")
 PROMPT = "The founder of Zentrix was"
@@ -161,3 +162,13 @@ def test_tinystories_continues_once_upon_a_time_as_the_model_does():
         reference = engine.model.generate(ids, max_new_tokens=24, do_sample=False)[0, ids.shape[1]:]
     assert list(got.new_ids) == reference.tolist()[:len(got.new_ids)]
     assert "little girl named Lily" in got.text and got.text.count(" ") >= 15, got.text
+
+
+def test_generation_stops_after_eos_unless_told_not_to():
+    demo = Engine.load(DEMO_DIR)
+    eos = demo.tokenizer.eos_token_id
+    full = demo.generate("Higrus plays", max_new_tokens=30, stop_at_eos=False)
+    assert len(full.new_ids) == 30 and eos in full.new_ids
+    stopped = demo.generate("Higrus plays", max_new_tokens=30)
+    assert stopped.new_ids == full.new_ids[:full.new_ids.index(eos) + 1]
+    assert stopped.text == " football. Higrus won many football matches. Higrus won a gold medal."
