@@ -82,3 +82,11 @@ def test_prompts_of_different_lengths_show_one_error(app_model):
     at = open_app(PAGE, {**PAIR, "patch_corrupted": "Drinex plays football"})
     assert_user_error(at, "same token length")
     assert not heatmaps(at)
+
+
+def test_a_shared_link_keeps_the_metric_and_direction(app_model):
+    at = open_app(PAGE, {**PAIR, "patch_metric": "prob", "patch_dir": "noise"})
+    assert_clean(at)
+    assert at.radio(key="patch_metric").value == "prob" and at.radio(key="patch_dir").value == "noise"
+    assert at.query_params["patch_dir"] == ["noise"] or at.query_params["patch_dir"] == "noise"
+    assert "--metric prob --direction noise" in next(c.value for c in at.code if c.value.startswith("python -m patch"))

@@ -12,13 +12,15 @@ import streamlit as st
 from patch.compute import DIRECTIONS, METRICS, PatchResult, PatchSpec, patch_sites
 from patch.pairs import PromptPair, fact_pairs
 from patch.plots import GRIDS, patch_rows, plot_patch
-from promptsets.paths import DEMO_PROMPTS
+from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from ui.commands import repo_path
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
 
 FIELDS = ("patch_clean", "patch_corrupted", "patch_answer", "patch_bad_answer")
-METRIC_LABELS = {"logit_diff": "logit difference", "prob": "p(clean answer)"}
-DIRECTION_LABELS = {"denoise": "denoise (clean into corrupted)", "noise": "noise (corrupted into clean)"}
+METRIC_HELP = ("logit_diff: logit of the clean answer minus logit of the corrupted answer; "
+               "prob: probability of the clean answer")
+DIRECTION_HELP = ("denoise: clean activations patched into the corrupted run; "
+                  "noise: corrupted activations patched into the clean run")
 CAPTIONS = {
     "resid": "Each cell patches the residual stream entering one layer at one position; ",
     "heads": "Each cell patches one head's output at the last position; ",
@@ -30,8 +32,8 @@ SHARE_CAPTION = ("colour = the share of the clean-vs-corrupted gap the patched r
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def demo_pairs(model: str) -> tuple[PromptPair, ...]:
-    """Pairs from the demo facts whose prompts have equal token lengths for ``model`` (none without the demo sets)."""
-    if not (Path(DEMO_PROMPTS) / "facts.jsonl").is_file():
+    """Pairs from the demo facts with prompts of equal token lengths (none for another model or without the sets)."""
+    if Path(model).resolve() != DEMO_DIR.resolve() or not (Path(DEMO_PROMPTS) / "facts.jsonl").is_file():
         return ()
     return tuple(attempt(fact_pairs, load_engine(model), DEMO_PROMPTS) or ())
 
@@ -85,10 +87,10 @@ def patch_command(model: str, spec: PatchSpec) -> str:
 def patch_panel(model: str, base: PatchSpec) -> None:
     """Metric and direction, then the three heatmaps; reruns alone."""
     c1, c2 = st.columns(2)
-    metric = c1.radio("Metric", METRICS, format_func=METRIC_LABELS.get, key="patch_metric",
-                      bind="query-params", horizontal=True)
-    direction = c2.radio("Direction", DIRECTIONS, format_func=DIRECTION_LABELS.get, key="patch_dir",
-                         bind="query-params", horizontal=True)
+    # No format_func: a bound widget writes the shown text into the URL, and the ids read better there.
+    metric = c1.radio("Metric", METRICS, key="patch_metric", bind="query-params", horizontal=True, help=METRIC_HELP)
+    direction = c2.radio("Direction", DIRECTIONS, key="patch_dir", bind="query-params", horizontal=True,
+                         help=DIRECTION_HELP)
     spec = PatchSpec(base.clean, base.corrupted, base.clean_answer, base.corrupted_answer, metric, direction)
     result = attempt(cached_patch, model, spec)
     if result is None:
