@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from patch import cli
 from test_app_helpers import (app_model, array, assert_clean, assert_every_chart_captioned,  # noqa: F401
@@ -90,3 +92,21 @@ def test_a_shared_link_keeps_the_metric_and_direction(app_model):
     assert at.radio(key="patch_metric").value == "prob" and at.radio(key="patch_dir").value == "noise"
     assert at.query_params["patch_dir"] == ["noise"] or at.query_params["patch_dir"] == "noise"
     assert "--metric prob --direction noise" in next(c.value for c in at.code if c.value.startswith("python -m patch"))
+
+
+TINYSTORIES = Path("../shared/models/tinystories-656k")
+
+
+@pytest.mark.skipif(not TINYSTORIES.is_dir(), reason="needs ../shared/models/tinystories-656k (a real Llama)")
+def test_the_page_runs_on_the_tinystories_llama(app_model):
+    at = open_app()
+    at.sidebar.text_input(key="model").set_value(str(TINYSTORIES.resolve())).run()
+    at.switch_page(PAGE)
+    at.query_params.update({"patch_clean": "Once upon a time, there was a little girl named Lily. Lily",
+                            "patch_corrupted": "Once upon a time, there was a little boy named Tom. Tom",
+                            "patch_answer": ". She ", "patch_bad_answer": "my "})
+    at.run()
+    assert_clean(at)
+    resid, heads, mlp = heatmaps(at)
+    assert resid.shape == mlp.shape == (2, 10) and heads.shape == (2, 8)
+    assert not [s for s in at.selectbox if s.key == "_patch_pair"]  # no demo pairs for another model
