@@ -110,3 +110,16 @@ def test_the_page_runs_on_the_tinystories_llama(app_model):
     resid, heads, mlp = heatmaps(at)
     assert resid.shape == mlp.shape == (2, 10) and heads.shape == (2, 8)
     assert not [s for s in at.selectbox if s.key == "_patch_pair"]  # no demo pairs for another model
+
+
+def test_the_page_opens_on_a_demo_pair_and_picking_another_fills_the_boxes(app_model):
+    at = open_app(PAGE)
+    assert_clean(at)
+    assert len(heatmaps(at)) == 3
+    at.selectbox(key="_patch_pair").select_index(5).run()
+    assert_clean(at)
+    pair = at.selectbox(key="_patch_pair").value
+    assert at.text_input(key="patch_clean").value == pair.clean
+    assert at.text_input(key="patch_bad_answer").value == pair.corrupted_answer
+    command = next(c.value for c in at.code if c.value.startswith("python -m patch"))
+    assert shlex.quote(pair.corrupted) in command
