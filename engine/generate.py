@@ -131,8 +131,9 @@ def generate_ids(adapter: Adapter, spec: ModelSpec, lock, prompt: Sequence[int],
                     h = adapter.block(layer, h, frame, tap)
                 logits = adapter.unembed(h[0, -1]).to("cpu", torch.float32)
                 if not torch.isfinite(logits).all():
-                    raise NonFiniteError("generation produced NaN or inf" +
-                                         (f", most likely because of {blame(edits)}" if edits else ""))
+                    raise NonFiniteError(f"generation produced NaN or inf, most likely because of {blame(edits)}; "
+                                         "lower its intensity or scale" if edits else
+                                         "the model itself produces NaN or inf here; its weights may be corrupt")
                 token = pick_token(logits, float(temperature), top_k, gen)
                 ids.append(token)
                 new.append(token)

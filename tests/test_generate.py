@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import Ablate, Engine, GenerationError, Impair, Inject, PromptTooLongError, WeightDelta
+from engine import Ablate, Engine, GenerationError, Impair, Inject, NonFiniteError, PromptTooLongError, WeightDelta
 from engine.generate import generation_positions
 from promptsets.paths import DEMO_DIR
 
@@ -172,3 +172,11 @@ def test_generation_stops_after_eos_unless_told_not_to():
     stopped = demo.generate("Higrus plays", max_new_tokens=30)
     assert stopped.new_ids == full.new_ids[:full.new_ids.index(eos) + 1]
     assert stopped.text == " football. Higrus won many football matches. Higrus won a gold medal."
+
+
+def test_a_generation_that_overflows_names_the_intervention_and_leaves_no_hook(tiny):
+    huge = (Inject(1, tuple([1.0] * tiny.spec.d_model), 3e38),)
+    with pytest.raises(NonFiniteError, match="Inject"):
+        tiny.generate(PROMPT, huge, max_new_tokens=5)
+    assert no_hooks(tiny)
+    assert tiny.generate(PROMPT, max_new_tokens=5) == tiny.generate(PROMPT, max_new_tokens=5)
