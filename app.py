@@ -19,6 +19,7 @@ PAGES = [
     st.Page("app_pages/impair.py", title="Impair", icon=":material/tune:", url_path="impair"),
     st.Page("app_pages/memory.py", title="Memory", icon=":material/vaccines:", url_path="memory"),
     st.Page("app_pages/edit.py", title="Edit", icon=":material/edit_note:", url_path="edit"),
+    st.Page("app_pages/patch.py", title="Patch", icon=":material/swap_horiz:", url_path="patch"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
 ]
 

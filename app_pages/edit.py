@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from promptsets.paths import DEMO_DIR
-from ui.edit import before_after, cached_edit, pick_case, pick_spec, robustness_panel
+from ui.edit import before_after, cached_edit, generation_panel, pick_case, pick_spec, robustness_panel
 from ui.shell import attempt, open_page
 
 engine, sel = open_page(
@@ -23,5 +23,6 @@ if result is None:
     st.stop()
 if before_after(sel.model, case, result) is None:
     st.stop()
+generation_panel(sel.model, case.fact.prompt, result.delta)
 st.divider()
 robustness_panel(sel.model, case, result)

@@ -11,8 +11,10 @@ from engine.engine import Engine
 from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError, ModelLoadError,
                            MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
 from engine.families import FAMILIES
+from engine.generate import Generation, GenerationError
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention, WeightDelta)
+from engine.patches import PATCH_SITES, Patch
 from engine.readout import Readout, gain_ratio
 from engine.results import RunResult
 from engine.spec import ModelSpec
@@ -20,7 +22,7 @@ from engine.trace import ACTIVATION_SITES, Trace
 
 __all__ = [
     "ACTIVATION_SITES", "Ablate", "Batch", "CAPTURE_SITES", "Captured", "EmptyPromptError", "Engine",
-    "EngineError", "FAMILIES", "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention",
+    "EngineError", "FAMILIES", "Generation", "GenerationError", "IMPAIR_MODES", "IMPAIR_SITES", "Impair", "Inject", "Intervention",
     "InterventionError", "LensLabError", "ModelLoadError", "ModelSpec", "MultiTokenError", "NonFiniteError",
-    "OutOfRangeError", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "WeightDelta", "gain_ratio",
+    "OutOfRangeError", "PATCH_SITES", "Patch", "PromptTooLongError", "Readout", "RunResult", "ShapeError", "Trace", "WeightDelta", "gain_ratio",
 ]

@@ -233,9 +233,11 @@ def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: Model
         elif isinstance(item, WeightDelta):
             check_weight_delta(item, spec)
             edits.append(DeltaEdit(item, n_pos, spec))
+        elif hasattr(item, "compile_edit"):  # an intervention that compiles itself (engine.patches.Patch)
+            edits.append(item.compile_edit(n_pos, spec))
         else:
             raise InterventionError(
-                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values, or a WeightDelta")
+                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values, a Patch, or a WeightDelta")
     if device is not None:
         for e in edits:
             e.place(device, dtype)

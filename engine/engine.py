@@ -25,6 +25,7 @@ from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
 from engine.forward import clean_trace, logits_with_mlp_change
+from engine.generate import Generation, generate_ids
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
@@ -232,6 +233,20 @@ class Engine:
         """Like :meth:`run`, but a plain hooked forward over the whole prompt (the slow reference)."""
         check_samples(samples)
         return run_one(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, samples, False)
+
+    def generate(self, prompt: Prompt, interventions: Sequence[Intervention] = (), max_new_tokens: int = 20,
+                 temperature: float = 0.0, top_k: int | None = None, seed: int = 0,
+                 stop_at_eos: bool = True) -> Generation:
+        """``prompt`` continued by up to ``max_new_tokens`` tokens under ``interventions`` (greedy at temperature 0,
+        else sampled, seeded per call), one position per token through a key/value cache; stops after EOS
+        unless ``stop_at_eos`` is False.
+        What "all" and "last" positions cover in generated tokens: see ``engine.generate``."""
+        tokens = self._tokens(prompt)
+        eos = getattr(self.tokenizer, "eos_token_id", None) if stop_at_eos else None
+        new = generate_ids(self._adapter, self.spec, self.lock, tokens, tuple(interventions), max_new_tokens,
+                           temperature, top_k, seed, eos)
+        text = self.tokenizer.decode(new, skip_special_tokens=True) if self.tokenizer is not None else ""
+        return Generation(prompt_ids=tokens, new_ids=tuple(new), text=text)
 
     def capture(self, batch: Batch | Sequence[Sequence[int]], layers: Sequence[int] | None = None,
                 sites: Sequence[CaptureSite] = ("head_writes", "resid_post")) -> Captured:

@@ -25,6 +25,7 @@ from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS
 from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
+from ui.generate import show_continuations
 from ui.impair import MODE_LABELS, intensity_slider
 from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
 
@@ -179,3 +180,9 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     table = pd.DataFrame({"intensity": curves.intensities, "edited": curves.edited, "learned": curves.learned,
                           "edited_random": curves.edited_random, "learned_random": curves.learned_random})
     show_figure(plot_robustness(curves, at=x), "edit-robustness", CURVES_CAPTION, key="edit_robust", table=table)
+
+
+@st.fragment
+def generation_panel(model: str, prompt: str, delta: WeightDelta) -> None:
+    """The continuations of the edit prompt before and after the edit, on demand (see ui.generate)."""
+    show_continuations(model, prompt, (delta,), "edited", key="edit_gen")

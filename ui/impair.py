@@ -24,6 +24,7 @@ from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import cluster_sweep
+from ui.generate import show_continuations
 from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
@@ -154,6 +155,7 @@ def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) 
                 "impair-probs", PROBS_CAPTION, key="impair_probs", table=probs_table(result))
     with metrics:
         show_metrics(result)
+    generation_panel(model, prompt, ivs)
     x = 1.0 if intensity is None else intensity
     cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, f"{x:g}", setup.seed, setup.samples))
 
@@ -222,3 +224,9 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
         show_figure(plot_specificity(curves, metric), "specificity", SPEC_CAPTION, key="spec_fig")
     cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, ",".join(f"{x:g}" for x in xs),
                               setup.seed, min(setup.samples, 4)))
+
+
+@st.fragment
+def generation_panel(model: str, prompt: str, interventions: tuple[Intervention, ...]) -> None:
+    """The clean and impaired continuations of the prompt, on demand (see ui.generate)."""
+    show_continuations(model, prompt, interventions, "impaired", key="impair_gen")

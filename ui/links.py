@@ -29,6 +29,8 @@ from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.lenses import KINDS
 from memory.build import MEMORY_SOURCES
+from patch.compute import DIRECTIONS as PATCH_DIRECTIONS
+from patch.compute import METRICS as PATCH_METRICS
 from ui.config import PROMPT_URL_CHARS, workshop_mode
 from ui.shell import md_escape
 
@@ -97,6 +99,9 @@ RULES: dict[str, Rule] = {
     "edit_new": Text(200), "edit_subject": Text(200), "edit_new_text": Text(200),
     "edit_method": Choice(EDIT_METHODS), "edit_layer": Number(0, 10_000, whole=True),
     "edit_rank": Number(1, 64, whole=True), "edit_alpha": Number(0.0, 1.0), "edit_mode": Choice(ROBUST_MODES),
+    # patch page
+    "patch_clean": Text(500), "patch_corrupted": Text(500), "patch_answer": Text(200), "patch_bad_answer": Text(200),
+    "patch_metric": Choice(PATCH_METRICS), "patch_dir": Choice(PATCH_DIRECTIONS),
 }
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from memory.inject import InjectionResult, InjectionSpec, inject_memory
+from engine import Inject
+from memory.build import build_memory
+from memory.inject import InjectionResult, InjectionSpec, inject_at, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_inject, memory_sweep, positions_arg
+from ui.generate import show_continuations
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
@@ -41,6 +44,7 @@ def live_injection(model: str, prompt: str, answer: str | None, base: InjectionS
     st.caption(md_escape(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}"))
     rows = [{"token": t, "p_before": b, "p_after": a} for t, b, a in result.top_both]
     show_figure(plot_top_tokens(result), "memory-top-tokens", TOP_CAPTION, key="mem_top", table=pd.DataFrame(rows))
+    generation_panel(model, prompt, spec)
     cli_snippet(memory_inject(model, prompt, spec.memory, answer, spec.layer, spec.scale, spec.source,
                               spec.normalise, positions_arg(spec.positions)))
 
@@ -72,3 +76,19 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
     show_figure(plot_layer_scale_heatmap(sweep, "gain"), "memory-heatmap", HEAT_CAPTION, key="mem_heat",
                 table=sweep_table(sweep))
     cli_snippet(memory_sweep(model, base.source, base.normalise, positions_arg(base.positions)))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def injection_of(model: str, spec: InjectionSpec) -> tuple[Inject, ...]:
+    """The engine intervention that injects ``spec``'s memory (a hashable value)."""
+    engine = load_engine(model)
+    vector = build_memory(engine, spec.memory, spec.source, spec.normalise)
+    return (inject_at(engine, vector, spec.layer, spec.scale, spec.positions),)
+
+
+@st.fragment
+def generation_panel(model: str, prompt: str, spec: InjectionSpec) -> None:
+    """The clean and injected continuations of the prompt, on demand (see ui.generate)."""
+    interventions = attempt(injection_of, model, spec)
+    if interventions is not None:
+        show_continuations(model, prompt, interventions, "with the memory", key="mem_gen")
