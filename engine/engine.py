@@ -26,7 +26,8 @@ from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
 from engine.forward import clean_trace, logits_with_mlp_change
 from engine.interventions import Intervention
-from engine.loading import load_pretrained
+from engine.hub import Progress, local_folder
+from engine.loading import load_pretrained, stored_fingerprint
 from engine.lru import LRU
 from engine.results import RunResult
 from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
@@ -65,20 +66,23 @@ class Engine:
         self._encoded: LRU[tuple[int, ...]] = LRU(4096)
 
     @classmethod
-    def load(cls, name_or_path: str | Path, device: str = "cpu", dtype: str = "float32",
-             **kwargs) -> "Engine":
-        """Load from a local folder or a Hugging Face name already in the local cache (never downloads).
+    def load(cls, name_or_path: str | Path, device: str = "cpu", dtype: str = "float32", *,
+             offline: bool = False, device_map: str | dict | None = None, offload_folder: str | Path | None = None,
+             progress: Progress | None = None, **kwargs) -> "Engine":
+        """Load from a local folder or a Hugging Face name (cached, else downloaded; see ``engine.hub``).
 
         ``device``: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"; ``dtype``:
-        "float32", "bfloat16" or "float16". The fingerprint is taken from the float32 weights, so
-        lenses and clusters fit the model in every precision. Raises ModelLoadError saying where
-        it looked if nothing usable is found, or what to pass instead of an unknown device or dtype.
+        "float32", "bfloat16" or "float16": weights are read straight into it on the device.
+        ``device_map="auto"`` (or an explicit map) spreads a large model over GPUs, CPU and disk
+        (``offload_folder``). ``offline`` (or HF_HUB_OFFLINE=1) never downloads; ``progress(done,
+        total, file)`` follows a download. The fingerprint comes from the stored weights, so lenses
+        and clusters fit the model in every precision. Raises ModelLoadError saying where it looked,
+        how to fetch the model, or what to pass instead of an unknown device or dtype.
         """
         where, precision = resolve_device(device), resolve_dtype(dtype)
-        model, tokenizer = load_pretrained(name_or_path)
-        mark = fingerprint_of(model.config, model.get_output_embeddings().weight.detach().T)
-        model.to(device=where, dtype=precision)
-        return cls(model, tokenizer, name=str(name_or_path), fingerprint=mark, **kwargs)
+        folder = local_folder(str(name_or_path), offline=offline, progress=progress)
+        model, tokenizer = load_pretrained(folder, precision, where, device_map, offload_folder)
+        return cls(model, tokenizer, name=str(name_or_path), fingerprint=stored_fingerprint(model, folder), **kwargs)
 
     @property
     def adapter(self) -> Adapter:
