@@ -163,34 +163,58 @@ def _reporter(progress: Progress, total: int, done: list[int], current: list[str
     return Reporter
 
 
-def fetch(name: str, progress: Progress | None = None) -> Path:
+def fetch(name: str, progress: Progress | None = None,
+          planned: tuple[str, tuple[RemoteFile, ...]] | None = None) -> Path:
     """Download ``name``'s safetensors weights, configs and tokenizer files; the local snapshot folder.
 
-    Without ``progress`` the Hub's own bars show on the terminal. Raises ModelLoadError for a
-    pickle-only repository, custom code, an unsupported family or a failed download.
+    Without ``progress`` a tqdm bar of the bytes (with the total size) shows on stderr; ``planned``
+    is :func:`plan`'s answer if the caller already has it. Raises ModelLoadError for a pickle-only
+    repository, custom code, an unsupported family or a failed download.
     """
+    files = (planned or plan(name))[1]
+    files = tuple(sorted(files, key=lambda f: (f.name != "config.json", f.name)))
+    total = sum(f.size for f in files)
+    if progress is not None:
+        return _download(name, files, total, progress)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc=f"fetching {name}") as bar:
+        def show(done: int, whole: int, file: str) -> None:
+            bar.set_postfix_str(file, refresh=False)
+            bar.update(done - bar.n)
+        return _download(name, files, total, show)
+
+
+def _download(name: str, files: tuple[RemoteFile, ...], total: int, progress: Progress) -> Path:
+    """Fetch ``files`` (config.json first, checked before the rest) into the cache, reporting bytes."""
     from huggingface_hub import hf_hub_download
 
-    commit, files = plan(name)
-    files = tuple(sorted(files, key=lambda f: (f.name != "config.json", f.name)))
-    total, done, current = sum(f.size for f in files), [0], [""]
-    bars = _reporter(progress, total, done, current) if progress else None
-    folder = None
+    done, current = [0], [""]
+    bars = _reporter(progress, total, done, current)
+    folder = cache_dir()
     for index, file in enumerate(files):
         current[0], before = file.name, done[0]
         try:
-            path = Path(hf_hub_download(name, file.name, revision=commit, endpoint=endpoint(),
-                                        cache_dir=cache_dir(), tqdm_class=bars))
+            # By branch, not commit, so the cache records refs/main and later loads find the snapshot.
+            path = Path(hf_hub_download(name, file.name, endpoint=endpoint(), cache_dir=cache_dir(),
+                                        tqdm_class=bars))
         except _network_errors() as err:
             raise _hub_error(name, err) from None
         done[0] = before + file.size  # a cached file reports nothing; count it whole
-        if progress:
-            progress(done[0], total, file.name)
+        progress(done[0], total, file.name)
         if index == 0:
             _check_config(name, path)
         folder = path.parent
-    assert folder is not None  # plan() guarantees config.json
     return folder
+
+
+def needs_fetch(name: str) -> bool:
+    """Whether loading ``name`` would download it: no such folder, not cached, a Hub-like name."""
+    return not Path(name).expanduser().exists() and cached_folder(name) is None and _hub_like(name)
+
+
+def _hub_like(name: str) -> bool:
+    return not (name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name or not name.strip())
 
 
 def local_folder(name: str, offline: bool = False, progress: Progress | None = None) -> Path:
@@ -205,7 +229,7 @@ def local_folder(name: str, offline: bool = False, progress: Progress | None = N
     cached = cached_folder(name)
     if cached is not None:
         return cached
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+    if not _hub_like(name):
         raise ModelLoadError(f"no folder {name!r} here (and it is no Hugging Face name); check the path")
     if offline or offline_by_env():
         why = "offline or workshop mode" if offline else "HF_HUB_OFFLINE=1"
