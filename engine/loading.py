@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from engine.errors import ModelLoadError
 from engine.families import FAMILIES
 from engine.hub import cache_dir
+from engine.placement import placement
 from engine.spec import fingerprint, fingerprint_files
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,9 @@ def _custom_code(name: str) -> bool:
     return False
 
 
-def placement(device: torch.device, device_map: str | dict | None, offload_folder: str | Path | None) -> dict:
-    """from_pretrained's placement arguments: the whole model on ``device``, or ``device_map`` with offload."""
-    if device_map is None:
-        return {"device_map": {"": device}}
-    return {"device_map": device_map, "offload_folder": str(offload_folder) if offload_folder else None}
-
-
 def load_pretrained(name_or_path: str | Path, dtype: torch.dtype = torch.float32,
                     device: torch.device = torch.device("cpu"), device_map: str | dict | None = None,
-                    offload_folder: str | Path | None = None):
+                    offload_folder: str | Path | None = None, max_memory: dict | None = None):
     """(model, tokenizer): in ``dtype`` on ``device`` (or placed by ``device_map``), eval mode, no
     gradients, eager attention (so patterns are returned).
 
@@ -92,7 +86,8 @@ def load_pretrained(name_or_path: str | Path, dtype: torch.dtype = torch.float32
             f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            name, **SAFE, dtype=dtype, attn_implementation="eager", **placement(device, device_map, offload_folder))
+            name, **SAFE, dtype=dtype, attn_implementation="eager",
+            **placement(config, dtype, device, device_map, offload_folder, max_memory))
         tokenizer = AutoTokenizer.from_pretrained(name, **SAFE)
     except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as err:
         raise ModelLoadError(
