@@ -39,11 +39,6 @@ def fetch_command(name: str) -> str:
     return f"python -m engine fetch {name}"
 
 
-def hf_command(name: str) -> str:
-    """The same download with the Hub's own command line."""
-    return f"hf download {name} --include {' '.join(repr(p) for p in ALLOW)}"
-
-
 def offline_by_env() -> bool:
     """Whether the environment turns downloads off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE), read now."""
     flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))

@@ -20,15 +20,18 @@ from tiny_models import save_tiny_model
 ROOT = Path(__file__).resolve().parent.parent
 NAME, PICKLED, CUSTOM = "lab/tiny-gpt2", "lab/pickle-only", "lab/custom-code"
 PLANTED_PY = 'from pathlib import Path\nPath(__file__).with_name("RAN").write_text("ran")\n'
-# A pickle that would run code if it were ever unpickled (it is never fetched).
-PLANTED_PICKLE = b"cos\nsystem\n(S'touch /tmp/lenslab-planted-pickle'\ntR."
+
+
+def planted_pickle(marker: Path) -> bytes:
+    """A pickle that would run a shell command creating ``marker`` if it were ever unpickled."""
+    return b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
 
 
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory) -> dict[str, Path]:
     """Three served repositories: a good one with a planted .bin and .py, a pickle-only one, a custom-code one."""
     good = save_tiny_model("gpt2", tmp_path_factory.mktemp("hub-good"))
-    (good / "pytorch_model.bin").write_bytes(PLANTED_PICKLE)
+    (good / "pytorch_model.bin").write_bytes(planted_pickle(good.parent / "PICKLE-RAN"))
     (good / "modeling_planted.py").write_text(PLANTED_PY, encoding="utf-8")
     pickled = tmp_path_factory.mktemp("hub-pickled")
     for file in good.iterdir():
@@ -70,7 +73,7 @@ def _snapshot_files(home: Path) -> set[str]:
     return {p.name for p in (home / "hub").rglob("*") if p.is_file() and "snapshots" in p.parts}
 
 
-def test_the_cli_downloads_safetensors_only_and_then_works_offline(hub, tmp_path):
+def test_the_cli_downloads_safetensors_only_and_then_works_offline(hub, repos, tmp_path):
     env = _env(hub, tmp_path / "home")
     done = _run(_inject(NAME), env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -78,7 +81,7 @@ def test_the_cli_downloads_safetensors_only_and_then_works_offline(hub, tmp_path
     assert "model.safetensors" in fetched and "config.json" in fetched and "tokenizer.json" in fetched
     assert not [f for f in fetched if f.endswith((".bin", ".py"))], fetched
     assert not [f for f in _snapshot_files(tmp_path / "home") if f.endswith((".bin", ".py"))]
-    assert not Path("/tmp/lenslab-planted-pickle").exists()
+    assert not (repos[NAME].parent / "PICKLE-RAN").exists()
     served = len(hub.served)
     again = _run(_inject(NAME, "--offline"), env)
     assert again.returncode == 0, again.stderr[-2000:]
