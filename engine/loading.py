@@ -80,7 +80,7 @@ def load_pretrained(name_or_path: str | Path, dtype: torch.dtype = torch.float32
     except OSError as err:
         raise ModelLoadError(
             f"could not load model {name!r}: looked in {_where(name)} and found no usable config.json "
-            "(nothing is downloaded; pass a local folder or a name already in the cache)") from err
+            "(pass the folder that holds the model's config.json and weights, or a Hugging Face name)") from err
     if config.model_type not in FAMILIES:
         raise ModelLoadError(
             f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")

@@ -105,6 +105,8 @@ def test_offline_refuses_with_the_command_that_fetches(hub, tmp_path, how):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("error: --model:") and f"python -m engine fetch {NAME}" in lines[-1], done.stderr
     assert hub.served == []
+    fetch = _run(["-m", "engine", "fetch", NAME], env if how != "--offline" else _env(hub, tmp_path / "h", True))
+    assert fetch.returncode == 2 and "HF_HUB_OFFLINE=1" in fetch.stderr and hub.served == []
 
 
 def test_a_pickle_only_repo_is_refused_and_nothing_is_fetched(hub, tmp_path):
