@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine import Engine
 from engine.errors import ModelLoadError
@@ -187,3 +188,24 @@ def test_a_workshop_never_downloads_and_says_how_to_fetch(hub, tmp_path, monkeyp
     at = open_app("app_pages/lens.py")
     assert_user_error(at, f"python -m engine fetch {NAME}")
     assert hub.served == []
+
+
+TINYSTORIES = ROOT / ".." / "shared" / "models" / "tinystories-656k"
+
+
+@pytest.mark.skipif(not (TINYSTORIES / "config.json").is_file(), reason="needs ../shared/models/tinystories-656k")
+def test_a_real_llama_with_a_sentencepiece_tokenizer_downloads_and_reads_as_its_folder(tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    shutil.copytree(TINYSTORIES, served)
+    (served / "pytorch_model.bin").write_bytes(planted_pickle(tmp_path / "PICKLE-RAN"))
+    with FakeHub({"lab/tinystories": served}) as hub:
+        _online(monkeypatch, hub, tmp_path / "home")
+        fetched = Engine.load("lab/tinystories", dtype="bfloat16")
+        assert not [f for f in hub.fetched("lab/tinystories") if f.endswith((".bin", ".py"))]
+    local = Engine.load(TINYSTORIES, dtype="bfloat16")
+    prompt = "Once upon a time, a little girl"
+    assert fetched.encode(prompt) == local.encode(prompt)
+    assert fetched.token_ids(" girl") == local.token_ids(" girl")
+    assert fetched.spec.dtype == "bfloat16"
+    assert fetched.spec.fingerprint == local.spec.fingerprint == Engine.load(TINYSTORIES).spec.fingerprint
+    assert torch.equal(fetched.run(prompt).logits, local.run(prompt).logits)
