@@ -25,11 +25,11 @@ from engine import Engine
 from engine.errors import EngineError, LensLabError, PromptTooLongError
 from engine.tokens import piece_texts
 from promptsets.paths import DEMO_PROMPTS
-from ui.fetch import fetch_in_sidebar
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
 from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device, app_dtype, available_sets,
                        default_choice, device_label, load_set, max_prompt_chars, resolve_model, topic_of,
                        torch_threads, workshop_mode)
+from ui.fetch import fetch_in_sidebar
 
 T = TypeVar("T")
 
