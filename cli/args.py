@@ -34,13 +34,16 @@ class Parser(argparse.ArgumentParser):
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | None:
     """The parsed flags, or None after printing the usage error as one line on stderr (exit with status 2)."""
+    from cli.model import remember_loading
     from cli.run import brief
 
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
     except UsageError as err:
         print(f"error: {brief(err)}", file=sys.stderr)
         return None
+    remember_loading(args)
+    return args
 
 
 def _bad(what: str, text: str) -> argparse.ArgumentTypeError:

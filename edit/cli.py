@@ -20,6 +20,7 @@ from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
+from engine.devices import add_load_args
 from promptsets.schema import load_fact_prompts
 
 
@@ -33,7 +34,8 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 
 def _add_method(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model folder (HF format) or a name in the local HF cache")
+    p.add_argument("--model", required=True, help="model folder (HF format) or a Hugging Face name")
+    add_load_args(p)
     p.add_argument("--layer", type=whole(0, 100_000, 1), default=1, help="the block whose MLP output weights are edited")
     p.add_argument("--rank", type=whole(1, 4096, 4), default=4, help="rank of the direct low-rank edit")
     p.add_argument("--alpha", type=finite(0.0, 1.0, 0.5), default=0.5, help="1-LI weight: 0 = original layer, 1 = fine-tuned")

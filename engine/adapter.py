@@ -25,10 +25,37 @@ def _get(root: nn.Module, path: str) -> nn.Module:
     return operator.attrgetter(path)(root)
 
 
+def stored(module: nn.Module, name: str = "weight") -> torch.Tensor | None:
+    """``module``'s parameter ``name``, also when a device_map offloaded it to the CPU or disk.
+
+    An offloaded parameter is a meta tensor between forwards; its values are read from the
+    offload hook's weights map (read-only: the hook's own state is left alone, since another
+    run may be inside the module) and put on the module's execution device in its dtype.
+    """
+    tensor = getattr(module, name)
+    if tensor is None or tensor.device.type != "meta":
+        return None if tensor is None else tensor.detach()
+    hook = getattr(module, "_hf_hook", None)
+    weights = getattr(hook, "weights_map", None)
+    if weights is None:
+        raise ModelLoadError(f"parameter {name!r} of {type(module).__name__} is not loaded (meta) and has no "
+                             "offloaded copy; load the model again")
+    return weights[name].to(device=hook.execution_device, dtype=tensor.dtype)
+
+
 def weight_in_out(module: nn.Module) -> torch.Tensor:
     """``(in, out)`` weight of a linear map, whether ``nn.Linear`` or GPT-2's ``Conv1D``."""
-    weight = module.weight.detach()
+    weight = stored(module)
     return weight.T if isinstance(module, nn.Linear) else weight
+
+
+def _execution_device(module: nn.Module) -> torch.device:
+    """Where ``module`` computes: its offload hook's execution device, else its weight's device."""
+    hook = getattr(module, "_hf_hook", None)
+    device = getattr(hook, "execution_device", None)
+    if device is not None:
+        return torch.device(device) if not isinstance(device, int) else torch.device("cuda", device)
+    return module.weight.device
 
 
 class Adapter:
@@ -59,8 +86,8 @@ class Adapter:
         self.windows = [t.window(self.config, i) for i in range(len(self.blocks))]
         self.parallel = t.parallel(self.config)
         self._frames: LRU[Frame] = LRU(48)
-        first = next(model.parameters())
-        self.device, self.dtype = first.device, first.dtype
+        first = self.embed_tokens.weight
+        self.device, self.dtype = _execution_device(self.embed_tokens), first.dtype
 
     # Sizes -----------------------------------------------------------------
     @property
@@ -98,10 +125,10 @@ class Adapter:
 
     def b_O(self, layer: int) -> torch.Tensor:
         """``(d_model,)`` attention output bias (zeros if the model has none)."""
-        bias = self.attn_o[layer].bias
+        bias = stored(self.attn_o[layer], "bias")
         if bias is None:
             return torch.zeros(self.d_model, device=self.device, dtype=self.dtype)
-        return bias.detach()
+        return bias
 
     def W_out(self, layer: int) -> torch.Tensor:
         """``(d_mlp, d_model)`` MLP output weights."""
@@ -162,8 +189,8 @@ class Adapter:
         """
         if x.shape[0] <= 2 or not isinstance(self.lm_head, nn.Linear):
             return self.unembed(x)
-        logits = (self.lm_head.weight @ self.final_norm(x).T).T
-        return logits if self.lm_head.bias is None else logits + self.lm_head.bias
+        logits = (stored(self.lm_head) @ self.final_norm(x).T).T
+        return logits if self.lm_head.bias is None else logits + stored(self.lm_head, "bias")
 
     def unembed(self, x: torch.Tensor, norm: bool = True) -> torch.Tensor:
         """``x``: ``(..., d_model)`` -> ``(..., d_vocab)`` logits (final norm first if ``norm``)."""

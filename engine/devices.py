@@ -80,8 +80,17 @@ def device_arg(text: str) -> str:
     return text
 
 
+def add_load_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--offline`` and ``--device-map`` (how ``--model`` is found and placed) to a command's parser."""
+    parser.add_argument("--offline", action="store_true",
+                        help="never download (like HF_HUB_OFFLINE=1): a Hub name must already be in the cache")
+    parser.add_argument("--device-map", default=None, choices=("auto",),
+                        help="auto: spread a model too large for one device over the GPUs, then the CPU, then disk")
+
+
 def add_device_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--device`` and ``--dtype`` to a command's parser."""
+    """Add ``--device`` and ``--dtype`` (and ``--offline``, ``--device-map``) to a command's parser."""
     parser.add_argument("--device", default="auto", type=device_arg, help=f"where the model runs: {DEVICES_HELP}")
     parser.add_argument("--dtype", default="float32", choices=tuple(DTYPES),
                         help="weights and activations; below float32 the numbers differ from float32")
+    add_load_args(parser)

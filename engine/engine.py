@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from engine.adapter import Adapter
+from engine.adapter import Adapter, stored
 from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
@@ -27,7 +27,8 @@ from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, Non
 from engine.forward import clean_trace, logits_with_mlp_change
 from engine.generate import Generation, generate_ids
 from engine.interventions import Intervention
-from engine.loading import load_pretrained
+from engine.hub import Progress, local_folder
+from engine.loading import load_pretrained, stored_fingerprint
 from engine.lru import LRU
 from engine.results import RunResult
 from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
@@ -66,20 +67,24 @@ class Engine:
         self._encoded: LRU[tuple[int, ...]] = LRU(4096)
 
     @classmethod
-    def load(cls, name_or_path: str | Path, device: str = "cpu", dtype: str = "float32",
-             **kwargs) -> "Engine":
-        """Load from a local folder or a Hugging Face name already in the local cache (never downloads).
+    def load(cls, name_or_path: str | Path, device: str = "cpu", dtype: str = "float32", *,
+             offline: bool = False, device_map: str | dict | None = None, offload_folder: str | Path | None = None,
+             max_memory: dict | None = None, progress: Progress | None = None, **kwargs) -> "Engine":
+        """Load from a local folder or a Hugging Face name (cached, else downloaded; see ``engine.hub``).
 
         ``device``: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N" or "mps"; ``dtype``:
-        "float32", "bfloat16" or "float16". The fingerprint is taken from the float32 weights, so
-        lenses and clusters fit the model in every precision. Raises ModelLoadError saying where
-        it looked if nothing usable is found, or what to pass instead of an unknown device or dtype.
+        "float32", "bfloat16" or "float16": weights are read straight into it on the device.
+        ``device_map="auto"`` (or an explicit map) spreads a large model over GPUs, CPU and disk
+        (``offload_folder``; ``max_memory`` caps each, e.g. ``{0: "70GiB", "cpu": "100GiB"}``).
+        ``offline`` (or HF_HUB_OFFLINE=1) never downloads; ``progress(done, total, file)`` follows a
+        download. The fingerprint comes from the stored weights, so lenses and clusters fit the model
+        in every precision. Raises ModelLoadError saying where it looked, how to fetch the model, or
+        what to pass instead of an unknown device or dtype.
         """
         where, precision = resolve_device(device), resolve_dtype(dtype)
-        model, tokenizer = load_pretrained(name_or_path)
-        mark = fingerprint_of(model.config, model.get_output_embeddings().weight.detach().T)
-        model.to(device=where, dtype=precision)
-        return cls(model, tokenizer, name=str(name_or_path), fingerprint=mark, **kwargs)
+        folder = local_folder(str(name_or_path), offline=offline, progress=progress)
+        model, tokenizer = load_pretrained(folder, precision, where, device_map, offload_folder, max_memory)
+        return cls(model, tokenizer, name=str(name_or_path), fingerprint=stored_fingerprint(model, folder), **kwargs)
 
     @property
     def adapter(self) -> Adapter:
@@ -201,12 +206,12 @@ class Engine:
     @property
     def W_U(self) -> torch.Tensor:
         """``(d_model, d_vocab)`` unembedding, CPU float32 (a read-only view of CPU float32 weights)."""
-        return self._adapter.lm_head.weight.detach().T.to("cpu", torch.float32)
+        return stored(self._adapter.lm_head).T.to("cpu", torch.float32)
 
     @property
     def W_E(self) -> torch.Tensor:
         """``(d_vocab, d_model)`` token embedding, CPU float32 (a read-only view of CPU float32 weights)."""
-        return self._adapter.embed_tokens.weight.detach().to("cpu", torch.float32)
+        return stored(self._adapter.embed_tokens).to("cpu", torch.float32)
 
     def check_layer(self, layer: int, what: object = None) -> int:
         """``layer`` as an int; OutOfRangeError ("this model has layers 0-N") unless the model has it."""

@@ -1,9 +1,11 @@
-"""Load a causal LM and its tokenizer from a local folder or the local Hugging Face cache.
+"""Load a causal LM and its tokenizer from a local folder, lean: straight into the dtype and device asked for.
 
-Never downloads: ``local_files_only=True``, so an unknown name fails at once
-with a message saying where it looked. Never runs a model folder's own Python
-code: ``trust_remote_code=False`` on every load, so transformers neither asks
-on a terminal nor imports a planted file.
+Reads only local files (``local_files_only=True``; ``engine.hub`` finds or fetches
+the folder first). Never runs a model folder's own Python code:
+``trust_remote_code=False`` on every load, so transformers neither asks on a
+terminal nor imports a planted file. Weights are read into the requested dtype
+on the requested device (no float32 copy on the host first); ``device_map="auto"``
+spreads a model too large for one device over GPUs, the CPU and disk.
 """
 
 from __future__ import annotations
@@ -17,16 +19,11 @@ from safetensors import SafetensorError
 
 from engine.errors import ModelLoadError
 from engine.families import FAMILIES
+from engine.hub import cache_dir
+from engine.placement import placement
+from engine.spec import fingerprint, fingerprint_files
 
 log = logging.getLogger(__name__)
-
-
-def _cache_dir() -> str:
-    try:
-        from huggingface_hub import constants
-        return str(constants.HF_HUB_CACHE)
-    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
-        return "the Hugging Face cache"
 
 
 def _excerpt(err: Exception, limit: int = 120) -> str:
@@ -39,7 +36,7 @@ def _where(name: str) -> str:
     path = Path(name).expanduser()
     if path.exists():
         return f"the folder {path.resolve()}"
-    return f"no folder {str(path)!r} and the Hugging Face cache at {_cache_dir()}"
+    return f"no folder {str(path)!r} and the Hugging Face cache at {cache_dir()}"
 
 
 SAFE = {"local_files_only": True, "trust_remote_code": False}
@@ -59,8 +56,11 @@ def _custom_code(name: str) -> bool:
     return False
 
 
-def load_pretrained(name_or_path: str | Path):
-    """(model, tokenizer): float32, eval mode, no gradients, eager attention (so patterns are returned).
+def load_pretrained(name_or_path: str | Path, dtype: torch.dtype = torch.float32,
+                    device: torch.device = torch.device("cpu"), device_map: str | dict | None = None,
+                    offload_folder: str | Path | None = None, max_memory: dict | None = None):
+    """(model, tokenizer): in ``dtype`` on ``device`` (or placed by ``device_map``), eval mode, no
+    gradients, eager attention (so patterns are returned).
 
     Raises ModelLoadError for a missing folder, a name not in the local cache, or an unsupported family.
     """
@@ -80,13 +80,14 @@ def load_pretrained(name_or_path: str | Path):
     except OSError as err:
         raise ModelLoadError(
             f"could not load model {name!r}: looked in {_where(name)} and found no usable config.json "
-            "(nothing is downloaded; pass a local folder or a name already in the cache)") from err
+            "(pass the folder that holds the model's config.json and weights, or a Hugging Face name)") from err
     if config.model_type not in FAMILIES:
         raise ModelLoadError(
             f"model {name!r} is a {config.model_type!r} model; supported families: {', '.join(FAMILIES)}")
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            name, **SAFE, dtype=torch.float32, attn_implementation="eager")
+            name, **SAFE, dtype=dtype, attn_implementation="eager",
+            **placement(config, dtype, device, device_map, offload_folder, max_memory))
         tokenizer = AutoTokenizer.from_pretrained(name, **SAFE)
     except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as err:
         raise ModelLoadError(
@@ -101,3 +102,22 @@ def load_pretrained(name_or_path: str | Path):
     log.info("loaded %s (%s, %d parameters)", name, config.model_type,
              sum(p.numel() for p in model.parameters()))
     return model, tokenizer
+
+
+def stored_fingerprint(model, folder: str | Path) -> str:
+    """The model's fingerprint from its unembedding as stored in ``folder`` (the same in every dtype).
+
+    Falls back to the loaded weights (hashed in float32 chunks) when the files hold no safetensors
+    copy under a name the model uses for it.
+    """
+    weight = model.get_output_embeddings().weight
+    names = [k for k, v in model.state_dict(keep_vars=True).items() if v is weight]
+    prefix = f"{model.base_model_prefix}."
+    keys = tuple(names + [k.removeprefix(prefix) for k in names if k.startswith(prefix)])
+    mark = fingerprint_files(model.config, folder, keys, tuple(weight.shape))
+    if mark is not None:
+        return mark
+    if weight.device.type == "meta":
+        raise ModelLoadError("the unembedding was offloaded and its stored copy was not found; "
+                             "keep lm_head on a device (device_map) or save the model as safetensors")
+    return fingerprint(model.config, weight.detach().T)

@@ -29,6 +29,7 @@ from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompt
 from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device, app_dtype, available_sets,
                        default_choice, device_label, load_set, max_prompt_chars, resolve_model, topic_of,
                        torch_threads, workshop_mode)
+from ui.fetch import fetch_in_sidebar
 
 T = TypeVar("T")
 
@@ -82,7 +83,7 @@ def load_engine(model: str) -> Engine:
     ModelLoadError propagates (and is not cached).
     """
     torch.set_num_threads(torch_threads())
-    return Engine.load(model, device=app_device(), dtype=app_dtype())
+    return Engine.load(model, device=app_device(), dtype=app_dtype(), offline=workshop_mode())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -167,7 +168,9 @@ def render_sidebar() -> Selection:
             model = st.text_input("Model", value=DEMO_NAME, disabled=True)
         else:
             model = st.text_input("Model", value=DEMO_NAME, key="model", bind="query-params",
-                                  help='"demo" for the shipped model, or a local folder, or a Hugging Face name in your cache')
+                                  help='"demo" for the shipped model, or a local folder, or a Hugging Face name '
+                                       "(fetched once: safetensors weights only)")
+            fetch_in_sidebar(resolve_model(model), workshop)
         _prompt_picker(workshop)
         first = _default()
         # The box takes more than the limit so an over-long paste is kept and reported, not cut silently.
