@@ -12,8 +12,9 @@ settings; the folder itself is replaced whole once they are trained.
 
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -43,7 +44,7 @@ def existing_header(out_dir: Path) -> LensHeader | None:
 def training_folder(out_dir: Path, layers: Sequence[int]) -> Path:
     """Where training ``layers`` for ``out_dir`` checkpoints: the folder itself, or a staging sibling when
     ``out_dir`` already holds lenses of other layers."""
-    return Path(out_dir) if existing_header(out_dir) is None else staging_for(out_dir, layers)
+    return staging_for(out_dir, layers) if (Path(out_dir) / HEADER_FILE).is_file() else Path(out_dir)
 
 
 def check_same_recipe(have: LensHeader, kind: str, rank: int | None, steps: int, lr: float, seed: int,
@@ -95,13 +96,25 @@ def add_layers(engine: Engine, texts: Sequence[str], out_dir: Path, layers: Sequ
     return open_lenses(out_dir, engine.spec, Unembed.from_adapter(engine.adapter))
 
 
-def stopped_at(folder: Path) -> int | None:
-    """The step a stopped training in ``folder`` reached (its checkpoint), None if there is none."""
+@dataclass(frozen=True)
+class Stopped:
+    """A stopped training's checkpoint: the ``step`` it reached of ``steps``, for ``layers`` of lens ``kind``."""
+
+    step: int
+    steps: int
+    layers: tuple[int, ...]
+    kind: str
+
+
+def stopped_at(folder: Path) -> Stopped | None:
+    """The stopped training whose checkpoint is in ``folder``, None if there is none (or it is unreadable)."""
     path = Path(folder) / CHECKPOINT_FILE
     if not path.is_file():
         return None
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            return int((f.metadata() or {}).get("step", 0)) or None
-    except (SafetensorError, OSError, ValueError):
+            meta = f.metadata() or {}
+        run = json.loads(meta["run"])
+        return Stopped(int(meta["step"]), int(run["steps"]), tuple(run["layers"]), str(run["kind"]))
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError):
         return None

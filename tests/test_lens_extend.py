@@ -56,7 +56,8 @@ def test_a_stopped_addition_continues_from_its_checkpoint(eng, tmp_path):
 
     with pytest.raises(Stop):
         add_layers(eng, TEXTS, out, [1], progress=stop_after_5, **KWARGS)
-    assert stopped_at(training_folder(out, [1])) == 4
+    stopped = stopped_at(training_folder(out, [1]))
+    assert (stopped.step, stopped.steps, stopped.layers, stopped.kind) == (4, 6, (1,), "compact")
     seen = []
     resumed = add_layers(eng, TEXTS, out, [1], progress=lambda d, t: seen.append(d), **KWARGS)
     assert seen == [5, 6]
