@@ -3,7 +3,7 @@
     python -m promptsets.english [--out assets/prompts/english]
 
 Keyword prompts (athlete -> sport, artist -> art form, company -> product, toxic and
-harmless comments) and two-hop prompts (a work's creator's nationality, a subject's
+harmless comments), one single-hop fact per entity, and two-hop prompts (a work's creator's nationality, a subject's
 country's capital) in the demo's schema. Splits are by entity (a person, company or work)
 or by comment phrase, and every answer's first entity or phrase trains:
 no entity or phrase crosses splits (tests/test_english_prompts.py checks it with
@@ -19,7 +19,8 @@ from typing import Sequence
 
 from promptsets import english_data as data
 from promptsets.paths import ENGLISH_PROMPTS
-from promptsets.schema import KEYWORDS_FILE, TWO_HOP_FILE, KeywordPrompt, TwoHopPrompt, write_jsonl
+from promptsets.schema import (FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, FactPrompt, KeywordPrompt, TwoHopPrompt,
+                               write_jsonl)
 
 SPLITS = ("train", "validation", "heldout")
 _CYCLE = ("train", "heldout", "train", "validation", "train")
@@ -31,6 +32,7 @@ TEMPLATES = {
 OPENERS = ("Honestly,", "Wow,", "Seriously,", "Well,")
 ENTITY_TABLES = {"athlete": data.ATHLETES, "artist": data.ARTISTS, "company": data.COMPANIES}
 COMMENT_TABLES = {"toxic": data.TOXIC_PHRASES, "harmless": data.HARMLESS_PHRASES}
+RELATIONS = {"athlete": "sport", "artist": "art_form", "company": "product"}
 WORK_TEMPLATE = "The nationality of the {role} of {work} is"
 COUNTRY_TEMPLATES = {"athlete": "The capital of the home country of {s} is",
                      "company": "The capital of the country where {s} is based is"}
@@ -83,6 +85,12 @@ def keyword_prompts() -> list[KeywordPrompt]:
            [p for topic in COMMENT_TABLES for p in comment_prompts(topic)]
 
 
+def fact_prompts() -> list[FactPrompt]:
+    """One single-hop fact per entity (its topic's first template): what the Edit tools rewrite and compare."""
+    return [FactPrompt(topic, RELATIONS[topic], TEMPLATES[topic][0].format(e=entity), " " + answer, entity)
+            for topic in TEMPLATES for entity, answer in rows(ENTITY_TABLES[topic])]
+
+
 def _control(table: list[tuple[str, ...]], i: int, bridge_col: int, answer_col: int,
              same: int | None = None) -> str:
     """A bridge of another row (of the same kind in column ``same``) with another answer, rotating with ``i``."""
@@ -114,20 +122,21 @@ def two_hop_prompts() -> list[TwoHopPrompt]:
     return out
 
 
-def build(out: Path = ENGLISH_PROMPTS) -> tuple[int, int]:
-    """Write keywords.jsonl and two_hop.jsonl to ``out``; (keyword, two-hop) prompt counts."""
-    keywords, two_hop = keyword_prompts(), two_hop_prompts()
+def build(out: Path = ENGLISH_PROMPTS) -> tuple[int, int, int]:
+    """Write keywords.jsonl, facts.jsonl and two_hop.jsonl to ``out``; their prompt counts."""
+    keywords, facts, two_hop = keyword_prompts(), fact_prompts(), two_hop_prompts()
     write_jsonl(Path(out) / KEYWORDS_FILE, keywords)
+    write_jsonl(Path(out) / FACTS_FILE, facts)
     write_jsonl(Path(out) / TWO_HOP_FILE, two_hop)
-    return len(keywords), len(two_hop)
+    return len(keywords), len(facts), len(two_hop)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m promptsets.english", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ENGLISH_PROMPTS)
     args = parser.parse_args()
-    n_keywords, n_two_hop = build(args.out)
-    print(f"wrote {n_keywords} keyword prompts and {n_two_hop} two-hop prompts to {args.out}")
+    n_keywords, n_facts, n_two_hop = build(args.out)
+    print(f"wrote {n_keywords} keyword prompts, {n_facts} facts and {n_two_hop} two-hop prompts to {args.out}")
 
 
 if __name__ == "__main__":

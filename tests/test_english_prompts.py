@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gpt2_tokenizer import gpt2_small_engine_with_tokenizer, gpt2_tokenizer
-from promptsets import load_keyword_prompts, load_two_hop_prompts
-from promptsets.english import SPLITS, keyword_prompts, two_hop_prompts
+from promptsets import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
+from promptsets.english import SPLITS, fact_prompts, keyword_prompts, two_hop_prompts
 from promptsets.paths import ENGLISH_PROMPTS
 from world.hygiene import split_leaks
 
@@ -24,6 +24,11 @@ def two_hop():
 
 
 @pytest.fixture(scope="module")
+def facts():
+    return load_fact_prompts(ENGLISH_PROMPTS)
+
+
+@pytest.fixture(scope="module")
 def engine():
     return gpt2_small_engine_with_tokenizer()
 
@@ -35,9 +40,17 @@ def test_the_vendored_tokenizer_is_gpt2s():
     assert tok.decode(tok.encode("Serena Williams plays the sport of tennis")) == "Serena Williams plays the sport of tennis"
 
 
-def test_shipped_files_are_what_the_builder_writes(keywords, two_hop):
+def test_shipped_files_are_what_the_builder_writes(keywords, facts, two_hop):
     assert keywords == keyword_prompts()
+    assert facts == fact_prompts()
     assert two_hop == two_hop_prompts()
+
+
+def test_every_entity_has_one_fact_that_is_also_a_keyword_prompt(keywords, facts):
+    entities = {p.entity for p in keywords if p.entity}
+    assert sorted(f.subject for f in facts) == sorted(entities)
+    asked = {(p.prompt, p.answer) for p in keywords}
+    assert all((f.prompt, f.answer) in asked and f.subject in f.prompt for f in facts)
 
 
 def test_every_topic_has_150_prompts_in_every_split(keywords):
@@ -79,7 +92,7 @@ def test_no_entity_or_phrase_crosses_splits(which, request):
     assert all(len(splits) == 1 for splits in groups.values())
 
 
-def test_every_answer_is_one_gpt2_token_right_after_its_prompt(engine, keywords, two_hop):
-    for p in list(keywords) + list(two_hop):
+def test_every_answer_is_one_gpt2_token_right_after_its_prompt(engine, keywords, facts, two_hop):
+    for p in list(keywords) + list(facts) + list(two_hop):
         answer = engine.token_id(p.answer)  # MultiTokenError if several tokens
         assert engine.encode(p.prompt + p.answer) == engine.encode(p.prompt) + [answer], p.prompt
