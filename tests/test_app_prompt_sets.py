@@ -99,3 +99,12 @@ def test_a_workshop_offers_no_path_box(app_model, monkeypatch, tmp_path):
     monkeypatch.setenv("LENSLAB_PROMPTS", str(own_folder(tmp_path)))
     at = open_app()
     assert at.sidebar.selectbox(key="_set").options == ["starter prompts", "keywords"]
+
+
+def test_a_prompt_that_ends_with_its_space_keeps_its_topic(tmp_path):
+    from ui.config import topic_of
+
+    row = {"topic": "family", "prompt": "Lily hugged her ", "answer": "mom", "split": "train", "entity": "Lily"}
+    (tmp_path / "keywords.jsonl").write_text(json.dumps(row) + "\n")
+    assert topic_of("Lily hugged her ", tmp_path) == "family"
+    assert topic_of("Lily hugged his ", tmp_path) is None

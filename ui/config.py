@@ -221,7 +221,8 @@ def default_choice(prompts_dir: Path = DEMO_PROMPTS) -> PromptChoice | None:
 
 
 def topic_of(prompt: str, prompts_dir: Path = DEMO_PROMPTS) -> str | None:
-    """The topic of ``prompt`` when it is one of the demo's keyword prompts, else None."""
+    """The topic of ``prompt`` when it is one of the keyword prompts of ``prompts_dir`` (a prompt may end with its
+    space, as for tokenizers that glue it to the word before), else None."""
     if "keywords" not in available_sets(prompts_dir):
         return None
-    return next((r.topic for r in load_keyword_prompts(prompts_dir) if r.prompt == prompt.strip()), None)
+    return next((r.topic for r in load_keyword_prompts(prompts_dir) if r.prompt.strip() == prompt.strip()), None)
