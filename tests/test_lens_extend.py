@@ -75,3 +75,17 @@ def test_new_layers_must_follow_the_folders_recipe(eng, tmp_path):
     assert seen == [], "refused before any step"
     with pytest.raises(LensSpecError, match="already have lenses"):
         add_layers(eng, TEXTS, out, [0], progress=quiet, **KWARGS)
+
+
+def test_lens_train_add_grows_the_folder_from_the_command_line(tiny_model_dir, tmp_path, capsys):
+    from lens.cli import main
+
+    data = tmp_path / "text.txt"
+    data.write_text("\n".join(TEXTS) + "\n")
+    base = ["train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "lenses"), "--data", str(data),
+            "--steps", "3", "--batch-size", "8"]
+    assert main(base + ["--fixed", "--layers", "0"]) == 0
+    assert main(base + ["--fixed", "--layers", "1,2", "--add"]) == 0
+    assert "now holds compact lenses for layers [0, 1, 2]" in capsys.readouterr().out
+    assert main(base + ["--layers", "1", "--add"]) == 2
+    assert "give --fixed and --layers" in capsys.readouterr().err
