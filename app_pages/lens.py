@@ -25,6 +25,10 @@ lenses = None if stamp is None else attempt(load_lens_set, sel.model, folder, st
 if lenses is not None:
     st.caption(f"{lenses.name}, layers {', '.join(map(str, lenses.layers))}, trained {lenses.header.steps} steps.")
     head_panel(sel.model, folder, stamp, sel.prompt, sel.target)
+    if not sel.workshop and len(lenses.layers) < engine.spec.n_layers:
+        with st.expander("Train lenses for more layers"):
+            if train_panel(sel.model, folder, engine.spec.n_layers, lenses.layers):
+                st.rerun()
 else:
     if sel.workshop:
         st.info("This workshop has no Attention Lenses for the model; the logit lens above still decodes every layer.")
@@ -33,5 +37,5 @@ else:
         st.info(f"This model has no trained lenses in {md_escape(folder)}. Train them here (a progress bar shows "
                 "how far) or from the command line.")
     with st.expander("Train lenses", expanded=stamp is None):
-        if train_panel(sel.model, folder):
+        if train_panel(sel.model, folder, engine.spec.n_layers):
             st.rerun()

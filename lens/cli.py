@@ -17,8 +17,10 @@ from cli import Parser, load_engine, out_folder, parse, positive, run_command, w
 from engine.devices import add_device_args
 from lens.data import read_texts, split_holdout, text_digest
 from lens.decode import decode_heads, load_lenses
+from lens.errors import LensSpecError
 from lens.evaluate import (RESID_NAME, EvalResult, constant_kl, evaluate_lenses, evaluate_lenses_on,
                            mean_final_distribution)
+from lens.extend import add_layers
 from lens.lenses import params_per_head
 from lens.original import import_original
 from lens.storage import LensSet
@@ -32,8 +34,16 @@ DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    if args.add and not (args.fixed and args.layers):
+        raise LensSpecError("--add grows a lens folder by fixed-step training of chosen layers: give --fixed and --layers")
     eng = load_engine(args.model, device=args.device, dtype=args.dtype)
     texts = read_texts(args.data)
+    if args.add:
+        lenses = add_layers(eng, texts, args.out, args.layers, args.kind, args.steps, seed=args.seed, lr=args.lr,
+                            rank=args.rank, data_name=Path(args.data).name, batch_size=args.batch_size,
+                            checkpoint_every=args.checkpoint_every)
+        print(f"{args.out} now holds {lenses.kind} lenses for layers {list(lenses.layers)}")
+        return
     converge = None if args.fixed else Convergence(lrs=LR_GRID[args.kind], patience=args.patience)
     lenses = train_lenses(eng, texts, args.out, kind=args.kind, layers=args.layers, steps=args.steps,
                           seed=args.seed, checkpoint_every=args.checkpoint_every, rank=args.rank,
@@ -197,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Adam learning rate (default: chosen on validation among 1e-3, 3e-3, 1e-2)")
     t.add_argument("--checkpoint-every", type=whole(0, 1_000_000, 100), default=100)
     t.add_argument("--overwrite", action="store_true", help="replace the lenses already in --out (whole)")
+    t.add_argument("--add", action="store_true",
+                   help="add --layers to the lenses already in --out (with --fixed and the settings they were trained with)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="held-out KL per layer: logit lens vs trained lenses")
     e.add_argument("--model", required=True)

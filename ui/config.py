@@ -11,8 +11,10 @@ may touch is then fixed by the teacher here, never by a widget:
 LENSLAB_LENSES: the lens folder (default: the model's own, see ``default_lens_folder``).
 LENSLAB_CLUSTERS: the folder of clusters every picker offers (default: the demo's).
 LENSLAB_COMPARE: comma-separated models Compare may load as its second model (default: none).
+LENSLAB_PROMPTS: the prompt folder a workshop offers (default: the model's, see ``default_prompt_source``).
 
-The sidebar offers the demo's prompt sets as (label, prompt, answer) choices, and a
+The sidebar offers prompt sets as (label, prompt, answer) choices: the demo world's for the
+demo, the English sets for any other model, or a folder of the user's own JSONL files; a
 workshop opens on a short starter selection of them.
 """
 
@@ -23,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES, DEMO_PROMPTS
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES, DEMO_PROMPTS, ENGLISH_PROMPTS
 from promptsets.schema import (
     FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, PromptSetError,
     load_fact_prompts, load_keyword_prompts, load_two_hop_prompts,
@@ -38,6 +40,7 @@ DTYPE_ENV = "LENSLAB_DTYPE"
 LENSES_ENV = "LENSLAB_LENSES"
 CLUSTERS_ENV = "LENSLAB_CLUSTERS"
 COMPARE_ENV = "LENSLAB_COMPARE"
+PROMPTS_ENV = "LENSLAB_PROMPTS"
 WORKSHOP_MAX_CHARS = 200
 MAX_CHARS = 4000
 # A prompt in a link or the prompt box may run to this many characters, so an over-long
@@ -46,6 +49,10 @@ PROMPT_URL_CHARS = 4 * MAX_CHARS
 
 STARTERS = "starter prompts"
 SET_FILES = {"keywords": KEYWORDS_FILE, "facts": FACTS_FILE, "two-hop": TWO_HOP_FILE}
+DEMO_SOURCE = "demo world"
+ENGLISH_SOURCE = "English (real models)"
+OWN_SOURCE = "your own folder"
+PROMPT_SOURCES = {DEMO_SOURCE: DEMO_PROMPTS, ENGLISH_SOURCE: ENGLISH_PROMPTS, OWN_SOURCE: None}
 
 
 def demo_model() -> str:
@@ -82,6 +89,35 @@ def default_lens_folder(model: str) -> str:
 def workshop_lens_folder(model: str) -> str:
     """The lens folder a workshop uses: the teacher's LENSLAB_LENSES, else the model's default."""
     return os.environ.get(LENSES_ENV) or default_lens_folder(model)
+
+
+def is_demo(model: str) -> bool:
+    """True when ``model`` (as Engine.load takes it) is the shipped demo folder."""
+    return Path(model).resolve() == DEMO_DIR.resolve()
+
+
+def default_prompt_source(model: str) -> str:
+    """The prompt sets a model opens on: the demo world's for the demo, the English sets for any other."""
+    return DEMO_SOURCE if is_demo(model) else ENGLISH_SOURCE
+
+
+def workshop_prompt_folder(model: str) -> Path:
+    """The prompt folder a workshop offers: the teacher's LENSLAB_PROMPTS, else the model's default."""
+    return Path(os.environ.get(PROMPTS_ENV) or PROMPT_SOURCES[default_prompt_source(model)])
+
+
+def check_prompt_folder(typed: str) -> Path:
+    """The folder the user typed, once it holds at least one prompt-set file; PromptSetError saying what to fix."""
+    folder = Path(typed.strip()).expanduser()
+    if not folder.exists():
+        raise PromptSetError(f"the prompt folder {typed.strip()!r} does not exist; give a folder holding "
+                             f"{', '.join(SET_FILES.values())}")
+    if not folder.is_dir():
+        raise PromptSetError(f"{typed.strip()!r} is a file, not a folder; give the folder that holds it")
+    if not available_sets(folder):
+        raise PromptSetError(f"the folder {typed.strip()!r} holds none of {', '.join(SET_FILES.values())}; "
+                             "see docs/your-own-model-prompts.md for their fields")
+    return folder
 
 
 def cluster_folder() -> Path:
@@ -185,7 +221,8 @@ def default_choice(prompts_dir: Path = DEMO_PROMPTS) -> PromptChoice | None:
 
 
 def topic_of(prompt: str, prompts_dir: Path = DEMO_PROMPTS) -> str | None:
-    """The topic of ``prompt`` when it is one of the demo's keyword prompts, else None."""
+    """The topic of ``prompt`` when it is one of the keyword prompts of ``prompts_dir`` (a prompt may end with its
+    space, as for tokenizers that glue it to the word before), else None."""
     if "keywords" not in available_sets(prompts_dir):
         return None
-    return next((r.topic for r in load_keyword_prompts(prompts_dir) if r.prompt == prompt.strip()), None)
+    return next((r.topic for r in load_keyword_prompts(prompts_dir) if r.prompt.strip() == prompt.strip()), None)

@@ -1,5 +1,6 @@
 """The Lens page: the logit-lens heatmap, the Attention Lens grid with a chosen head, and
-training Attention Lenses from the app, with progress, when a model has none.
+training Attention Lenses from the app for any model, with progress: the layers wanted first,
+the others later into the same lenses, and a stopped training continues from its checkpoint.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from lens import (KINDS, HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens,
-                  load_lenses, train_lenses)
+                  load_lenses)
 from lens.data import read_texts
 from lens.decode import PatternResult
+from lens.extend import add_layers, stopped_at, training_folder
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from promptsets.paths import DEMO_DIR
@@ -27,6 +29,7 @@ GRID_CAPTION = ("Each cell is one attention head (column) of one layer (row) at 
 TOPK_CAPTION = "Each bar is one of the chosen head's top tokens; bar length = probability; dashed line = the target."
 PATTERN_CAPTION = "Each cell is how much a query position (row) attends to a key position (column); colour = attention weight."
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
+CHECKPOINT_EVERY = 25  # steps: a training stopped from the browser loses at most this many
 
 
 def lens_stamp(folder: str) -> float | None:
@@ -97,22 +100,44 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
     cli_snippet(lens_decode(model, folder, prompt, target, pos))
 
 
-def train_panel(model: str, folder: str) -> bool:
-    """Kind, steps and data, and a "Train lenses" button; True once lenses were trained in this run."""
+def train_panel(model: str, folder: str, n_layers: int, have: tuple[int, ...] = ()) -> bool:
+    """Kind, steps, data and the layers to train first, and a "Train lenses" button; True once lenses were
+    trained in this run. Layers join the lenses already in ``folder``; a stopped training continues."""
     c1, c2, c3 = st.columns([1, 1, 3])
     kind = c1.selectbox("Lens kind", KINDS, key="train_kind", bind="query-params",
                         help="compact: a d_model x d_model translator per head, then the model's unembedding; full: the original per-head linear map to the vocabulary")
     steps = int(c2.number_input("Steps", 1, 20_000, 400, key="train_steps", bind="query-params"))
     data = c3.text_input("Training text (one document per line)", value=str(DEFAULT_DATA), key="train_data")
-    cli_snippet(lens_train(model, folder, kind, steps, data))
+    missing = [layer for layer in range(n_layers) if layer not in have]
+    layers = st.multiselect("Layers to train now", missing, default=missing, key="train_layers",
+                            help="start with the layers you want to see; train the others later and they join "
+                                 "the same lenses, exactly as if all were trained together")
+    cli_snippet(_train_command(model, folder, kind, steps, data, layers, n_layers, bool(have)))
+    stopped = stopped_at(training_folder(Path(folder), layers)) if layers else None
+    if stopped is not None:
+        st.info(f"A stopped training of layers {list(stopped.layers)} ({stopped.kind}, {stopped.steps} steps) reached "
+                f"step {stopped.step}: Train with those settings continues from there.", icon=":material/replay:")
     if not st.button("Train lenses", key="train_go", type="primary"):
+        return False
+    if not layers:
+        st.error("Pick at least one layer to train.", icon=":material/error:")
         return False
     texts = attempt(_read, Path(data))
     if texts is None:
         return False
     with progress_bar("Training lenses…", "Training lenses: step {done}/{total}") as tick:
-        lenses = attempt(train_lenses, load_engine(model), texts, Path(folder), kind, steps=steps, progress=tick)
+        lenses = attempt(add_layers, load_engine(model), texts, Path(folder), layers, kind, steps, progress=tick,
+                         checkpoint_every=CHECKPOINT_EVERY, data_name=Path(data).name)
     return lenses is not None
+
+
+def _train_command(model: str, folder: str, kind: str, steps: int, data: str, layers: list[int], n_layers: int,
+                   add: bool) -> str:
+    """The command line that trains what the panel trains: fixed steps, the chosen layers."""
+    command = lens_train(model, folder, kind, steps, data) + " --fixed"
+    if layers and len(layers) < n_layers:
+        command += f" --layers {','.join(map(str, layers))}"
+    return command + (" --add" if add else "")
 
 
 def _read(path: Path) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import pandas as pd
@@ -20,15 +21,17 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine import Engine
 from engine.errors import EngineError, LensLabError, PromptTooLongError
 from engine.tokens import piece_texts
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
-from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device, app_dtype, available_sets,
-                       default_choice, device_label, load_set, max_prompt_chars, resolve_model, topic_of,
-                       torch_threads, workshop_mode)
+from ui.config import (DEMO_NAME, OWN_SOURCE, PROMPT_SOURCES, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device,
+                       app_dtype, available_sets, check_prompt_folder, default_choice, default_prompt_source,
+                       device_label, load_set, max_prompt_chars, resolve_model, topic_of, torch_threads,
+                       workshop_mode, workshop_prompt_folder)
 from ui.fetch import fetch_in_sidebar
 
 T = TypeVar("T")
@@ -93,17 +96,34 @@ def token_labels(model: str, prompt: str) -> tuple[str, ...]:
     return tuple(f"{i}: {t!r}" for i, t in enumerate(engine.token_strs(engine.encode(prompt))))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+def _prompts_folder() -> str:
+    """The prompt folder the sidebar chose in this run (the demo's before any sidebar ran, as in warm-up)."""
+    sel = st.session_state.get(SELECTION_KEY) if get_script_run_ctx() is not None else None
+    return sel.prompts if sel is not None and sel.prompts else str(DEMO_PROMPTS)
+
+
 def prompt_topic(prompt: str) -> str | None:
-    """The demo topic of ``prompt`` (None for a free-text prompt); the prompt files are read once per prompt."""
-    return topic_of(prompt)
+    """The topic of ``prompt`` in the sidebar's prompt sets (None for a free-text prompt)."""
+    return _prompt_topic(prompt, _prompts_folder())
 
 
-@st.cache_data(show_spinner=False)
-def keyword_prompts() -> tuple[KeywordPrompt, ...]:
-    """The demo's keyword prompts, or none when the demo prompt sets are not built."""
+@st.cache_data(max_entries=256, show_spinner=False)
+def _prompt_topic(prompt: str, folder: str) -> str | None:
     try:
-        return tuple(load_keyword_prompts(DEMO_PROMPTS))
+        return topic_of(prompt, Path(folder))
+    except PromptSetError:
+        return None
+
+
+def keyword_prompts() -> tuple[KeywordPrompt, ...]:
+    """The keyword prompts of the sidebar's prompt sets, or none when that folder has no valid keywords.jsonl."""
+    return _keyword_prompts(_prompts_folder())
+
+
+@st.cache_data(max_entries=8, ttl=300, show_spinner=False)
+def _keyword_prompts(folder: str) -> tuple[KeywordPrompt, ...]:
+    try:
+        return tuple(load_keyword_prompts(Path(folder)))
     except PromptSetError:
         return ()
 
@@ -116,19 +136,20 @@ class Selection:
     prompt: str
     target: str | None
     workshop: bool
+    prompts: str = ""  # the folder of the prompt sets the sidebar offers ("" for none)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _default() -> PromptChoice | None:
+def _default(folder: str) -> PromptChoice | None:
     try:
-        return default_choice()
+        return default_choice(Path(folder))
     except PromptSetError:
         return None
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _load_set(name: str):
-    return load_set(name)
+def _load_set(name: str, folder: str):
+    return load_set(name, Path(folder))
 
 
 def _pick_prompt() -> None:
@@ -141,19 +162,42 @@ def _pick_prompt() -> None:
             st.session_state["memory"] = choice.memory
 
 
-def _prompt_picker(workshop: bool) -> None:
-    sets = available_sets()
+def _prompt_folder(model: str, workshop: bool) -> str:
+    """Where the offered prompt sets live: the model's default source, another, or a folder the user typed
+    (not in a workshop, whose folder the teacher fixes); "" when none is usable, after saying why."""
+    if workshop:
+        return str(workshop_prompt_folder(model))
+    sources = list(PROMPT_SOURCES)
+    # Keyed per model, so a new model opens on its own default (the demo's sets for the demo, English otherwise).
+    source = st.selectbox("Prompt sets", sources, index=sources.index(default_prompt_source(model)),
+                          key=f"_source:{model}", help="the demo world's sets suit only the demo model")
+    if source != OWN_SOURCE:
+        return str(PROMPT_SOURCES[source])
+    typed = st.text_input("Prompt folder", key="_prompt_dir", placeholder="a folder of JSONL prompt sets",
+                          help="holding keywords.jsonl, facts.jsonl and/or two_hop.jsonl "
+                               "(fields: docs/your-own-model-prompts.md)")
+    if not typed.strip():
+        return ""
+    try:
+        return str(check_prompt_folder(typed))
+    except PromptSetError as err:
+        show_error(err)
+        return ""
+
+
+def _prompt_picker(folder: str, workshop: bool) -> None:
+    sets = available_sets(Path(folder)) if folder else ()
     names = ((STARTERS,) if sets else ()) + sets
     if not names:
         return
     name = st.selectbox("Prompt set", names, index=0 if workshop else None, key="_set",
-                        placeholder="pick a demo prompt set…")
+                        placeholder="pick a prompt set…")
     if name is None:
         return
     try:
-        choices = _load_set(name)
+        choices = _load_set(name, folder)
     except PromptSetError as err:
-        st.error(md_escape(err))
+        show_error(err)
         return
     st.selectbox("Prompt from the set", choices, index=None, format_func=lambda c: c.label,
                  key="_pick", on_change=_pick_prompt, placeholder=f"{len(choices)} prompts…")
@@ -171,8 +215,9 @@ def render_sidebar() -> Selection:
                                   help='"demo" for the shipped model, or a local folder, or a Hugging Face name '
                                        "(fetched once: safetensors weights only)")
             fetch_in_sidebar(resolve_model(model), workshop)
-        _prompt_picker(workshop)
-        first = _default()
+        folder = _prompt_folder(resolve_model(model), workshop)
+        _prompt_picker(folder, workshop)
+        first = _default(folder) if folder else None
         # The box takes more than the limit so an over-long paste is kept and reported, not cut silently.
         prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
                               bind="query-params", max_chars=PROMPT_URL_CHARS, height=90,
@@ -186,7 +231,7 @@ def render_sidebar() -> Selection:
                                     "(e.g. ' football'); empty = the model's top guess")
         st.caption(f"Runs on {device_label()}")
     sel = Selection(model=resolve_model(model), prompt=prompt,
-                    target=target if target.strip() else None, workshop=workshop)
+                    target=target if target.strip() else None, workshop=workshop, prompts=folder)
     st.session_state[SELECTION_KEY] = sel
     return sel
 
