@@ -118,6 +118,45 @@ def whole_list(lo: int, hi: int, example: str) -> Callable[[str], tuple[int, ...
     return parse
 
 
+def read_range(text: str, kind: type = float, step_required: bool = False) -> tuple:
+    """``start:stop[:step]`` (stop included, step 1 when left out unless ``step_required``) or a comma list,
+    as a tuple of ``kind``; the one reader of every range flag (e.g. ``1:15:4`` is 1, 5, 9, 13).
+
+    Finite values only, at most :data:`MAX_ITEMS` of them, counted before any is built;
+    :class:`UsageError` (saying how to write one) otherwise.
+    """
+    how = "write start:stop:step (stop included, e.g. 1:15:4) or a list like 1,2,4"
+    try:
+        if ":" in text:
+            values = _stepped(text, step_required)
+        else:
+            parts = [p for p in text.split(",") if p.strip()]
+            if len(parts) > MAX_ITEMS:
+                raise UsageError(f"{text[:40]!r}… names {len(parts)} values; at most {MAX_ITEMS}")
+            values = tuple(float(p) for p in parts)
+        if not values or not all(math.isfinite(v) for v in values):
+            raise ValueError
+        if kind is int and any(v != int(v) for v in values):
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise UsageError(f"cannot read {text[:40]!r}; {how}") from None
+    return tuple(kind(round(v, 9)) for v in values)
+
+
+def _stepped(text: str, step_required: bool) -> tuple[float, ...]:
+    """The values of ``start:stop[:step]``: start + i * step up to stop (a hair of float error included)."""
+    parts = [float(p) for p in text.split(":")]
+    if len(parts) not in ((3,) if step_required else (2, 3)) or not all(math.isfinite(p) for p in parts):
+        raise ValueError
+    start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1.0
+    if step <= 0 or stop < start:
+        raise ValueError
+    n = math.floor((stop - start) / step + 1e-9) + 1
+    if n > MAX_ITEMS:
+        raise UsageError(f"{text[:40]!r} names {n} values; at most {MAX_ITEMS}: use a larger step")
+    return tuple(start + i * step for i in range(n))
+
+
 def out_folder(text: str) -> Path:
     """An output folder that exists and is writable, or can be created: checked before any work."""
     path = Path(text).expanduser()

@@ -16,6 +16,7 @@ from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
 from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.impair import make_eval_set
+from cluster.inputs import select_split, topics_of
 from cluster.plots import write_sweep_html
 from cluster.spec import load_cluster, save_cluster
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
@@ -121,14 +122,20 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Run (or resume) a sweep, then write the CSV's plot and print the specificity."""
+    topics = topics_of(select_split(load_keyword_prompts(Path(args.prompts)), _split(args.split)))
+    if args.target and args.target not in topics:
+        raise ClusterError(f"--target {args.target!r} is not a topic of the {args.split} prompts; "
+                           f"choose one of {', '.join(topics)}")
+    if not Path(args.cluster).is_file():
+        raise ClusterError(f"--cluster {args.cluster} is not a file; pass a cluster JSON, e.g. "
+                           "assets/demo/clusters/athlete.json")
+    spec = SweepSpec(modes=tuple(m for m in args.modes.split(",") if m), intensities=args.intensities,
+                     seeds=args.seeds, samples=args.samples, baseline=not args.no_baseline, chunk=args.chunk)
     engine = load_engine(args)
     cluster = load_cluster(args.cluster, engine)
     if args.site and args.site != cluster.site:
         raise ClusterError(f"cluster {cluster.name!r} holds {cluster.site} units, not {args.site} units; "
                            f"find a cluster at that site with `python -m cluster find --site {args.site}`")
-    spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=args.intensities,
-                     seeds=args.seeds, samples=args.samples,
-                     baseline=not args.no_baseline)
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
@@ -136,8 +143,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if wants_ray(args):
             ran = _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress)
         else:
-            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
-                                    chunk=args.chunk)
+            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
             ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
     rows = read_rows(csv_path)
     target = args.target or cluster.topic
@@ -145,6 +151,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"{ran} new points; {len(rows)} rows in {csv_path}; plot in {html_path}")
     if target in evalset.topics and len(evalset.topics) > 1:
         print_specificity(rows, spec.modes, target)
+    else:
+        print(f"no specificity table: it needs the target topic ({target or 'none: pass --target'}) among "
+              f"two or more topics of the prompts ({', '.join(evalset.topics)})")
 
 
 def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> int:
@@ -152,8 +161,7 @@ def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> i
     from ray_sweeps.args import engine_pool
 
     with engine_pool(args, engine) as pool:
-        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
-                               chunk=args.chunk)
+        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
         return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 

@@ -13,6 +13,7 @@ from cli import Parser, finite, load_engine, out_folder, parse, run_command, who
 from cluster.errors import ClusterError
 from cluster.sweep import parse_intensities
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
+from edit.errors import EditSpecError
 from edit.job import CSV_NAME, run_edit_job
 from edit.methods import apply_edit
 from edit.report import format_table, scores_line, summarise
@@ -79,6 +80,27 @@ def _load(args):
     return load_engine(args.model)
 
 
+def check_rank(engine, args, methods: Sequence[str]) -> None:
+    """A low-rank edit's rank must fit the layer's output weights, ``(d_mlp, d_model)``."""
+    most = min(engine.spec.d_mlp, engine.spec.d_model)
+    if "low_rank" in methods and args.rank > most:
+        raise EditSpecError(f"--rank {args.rank} is above this model's MLP output weights' rank ({engine.spec.d_mlp} x "
+                            f"{engine.spec.d_model}); pass --rank from 1 to {most}")
+
+
+def check_clusters(folder: str, cases: Sequence[EditCase]) -> None:
+    """``--clusters`` must be a folder holding a ``<topic>.json`` for some case's topic (else every curve is empty)."""
+    if not folder:
+        return
+    if not Path(folder).is_dir():
+        raise EditSpecError(f"--clusters {folder} is not a folder; pass a folder of <topic>.json clusters, "
+                            "e.g. assets/demo/clusters, or leave it out to skip the robustness curves")
+    topics = sorted({c.topic for c in cases if c.topic})
+    if not any((Path(folder) / f"{t}.json").is_file() for t in topics):
+        raise EditSpecError(f"--clusters {folder} holds no cluster of the edited topics "
+                            f"({', '.join(topics) or 'none'}): no <topic>.json file; pass another folder")
+
+
 def _spec(args, method: str) -> EditSpec:
     return EditSpec(method=method, layer=args.layer, rank=args.rank, alpha=args.alpha, steps=args.steps,
                     target_p=args.target_p, key=args.key)
@@ -97,6 +119,7 @@ def _case(args, engine) -> EditCase:
 def cmd_apply(args) -> None:
     """Edit one fact and print its rows, scores and (with --cluster) robustness."""
     engine = _load(args)
+    check_rank(engine, args, (args.method,))
     case = _case(args, engine)
     keys, heldout = demo_texts(args.model, args.heldout)
     result = apply_edit(engine, case.fact, _spec(args, args.method), keys)
@@ -119,9 +142,12 @@ def cmd_apply(args) -> None:
 
 def cmd_sweep(args) -> None:
     """Run or resume a sweep and print the per-method table."""
-    engine = _load(args)
     cases = demo_cases(args.n, args.seed, Path(args.prompts), tuple(r for r in args.relations.split(",") if r))
-    specs = method_specs([m for m in args.methods.split(",") if m], _spec(args, "rank_one"))
+    check_clusters(args.clusters, cases)
+    methods = [m for m in args.methods.split(",") if m]
+    specs = method_specs(methods, _spec(args, "rank_one"))
+    engine = _load(args)
+    check_rank(engine, args, methods)
     settings = SweepSettings(args.mode, args.intensities, args.samples, args.seed,
                              clusters=args.clusters)
     keys, heldout = demo_texts(args.model, args.heldout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -12,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
-from cli.args import MAX_ITEMS
+from cli.args import UsageError, read_range
 from engine.devices import add_device_args
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
@@ -25,33 +24,12 @@ from ray_sweeps.args import add_ray_args, wants_ray
 
 
 def parse_range(text: str, kind: type) -> tuple:
-    """"1:15:1" (inclusive end), "1,2,4" or "3" -> a tuple of ``kind``; at most ``MAX_ITEMS`` values,
-    counted before any is built, and every one finite."""
-    how = "write start:stop[:step] (stop included) or a list like 1,2,4"
+    """"1:15:1" (stop included), "1,2,4" or "3" -> a tuple of ``kind`` (:func:`cli.args.read_range`,
+    the reader of every range flag); MemorySpecError if unreadable."""
     try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) > 3 or not all(math.isfinite(p) for p in parts):
-                raise ValueError
-            start, stop = parts[0], parts[1]
-            step = parts[2] if len(parts) > 2 else 1.0
-            if step <= 0:
-                raise ValueError
-            n = int(round((stop - start) / step)) + 1
-            if n > MAX_ITEMS:
-                raise MemorySpecError(f"{text!r} names {n} values; at most {MAX_ITEMS}: use a larger step")
-            return tuple(kind(round(start + i * step, 10)) for i in range(max(n, 0)))
-        parts = [p for p in text.split(",") if p.strip()]
-        if len(parts) > MAX_ITEMS:
-            raise MemorySpecError(f"{text[:40]!r}... names {len(parts)} values; at most {MAX_ITEMS}")
-        values = tuple(kind(p) for p in parts)
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError
-        return values
-    except (ValueError, OverflowError) as err:
-        if isinstance(err, MemorySpecError):
-            raise
-        raise MemorySpecError(f"cannot read {text[:40]!r}; {how}") from None
+        return read_range(text, kind)
+    except UsageError as err:
+        raise MemorySpecError(str(err)) from None
 
 
 def parse_positions(text: str):
