@@ -229,7 +229,7 @@ def _prepare_csv(path: Path, identity: dict[str, str], n_topics: int) -> set[tup
         if key in have and (key, r["topic"]) not in seen:
             seen.add((key, r["topic"]))
             kept.append(r)
-    if path.is_file() and not stored.dropped and len(kept) == len(stored.rows):
+    if path.is_file() and path.stat().st_size and not stored.dropped and len(kept) == len(stored.rows):
         return have
     if len(kept) < len(stored.rows):
         logger.warning("%s: dropping %d rows of interrupted points or repeated rows; missing points are recomputed",
