@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
@@ -158,13 +159,19 @@ def _stepped(text: str, step_required: bool) -> tuple[float, ...]:
 
 
 def out_folder(text: str) -> Path:
-    """An output folder that exists and is writable, or can be created: checked before any work."""
+    """An output folder that exists and is writable, or can be created: checked before any work.
+
+    Checked by making (and removing) a folder in the nearest existing one, since permission bits
+    do not tell (root passes every check on /proc, where nothing can be made); nothing is left behind.
+    """
     path = Path(text).expanduser()
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise argparse.ArgumentTypeError(f"{probe} is a file, not a folder; choose another folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write to {probe} (permission denied); choose another folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lenslab-probe-", dir=probe))
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write to {probe} ({err.strerror}); choose another folder") from None
     return path

@@ -18,7 +18,7 @@ from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.impair import make_eval_set
 from cluster.inputs import select_split, topics_of
 from cluster.plots import write_sweep_html
-from cluster.spec import load_cluster, save_cluster
+from cluster.spec import load_cluster, save_cluster, site_width
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
                            sweep_means)
 from engine.devices import add_device_args
@@ -82,7 +82,10 @@ def load_engine(args: argparse.Namespace):
 
 def cmd_find(args: argparse.Namespace) -> None:
     """Find clusters and write one JSON file per cluster."""
-    engine, prompts = load_engine(args), load_keyword_prompts(Path(args.prompts))
+    prompts = load_keyword_prompts(Path(args.prompts))
+    engine = load_engine(args)
+    if args.method in TOPIC_METHODS:
+        check_percent(args.percent, site_width(engine.spec, args.site))
     with progress_bar("reading activations") as progress:
         if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
@@ -98,6 +101,13 @@ def cmd_find(args: argparse.Namespace) -> None:
         path = save_cluster(cluster, Path(args.out) / f"{name}.json")
         counts = " ".join(str(c) for c in cluster.counts(engine.spec.n_layers))
         print(f"{name:<16}{cluster.topic or '-':<12}{cluster.size:>6}  {counts}   -> {path}")
+
+
+def check_percent(percent: float, width: int) -> None:
+    """``--percent`` must choose at least one of a layer's ``width`` units (it rounds to whole units)."""
+    if width * percent / 100 < 0.5:
+        raise ClusterError(f"--percent {percent:g} selects no unit of a layer of {width} units; pass at least "
+                           f"{50 / width:.3g} (one unit per layer)")
 
 
 def cmd_describe(args: argparse.Namespace) -> None:

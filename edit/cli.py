@@ -80,10 +80,10 @@ def _load(args):
     return load_engine(args.model)
 
 
-def check_rank(engine, args, methods: Sequence[str]) -> None:
-    """A low-rank edit's rank must fit the layer's output weights, ``(d_mlp, d_model)``."""
+def check_rank(engine, args) -> None:
+    """``--rank`` (of a low-rank edit) must fit the layer's output weights, ``(d_mlp, d_model)``, whatever the method."""
     most = min(engine.spec.d_mlp, engine.spec.d_model)
-    if "low_rank" in methods and args.rank > most:
+    if args.rank > most:
         raise EditSpecError(f"--rank {args.rank} is above this model's MLP output weights' rank ({engine.spec.d_mlp} x "
                             f"{engine.spec.d_model}); pass --rank from 1 to {most}")
 
@@ -119,7 +119,7 @@ def _case(args, engine) -> EditCase:
 def cmd_apply(args) -> None:
     """Edit one fact and print its rows, scores and (with --cluster) robustness."""
     engine = _load(args)
-    check_rank(engine, args, (args.method,))
+    check_rank(engine, args)
     case = _case(args, engine)
     keys, heldout = demo_texts(args.model, args.heldout)
     result = apply_edit(engine, case.fact, _spec(args, args.method), keys)
@@ -144,10 +144,9 @@ def cmd_sweep(args) -> None:
     """Run or resume a sweep and print the per-method table."""
     cases = demo_cases(args.n, args.seed, Path(args.prompts), tuple(r for r in args.relations.split(",") if r))
     check_clusters(args.clusters, cases)
-    methods = [m for m in args.methods.split(",") if m]
-    specs = method_specs(methods, _spec(args, "rank_one"))
+    specs = method_specs([m for m in args.methods.split(",") if m], _spec(args, "rank_one"))
     engine = _load(args)
-    check_rank(engine, args, methods)
+    check_rank(engine, args)
     settings = SweepSettings(args.mode, args.intensities, args.samples, args.seed,
                              clusters=args.clusters)
     keys, heldout = demo_texts(args.model, args.heldout)

@@ -48,7 +48,7 @@ def check_identity(out: Path, identity: dict, name: str, error: type[Exception],
     Reads only: nothing is written here (see :func:`write_identity`).
     """
     meta = Path(out) / name
-    fresh = fresh or f"delete {out}"
+    fresh = fresh or "delete that folder"
     if not meta.is_file():
         if rows is not None and rows.is_file() and rows.stat().st_size > 0:
             raise error(f"{rows} was written without its identity file {name}, so resuming it could mix "
@@ -60,12 +60,11 @@ def check_identity(out: Path, identity: dict, name: str, error: type[Exception],
         raise error(f"{meta} is not valid JSON ({err}); start fresh with another --out, or {fresh}") from None
     new = _plain(identity)
     if old != new:
-        changed = differences(old if isinstance(old, dict) else {}, new)
-        first = changed[0] if changed else "identity"
-        was = _dig(old, first)
-        now = _dig(new, first)
-        raise error(f"{out} holds a sweep with different {', '.join(changed)} ({first}: {_shown(was)} there, "
-                    f"{_shown(now)} now); start fresh with another --out, or {fresh}")
+        changed = differences(old if isinstance(old, dict) else {}, new) or ["identity"]
+        # A readable setting makes the better example than a hash.
+        first = next((c for c in changed if not c.endswith("sha256")), changed[0])
+        raise error(f"{out} holds a sweep with different {', '.join(changed)} ({first}: {_shown(_dig(old, first))} "
+                    f"there, {_shown(_dig(new, first))} now); start fresh with another --out, or {fresh}")
 
 
 def _dig(identity: Any, dotted: str) -> Any:
