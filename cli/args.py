@@ -20,6 +20,9 @@ from engine.errors import LensLabError
 
 # No flag of a list or range may name more items than this (checked before building it).
 MAX_ITEMS = 10_000
+# --threads of every sweep: one thread was measured fastest (see docs/sweeps.md).
+THREADS_HELP = ("torch CPU threads (default 1: a small cluster sweep on 2 busy cores took 49 s with 1 thread, "
+                "286 s with torch's own choice, 0); a sweep's identity records it, as it moves the last digits")
 
 
 class UsageError(LensLabError):

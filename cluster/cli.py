@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
+from cli.args import THREADS_HELP
 from cluster.attribution import CHOSEN_RANK, CHOSEN_ROUNDS, OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
@@ -195,8 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
     common.add_argument("--prompts", required=True, help="folder holding keywords.jsonl")
-    common.add_argument("--threads", type=whole(0, 1024, 1), default=0,
-                        help="torch threads (default: torch's choice; 1 is fastest for small models on a busy machine)")
+    common.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
     add_device_args(common)
     find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
     find.add_argument("--out", required=True, type=out_folder, help="folder for the <name>.json cluster files")

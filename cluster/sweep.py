@@ -27,7 +27,7 @@ from engine.interventions import IMPAIR_MODES
 from sweepio import OutputLock, RowAppender, StoredRows, rewrite_rows
 from sweepio import read_rows as read_stored
 from sweepio.chunks import chunks_to_run
-from sweepio.meta import check_identity, digest, write_identity
+from sweepio.meta import check_identity, digest, engine_identity, write_identity
 
 logger = logging.getLogger(__name__)
 HEADER = ("model", "dtype", "cluster", "site", "split", "kind", "mode", "intensity", "seed", "topic", "n_prompts",
@@ -143,10 +143,8 @@ def _chunk_values(engine: Engine, points: list[Point], cluster: Cluster, evalset
     return point_values(engine, cluster, evalset, points, samples, means)
 
 
-def run_sweep(
-    engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path, progress: Progress | None = None,
-    compute: Compute | None = None,
-) -> int:
+def run_sweep(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
+              progress: Progress | None = None, compute: Compute | None = None) -> int:
     """Compute the sweep's missing points and append their rows to ``csv_path``; returns how many points ran.
 
     Points already in the CSV are skipped, so an interrupted sweep resumes where
@@ -166,12 +164,11 @@ def run_sweep(
 
 
 def sweep_identity(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec) -> dict:
-    """Everything that changes the sweep's numbers: model, precision, device kind, cluster units, prompts, grid."""
-    return {"model": engine.spec.fingerprint, "dtype": engine.spec.dtype, "device": engine.spec.device.split(":")[0],
-            "cluster": cluster.name, "site": cluster.site, "units": digest(cluster.neurons),
-            "split": str(evalset.split), "prompts": digest([evalset.prompts, evalset.answers, evalset.topics,
-                                                             evalset.topic_index.tolist()]),
-            "spec": asdict(spec)}
+    """Everything that changes the sweep's numbers: model, precision, device kind, torch threads, cluster units,
+    prompts, grid."""
+    prompts = digest([evalset.prompts, evalset.answers, evalset.topics, evalset.topic_index.tolist()])
+    return engine_identity(engine) | {"cluster": cluster.name, "site": cluster.site, "units": digest(cluster.neurons),
+                                      "split": str(evalset.split), "prompts": prompts, "spec": asdict(spec)}
 
 
 def meta_path(csv_path: Path) -> Path:

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, finite, load_engine, out_folder, parse, run_command, whole
+from cli.args import THREADS_HELP
 from cluster.errors import ClusterError
 from cluster.sweep import parse_intensities
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
@@ -46,7 +47,7 @@ def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--intensities", default="0:6:1", type=parse_floats,
                    help="start:stop:step (stop included) or a list")
     p.add_argument("--samples", type=whole(1, 1024, 8), default=8, help="noise draws per run")
-    p.add_argument("--threads", type=whole(1, 1024, 1), default=None, help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    if args.threads is not None:
+    if args.threads:
         torch.set_num_threads(args.threads)
     return load_engine(args.model)
 
 
 def check_rank(engine, args) -> None:
-    """``--rank`` (of a low-rank edit) must fit the layer's output weights, ``(d_mlp, d_model)``, whatever the method."""
+    """``--rank`` (of a low-rank edit) must fit the layer's output weights ``(d_mlp, d_model)``, for every method."""
     most = min(engine.spec.d_mlp, engine.spec.d_model)
     if args.rank > most:
         raise EditSpecError(f"--rank {args.rank} is above this model's MLP output weights' rank ({engine.spec.d_mlp} x "

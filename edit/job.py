@@ -20,7 +20,7 @@ from edit.errors import EditResumeError
 from edit.spec import EditSpec
 from edit.sweep import CURVES, Progress, SweepSettings, sweep_edits
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity, digest, write_identity
+from sweepio.meta import check_identity, digest, engine_identity, write_identity
 
 CSV_NAME = "edits.csv"
 META_NAME = "edits.json"
@@ -35,12 +35,13 @@ def identity(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], setti
     """What makes two sweeps the same job: everything that changes a row's numbers."""
     topics = sorted({c.topic for c in cases if c.topic})
     clusters = {t: (Path(settings.clusters) / f"{t}.json") for t in topics} if settings.clusters else {}
-    return {"model": engine.spec.fingerprint, "dtype": engine.spec.dtype, "device": engine.spec.device.split(":")[0],
-            "specs": [asdict(s) for s in specs], "settings": json.loads(json.dumps(asdict(settings))),
-            "n_cases": len(cases), "cases_sha256": digest([asdict(c) for c in cases]),
-            "key_texts_sha256": digest(list(key_texts)), "n_heldout": len(heldout),
-            "heldout_sha256": digest(list(heldout)),
-            "clusters_sha256": digest({t: p.read_text(encoding="utf-8") for t, p in clusters.items() if p.is_file()})}
+    return engine_identity(engine) | {
+        "specs": [asdict(s) for s in specs], "settings": json.loads(json.dumps(asdict(settings))),
+        "n_cases": len(cases), "cases_sha256": digest([asdict(c) for c in cases]),
+        "key_texts_sha256": digest(list(key_texts)), "n_heldout": len(heldout),
+        "heldout_sha256": digest(list(heldout)),
+        "clusters_sha256": digest({t: p.read_text(encoding="utf-8") for t, p in clusters.items() if p.is_file()}),
+    }
 
 
 def done_rows(path: Path) -> list[dict]:

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
-from cli.args import UsageError, read_range
+from cli.args import THREADS_HELP, UsageError, read_range
 from engine.devices import add_device_args
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
@@ -61,8 +61,7 @@ def _add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalise", action="store_true", help="rescale the memory to unit norm before the scale")
     p.add_argument("--positions", default="all", type=_flag(parse_positions),
                    help="all (the paper), last, or a list like 0,-1")
-    p.add_argument("--threads", type=whole(0, 1024, 1), default=None,
-                   help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
     add_device_args(p)
 
 
@@ -103,8 +102,8 @@ def _spec(args) -> SweepSpec:
 
 
 def _load(args):
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     return load_engine(args.model, device=args.device, dtype=args.dtype)
 
 

@@ -22,7 +22,7 @@ from memory.plots import plot_layer_scale_heatmap
 from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, check_cases,
                           resolve_grid, sweep_layer_scale)
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity, digest, write_identity
+from sweepio.meta import check_identity, digest, engine_identity, write_identity
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,12 @@ COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "dtyp
 
 
 def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
-    """What makes two sweeps the same job: model fingerprint, precision, device kind, resolved grid, recipe
-    (with its chunk size) and a digest of the cases (the prompt set after --split and --only-wrong)."""
+    """What makes two sweeps the same job: the engine (model, precision, device kind, threads), the resolved
+    grid, the recipe (with its chunk size) and a digest of the cases (the prompts after --split, --only-wrong)."""
     layers, scales = resolve_grid(engine, spec)
     recipe = asdict(spec) | {"layers": list(layers), "scales": list(scales)}
-    return {"model": engine.spec.fingerprint, "dtype": engine.spec.dtype, "device": engine.spec.device.split(":")[0],
-            "spec": recipe, "n_cases": len(cases), "cases_sha256": digest([asdict(c) for c in cases])}
+    return engine_identity(engine) | {"spec": recipe, "n_cases": len(cases),
+                                      "cases_sha256": digest([asdict(c) for c in cases])}
 
 
 def _parse_row(row: dict) -> tuple[CellKey, float] | None:

@@ -18,6 +18,14 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def engine_identity(engine) -> dict:
+    """What of the running engine changes a number: model fingerprint, precision, device kind, torch threads."""
+    import torch
+
+    return {"model": engine.spec.fingerprint, "dtype": engine.spec.dtype, "device": engine.spec.device.split(":")[0],
+            "threads": torch.get_num_threads()}
+
+
 def _plain(identity: dict) -> dict:
     """``identity`` as JSON reads it back (tuples become lists), so a stored identity compares equal."""
     return json.loads(json.dumps(identity, sort_keys=True, default=str))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,5 @@ def test_every_row_says_its_precision(inputs, tmp_path):
     assert {r["dtype"] for r in read_rows(tmp_path / "c" / "athlete-sweep.csv")} == {"bfloat16"} and "dtype" in HEADER
     assert memory_main(_argv(MEMORY, inputs, tmp_path / "m")) == 0
     assert {r["dtype"] for r in read_csv(tmp_path / "m" / CSV_NAME, COLUMNS).rows} == {"float32"}
+    identity = json.loads((tmp_path / "m" / "sweep.json").read_text(encoding="utf-8"))
+    assert (identity["dtype"], identity["device"], identity["threads"], identity["spec"]["chunk"]) == ("float32", "cpu", 1, 64)

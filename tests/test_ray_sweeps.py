@@ -140,3 +140,14 @@ def test_lens_evaluation_on_ray_equals_one_process(engine, pool):
 def test_a_cluster_too_small_for_the_workers_is_one_clear_error_not_a_wait(tiny_model_dir, pool):
     with pytest.raises(RaySweepError, match=r"100 Ray workers need 50 CPUs but the cluster has .*lower --ray-workers"):
         EnginePool(RaySettings(workers=100, cpus=0.5), ModelRef(str(tiny_model_dir)))
+
+
+def test_ray_without_an_address_starts_a_fresh_local_cluster_never_a_running_one(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # as after an unrelated `ray start` on this machine
+    assert start_ray(RaySettings(workers=3, cpus=0.5)) is True
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    start_ray(RaySettings(address="ray://head:10001"))
+    assert calls[1]["address"] == "ray://head:10001"
