@@ -19,7 +19,7 @@ from memory.evaluate import (answers_top1, format_report, format_stats, repair_c
                              split_prompts, two_hop_cases)
 from memory.inject import InjectionSpec, inject_memory
 from memory.job import CSV_NAME, run_sweep_job
-from memory.sweep import LayerScaleSweep, SweepSpec, pool_compute
+from memory.sweep import CHUNK, LayerScaleSweep, SweepSpec, pool_compute
 from ray_sweeps.args import add_ray_args, wants_ray
 
 
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
     sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
     sw.add_argument("--out", required=True, type=out_folder, help="output folder; rerun with the same folder to resume")
+    sw.add_argument("--chunk", type=whole(1, 10_000, CHUNK), default=CHUNK,
+                    help="cells of one prompt per batch and per Ray task, cut from its layer x scale grid at fixed "
+                         "boundaries (part of the sweep's identity)")
     add_ray_args(sw)
     inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
     _add_recipe(inj)
@@ -98,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _spec(args) -> SweepSpec:
     layers = None if args.layers == "all" else args.layers
     return SweepSpec(layers=layers, scales=args.scales, source=args.source, normalise=args.normalise,
-                     positions=args.positions)
+                     positions=args.positions, chunk=getattr(args, "chunk", CHUNK))
 
 
 def _load(args):

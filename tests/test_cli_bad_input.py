@@ -91,7 +91,7 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "cluster find": ("--percent", "--k", "--seed", "--threads", "--rounds"),
     "cluster describe": ("--top", "--units"),
     "cluster sweep": ("--samples", "--chunk", "--ray-workers", "--ray-cpus"),
-    "memory sweep": ("--ray-workers",),
+    "memory sweep": ("--ray-workers", "--chunk"),
     "memory inject": ("--layer", "--scale", "--threads"),
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
@@ -119,6 +119,7 @@ RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("cluster sweep", "--cluster", ("MISSING", "FOLDER")),
     ("edit sweep", "--clusters", ("MISSING", "FILE", "P")),
     ("memory sweep", "--layers", ("3:0",)),
+    ("cluster find", "--out", ("/proc/lenslab-x",)),
 ] for bad in bads] + [(cmd, "--device", bad) for cmd in ("lens eval", "cluster sweep", "memory inject",
                                                           "compare impaired") for bad in ("tpu", "cuda:99")]
 # Values only the loaded model can refuse (it has 3 layers, 32 wide, 4 x 128 MLP units).

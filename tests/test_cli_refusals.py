@@ -69,6 +69,7 @@ def _refused(main, argv: list[str], capsys, *words: str) -> str:
     ("memory", MEMORY.replace("--prompts P", "--prompts P2"), "cases_sha256"),
     ("memory", MEMORY + " --dtype bfloat16", "dtype"),
     ("memory", MEMORY + " --positions last", "spec.positions"),
+    ("memory", MEMORY + " --chunk 5", "spec.chunk"),
 ])
 def test_a_resume_with_another_identity_is_refused_and_leaves_the_folder_as_it_was(inputs, tmp_path, capsys,
                                                                                    which, line, changed):
@@ -97,8 +98,9 @@ def test_a_refused_run_leaves_nothing_and_the_corrected_command_runs(inputs, tmp
     (existing / "notes.txt").write_text("mine", encoding="utf-8")
     _refused(MAINS[which], _argv(line, inputs, existing), capsys)
     assert snapshot(existing) == {"notes.txt": b"mine"}
-    if which == "memory":
+    if which == "memory":  # the corrected command runs into the same folders (no identity file was left)
         assert memory_main(_argv(MEMORY, inputs, out)) == 0
+        assert memory_main(_argv(MEMORY, inputs, existing)) == 0
 
 
 def test_an_output_written_without_its_identity_file_is_not_resumed(inputs, tmp_path, capsys):
