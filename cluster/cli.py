@@ -23,7 +23,7 @@ from cluster.spec import load_cluster, save_cluster, site_width
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
                            sweep_means)
 from engine.devices import add_device_args
-from engine.interventions import IMPAIR_SITES
+from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
 from ray_sweeps.args import add_ray_args, wants_ray
 
@@ -57,6 +57,15 @@ def _flag(parse):
         except ClusterError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return check
+
+
+def _modes(text: str) -> tuple[str, ...]:
+    """``--modes noise,scale``: impairment modes, checked before the model loads."""
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in modes if m not in IMPAIR_MODES]
+    if bad or not modes:
+        raise ClusterError(f"unknown or no modes {bad}; use some of {', '.join(IMPAIR_MODES)}")
+    return modes
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -140,7 +149,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if not Path(args.cluster).is_file():
         raise ClusterError(f"--cluster {args.cluster} is not a file; pass a cluster JSON, e.g. "
                            "assets/demo/clusters/athlete.json")
-    spec = SweepSpec(modes=tuple(m for m in args.modes.split(",") if m), intensities=args.intensities,
+    spec = SweepSpec(modes=args.modes, intensities=args.intensities,
                      seeds=args.seeds, samples=args.samples, baseline=not args.no_baseline, chunk=args.chunk)
     engine = load_engine(args)
     cluster = load_cluster(args.cluster, engine)
@@ -228,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", parents=[common], help="impairment curves to CSV + HTML (resumable)")
     sweep.add_argument("--cluster", required=True, help="cluster JSON file")
     sweep.add_argument("--out", required=True, type=out_folder, help="folder for <cluster>-sweep.csv and .html")
-    sweep.add_argument("--modes", default="noise,negative_noise,scale")
+    sweep.add_argument("--modes", default="noise,negative_noise,scale", type=_flag(_modes),
+                       help=f"comma list of {', '.join(IMPAIR_MODES)}")
     sweep.add_argument("--intensities", default="0:2:0.1", type=_flag(parse_intensities),
                        help="start:stop:step (stop included) or a comma list")
     sweep.add_argument("--seeds", default="0", type=_flag(_seeds))

@@ -157,10 +157,12 @@ def run_sweep(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpe
     """
     check_cluster(cluster, engine.spec)
     identity = sweep_identity(engine, cluster, evalset, spec)
-    check_sweep_file(csv_path, identity)
+    columns = {"model": engine.spec.fingerprint[:16], "dtype": engine.spec.dtype, "cluster": cluster.name,
+               "site": cluster.site, "split": str(evalset.split)}
+    check_sweep_file(csv_path, identity, columns)
     with OutputLock.beside(csv_path):
-        check_sweep_file(csv_path, identity)
-        return _run_locked(engine, cluster, evalset, spec, csv_path, progress, compute, identity)
+        check_sweep_file(csv_path, identity, columns)
+        return _run_locked(engine, cluster, evalset, spec, csv_path, progress, compute, identity, columns)
 
 
 def sweep_identity(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec) -> dict:
@@ -176,23 +178,25 @@ def meta_path(csv_path: Path) -> Path:
     return Path(csv_path).with_suffix(".json")
 
 
-def check_sweep_file(csv_path: Path, identity: dict) -> None:
-    """Raise ClusterError unless ``csv_path`` is absent or holds this sweep; reads only."""
+def check_sweep_file(csv_path: Path, identity: dict, columns: dict[str, str]) -> None:
+    """Raise ClusterError unless ``csv_path`` is absent or holds this sweep (identity file and rows); reads only."""
     csv_path, meta = Path(csv_path), meta_path(csv_path)
-    check_identity(csv_path.parent, identity, meta.name, ClusterError, rows=csv_path,
-                   fresh=f"delete {csv_path.name} and {meta.name}")
-    read_stored(csv_path, HEADER)
+    fresh = f"delete {csv_path.name} and {meta.name}"
+    check_identity(csv_path.parent, identity, meta.name, ClusterError, rows=csv_path, fresh=fresh)
+    for r in read_stored(csv_path, HEADER).rows[:1]:
+        found = {k: r[k] for k in IDENTITY}
+        if found != columns:
+            raise ClusterError(f"{csv_path} holds rows of {found}, not of {columns}; start fresh with another "
+                               f"--out, or {fresh}")
 
 
 def _run_locked(engine: Engine, cluster: Cluster, evalset: EvalSet, spec: SweepSpec, csv_path: Path,
-                progress: Progress | None, compute: Compute | None, identity: dict) -> int:
-    columns = {"model": engine.spec.fingerprint[:16], "dtype": engine.spec.dtype, "cluster": cluster.name,
-               "site": cluster.site, "split": str(evalset.split)}
+                progress: Progress | None, compute: Compute | None, identity: dict, columns: dict[str, str]) -> int:
     clean = score(engine, evalset)
     if compute is None:
         compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
     write_identity(csv_path.parent, identity, meta_path(csv_path).name)
-    have = _prepare_csv(csv_path, columns, len(evalset.topics))
+    have = _prepare_csv(csv_path, len(evalset.topics))
     points = list(spec.points())
     missing = sum(row_key(*p) not in have for p in points)
     chunks = chunks_to_run(points, spec.chunk, lambda p: row_key(*p) in have)
@@ -214,10 +218,9 @@ def sweep_means(engine: Engine, evalset: EvalSet, cluster: Cluster, spec: SweepS
     return unit_means(engine, evalset.prompts, cluster.site) if "mean" in spec.modes else None
 
 
-def _prepare_csv(path: Path, identity: dict[str, str], n_topics: int) -> set[tuple[str, str, float, int]]:
-    """Check the CSV belongs to this sweep, keep only complete points, and return their keys."""
+def _prepare_csv(path: Path, n_topics: int) -> set[tuple[str, str, float, int]]:
+    """Keep only the CSV's complete points (its header written if it had none), and return their keys."""
     stored: StoredRows = read_stored(path, HEADER)
-    _check_identity(stored.rows, identity, path)
     have = _complete_points(stored.rows, n_topics)
     kept, seen = [], set()
     for r in stored.rows:
@@ -241,15 +244,6 @@ def _complete_points(rows: tuple[dict[str, str], ...], n_topics: int) -> set[tup
     for r in rows:
         topics.setdefault(row_key(r["kind"], r["mode"], r["intensity"], r["seed"]), set()).add(r["topic"])
     return {key for key, seen in topics.items() if len(seen) >= n_topics}
-
-
-def _check_identity(rows: tuple[dict[str, str], ...], identity: dict[str, str], path: Path) -> None:
-    for r in rows[:1]:
-        found = {k: r[k] for k in IDENTITY}
-        if found != identity:
-            raise ClusterError(
-                f"{path} holds a sweep of {found}, not of {identity}; choose another --out or delete the file"
-            )
 
 
 def _write_point(writer: Any, identity: dict[str, str], evalset: EvalSet, clean: np.ndarray, values: np.ndarray,

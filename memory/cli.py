@@ -47,6 +47,13 @@ def _flag(parse):
     return check
 
 
+def _memories(text: str) -> tuple[str, ...]:
+    labels = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not labels or not set(labels) <= {"bridge", "control"}:
+        raise MemorySpecError("write bridge, control or bridge,control")
+    return labels
+
+
 def _layers_flag(text: str):
     return text if text == "all" else parse_range(text, int)
 
@@ -76,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--layers", default="all", type=_flag(_layers_flag), help="all, or e.g. 0:3 or 1,2")
     sw.add_argument("--scales", default="1:15:1", type=_flag(_scales_flag),
                     help="start:stop[:step], stop included, or a list")
-    sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
+    sw.add_argument("--memories", default="bridge,control", type=_flag(_memories),
+                    help="which entity to inject: bridge, control or both")
     sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
     sw.add_argument("--out", required=True, type=out_folder, help="output folder; rerun with the same folder to resume")
     sw.add_argument("--chunk", type=whole(1, 10_000, CHUNK), default=CHUNK,
@@ -131,12 +139,13 @@ def summarise(sweep: LayerScaleSweep) -> str:
 
 def cmd_sweep(args) -> None:
     """Run or resume a sweep and print its summary."""
-    engine, prompts = _load(args), _prompts(args)
+    prompts, labels = _prompts(args), args.memories
     if args.split != "all":
         prompts = split_prompts(prompts, args.split)
+    engine = _load(args)
     if args.only_wrong:
         prompts = [p for p in prompts if not answers_top1(engine, p.prompt, p.answer)]
-    cases = two_hop_cases(prompts, tuple(m for m in args.memories.split(",") if m))
+    cases = two_hop_cases(prompts, labels)
     with tqdm(total=1, desc="memory sweep", unit="run") as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

@@ -116,6 +116,8 @@ RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("lens train", "--data", ("NOT_UTF8", "FOLDER", "MISSING")),
     ("lens eval", "--data", ("NOT_UTF8", "FOLDER")),
     ("cluster sweep", "--target", ("bogus",)),
+    ("cluster sweep", "--modes", ("bogus", ",")),
+    ("memory sweep", "--memories", ("bogus",)),
     ("cluster sweep", "--cluster", ("MISSING", "FOLDER")),
     ("edit sweep", "--clusters", ("MISSING", "FILE", "P")),
     ("memory sweep", "--layers", ("3:0",)),
