@@ -123,3 +123,17 @@ def test_every_row_says_its_precision(inputs, tmp_path):
     assert {r["dtype"] for r in read_csv(tmp_path / "m" / CSV_NAME, COLUMNS).rows} == {"float32"}
     identity = json.loads((tmp_path / "m" / "sweep.json").read_text(encoding="utf-8"))
     assert (identity["dtype"], identity["device"], identity["threads"], identity["spec"]["chunk"]) == ("float32", "cpu", 1, 64)
+
+
+@pytest.mark.parametrize("which", ["cluster", "memory"])
+def test_the_engines_multi_token_refusal_is_one_line_and_leaves_nothing(inputs, tmp_path, capsys, monkeypatch, which):
+    from engine import Engine as LoadedEngine
+    from engine.errors import MultiTokenError
+
+    def several(self, text, *args, **kwargs):
+        raise MultiTokenError(f"{text!r} is several tokens; give one token")
+
+    monkeypatch.setattr(LoadedEngine, "token_id", several)
+    out = tmp_path / "out"
+    _refused(MAINS[which], _argv(CLUSTER if which == "cluster" else MEMORY, inputs, out), capsys, "several tokens")
+    assert not out.exists()
