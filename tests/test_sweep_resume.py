@@ -64,3 +64,24 @@ def test_a_cluster_sweep_resumed_from_any_cut_writes_the_uninterrupted_bytes(eng
     assert run_sweep(engine, athlete, evalset, spec, full / "s.csv") == 12
     resume_from_every_cut(full, (meta_path(full / "s.csv").name,), "s.csv",
                           lambda folder: run_sweep(engine, athlete, evalset, spec, folder / "s.csv"), tmp_path)
+
+
+def test_an_edit_sweep_resumed_from_any_cut_writes_the_uninterrupted_bytes(tmp_path):
+    from edit.cases import demo_cases
+    from edit.job import CSV_NAME as EDIT_CSV
+    from edit.job import META_NAME as EDIT_META
+    from edit.job import run_edit_job
+    from edit.spec import EditSpec
+    from edit.sweep import SweepSettings, method_specs
+    from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
+
+    demo = Engine.load(str(DEMO_DIR))
+    cases = demo_cases(2, 0, DEMO_PROMPTS, ("sport",))
+    specs = method_specs(["rank_one", "low_rank"], EditSpec(layer=1, steps=10))
+    # Each row is its own edit and curves; the second method reuses the case's learned curves, a resumed one
+    # measures them again: the same numbers either way.
+    settings = SweepSettings(intensities=(0.0, 3.0), samples=2, clusters=str(DEMO_CLUSTERS))
+    run_edit_job(demo, cases, specs, settings, tmp_path / "full")
+    n = resume_from_every_cut(tmp_path / "full", (EDIT_META,), EDIT_CSV,
+                              lambda folder: run_edit_job(demo, cases, specs, settings, folder), tmp_path)
+    assert n == 1 + (1 + 4) + 4
