@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
@@ -19,6 +20,9 @@ from engine.errors import LensLabError
 
 # No flag of a list or range may name more items than this (checked before building it).
 MAX_ITEMS = 10_000
+# --threads of every sweep: one thread was measured fastest (see docs/sweeps.md).
+THREADS_HELP = ("torch CPU threads (default 1: a small cluster sweep on 2 busy cores took 49 s with 1 thread, "
+                "286 s with torch's own choice, 0); a sweep's identity records it, as it moves the last digits")
 
 
 class UsageError(LensLabError):
@@ -121,14 +125,59 @@ def whole_list(lo: int, hi: int, example: str) -> Callable[[str], tuple[int, ...
     return parse
 
 
+def read_range(text: str, kind: type = float, step_required: bool = False) -> tuple:
+    """``start:stop[:step]`` (stop included, step 1 when left out unless ``step_required``) or a comma list,
+    as a tuple of ``kind``; the one reader of every range flag (e.g. ``1:15:4`` is 1, 5, 9, 13).
+
+    Finite values only, at most :data:`MAX_ITEMS` of them, counted before any is built;
+    :class:`UsageError` (saying how to write one) otherwise.
+    """
+    how = "write start:stop:step (stop included, e.g. 1:15:4) or a list like 1,2,4"
+    try:
+        if ":" in text:
+            values = _stepped(text, step_required)
+        else:
+            parts = [p for p in text.split(",") if p.strip()]
+            if len(parts) > MAX_ITEMS:
+                raise UsageError(f"{text[:40]!r}… names {len(parts)} values; at most {MAX_ITEMS}")
+            values = tuple(float(p) for p in parts)
+        if not values or not all(math.isfinite(v) for v in values):
+            raise ValueError
+        if kind is int and any(v != int(v) for v in values):
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise UsageError(f"cannot read {text[:40]!r}; {how}") from None
+    return tuple(kind(round(v, 9)) for v in values)
+
+
+def _stepped(text: str, step_required: bool) -> tuple[float, ...]:
+    """The values of ``start:stop[:step]``: start + i * step up to stop (a hair of float error included)."""
+    parts = [float(p) for p in text.split(":")]
+    if len(parts) not in ((3,) if step_required else (2, 3)) or not all(math.isfinite(p) for p in parts):
+        raise ValueError
+    start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1.0
+    if step <= 0 or stop < start:
+        raise ValueError
+    n = math.floor((stop - start) / step + 1e-9) + 1
+    if n > MAX_ITEMS:
+        raise UsageError(f"{text[:40]!r} names {n} values; at most {MAX_ITEMS}: use a larger step")
+    return tuple(start + i * step for i in range(n))
+
+
 def out_folder(text: str) -> Path:
-    """An output folder that exists and is writable, or can be created: checked before any work."""
+    """An output folder that exists and is writable, or can be created: checked before any work.
+
+    Checked by making (and removing) a folder in the nearest existing one, since permission bits
+    do not tell (root passes every check on /proc, where nothing can be made); nothing is left behind.
+    """
     path = Path(text).expanduser()
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise argparse.ArgumentTypeError(f"{probe} is a file, not a folder; choose another folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write to {probe} (permission denied); choose another folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lenslab-probe-", dir=probe))
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write to {probe} ({err.strerror}); choose another folder") from None
     return path

@@ -10,18 +10,20 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
+from cli.args import THREADS_HELP
 from cluster.attribution import CHOSEN_RANK, CHOSEN_ROUNDS, OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
 from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.impair import make_eval_set
+from cluster.inputs import select_split, topics_of
 from cluster.plots import write_sweep_html
-from cluster.spec import load_cluster, save_cluster
+from cluster.spec import load_cluster, save_cluster, site_width
 from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
                            sweep_means)
 from engine.devices import add_device_args
-from engine.interventions import IMPAIR_SITES
+from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
 from ray_sweeps.args import add_ray_args, wants_ray
 
@@ -57,6 +59,15 @@ def _flag(parse):
     return check
 
 
+def _modes(text: str) -> tuple[str, ...]:
+    """``--modes noise,scale``: impairment modes, checked before the model loads."""
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in modes if m not in IMPAIR_MODES]
+    if bad or not modes:
+        raise ClusterError(f"unknown or no modes {bad}; use some of {', '.join(IMPAIR_MODES)}")
+    return modes
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     """``--seeds 0,1,2`` as integers (at most 1000 of them, each from 0 to 2**32 - 1)."""
     how = "write whole numbers from 0 to 4294967295 separated by commas, e.g. 0,1"
@@ -81,7 +92,10 @@ def load_engine(args: argparse.Namespace):
 
 def cmd_find(args: argparse.Namespace) -> None:
     """Find clusters and write one JSON file per cluster."""
-    engine, prompts = load_engine(args), load_keyword_prompts(Path(args.prompts))
+    prompts = load_keyword_prompts(Path(args.prompts))
+    engine = load_engine(args)
+    if args.method in TOPIC_METHODS:
+        check_percent(args.percent, site_width(engine.spec, args.site))
     with progress_bar("reading activations") as progress:
         if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
@@ -97,6 +111,13 @@ def cmd_find(args: argparse.Namespace) -> None:
         path = save_cluster(cluster, Path(args.out) / f"{name}.json")
         counts = " ".join(str(c) for c in cluster.counts(engine.spec.n_layers))
         print(f"{name:<16}{cluster.topic or '-':<12}{cluster.size:>6}  {counts}   -> {path}")
+
+
+def check_percent(percent: float, width: int) -> None:
+    """``--percent`` must choose at least one of a layer's ``width`` units (it rounds to whole units)."""
+    if width * percent / 100 < 0.5:
+        raise ClusterError(f"--percent {percent:g} selects no unit of a layer of {width} units; pass at least "
+                           f"{50 / width:.3g} (one unit per layer)")
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -121,14 +142,20 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Run (or resume) a sweep, then write the CSV's plot and print the specificity."""
+    topics = topics_of(select_split(load_keyword_prompts(Path(args.prompts)), _split(args.split)))
+    if args.target and args.target not in topics:
+        raise ClusterError(f"--target {args.target!r} is not a topic of the {args.split} prompts; "
+                           f"choose one of {', '.join(topics)}")
+    if not Path(args.cluster).is_file():
+        raise ClusterError(f"--cluster {args.cluster} is not a file; pass a cluster JSON, e.g. "
+                           "assets/demo/clusters/athlete.json")
+    spec = SweepSpec(modes=args.modes, intensities=args.intensities,
+                     seeds=args.seeds, samples=args.samples, baseline=not args.no_baseline, chunk=args.chunk)
     engine = load_engine(args)
     cluster = load_cluster(args.cluster, engine)
     if args.site and args.site != cluster.site:
         raise ClusterError(f"cluster {cluster.name!r} holds {cluster.site} units, not {args.site} units; "
                            f"find a cluster at that site with `python -m cluster find --site {args.site}`")
-    spec = SweepSpec(modes=tuple(args.modes.split(",")), intensities=args.intensities,
-                     seeds=args.seeds, samples=args.samples,
-                     baseline=not args.no_baseline)
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
@@ -136,8 +163,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if wants_ray(args):
             ran = _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress)
         else:
-            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
-                                    chunk=args.chunk)
+            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
             ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
     rows = read_rows(csv_path)
     target = args.target or cluster.topic
@@ -145,6 +171,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"{ran} new points; {len(rows)} rows in {csv_path}; plot in {html_path}")
     if target in evalset.topics and len(evalset.topics) > 1:
         print_specificity(rows, spec.modes, target)
+    else:
+        print(f"no specificity table: it needs the target topic ({target or 'none: pass --target'}) among "
+              f"two or more topics of the prompts ({', '.join(evalset.topics)})")
 
 
 def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> int:
@@ -152,8 +181,7 @@ def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> i
     from ray_sweeps.args import engine_pool
 
     with engine_pool(args, engine) as pool:
-        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec),
-                               chunk=args.chunk)
+        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
         return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 
@@ -177,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="model folder or Hugging Face name in the local cache")
     common.add_argument("--prompts", required=True, help="folder holding keywords.jsonl")
-    common.add_argument("--threads", type=whole(0, 1024, 1), default=0,
-                        help="torch threads (default: torch's choice; 1 is fastest for small models on a busy machine)")
+    common.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
     add_device_args(common)
     find = sub.add_parser("find", parents=[common], help="find clusters and save them as JSON")
     find.add_argument("--out", required=True, type=out_folder, help="folder for the <name>.json cluster files")
@@ -210,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", parents=[common], help="impairment curves to CSV + HTML (resumable)")
     sweep.add_argument("--cluster", required=True, help="cluster JSON file")
     sweep.add_argument("--out", required=True, type=out_folder, help="folder for <cluster>-sweep.csv and .html")
-    sweep.add_argument("--modes", default="noise,negative_noise,scale")
+    sweep.add_argument("--modes", default="noise,negative_noise,scale", type=_flag(_modes),
+                       help=f"comma list of {', '.join(IMPAIR_MODES)}")
     sweep.add_argument("--intensities", default="0:2:0.1", type=_flag(parse_intensities),
                        help="start:stop:step (stop included) or a comma list")
     sweep.add_argument("--seeds", default="0", type=_flag(_seeds))

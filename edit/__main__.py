@@ -1,7 +1,12 @@
-"""``python -m edit``: see edit/cli.py."""
+"""Entry point of ``python -m edit``."""
 
 import sys
 
-from edit.cli import main
+try:
+    from edit.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C before a command runs (torch takes seconds to import): one line, as later
+    print("interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

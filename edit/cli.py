@@ -10,9 +10,11 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, finite, load_engine, out_folder, parse, run_command, whole
+from cli.args import THREADS_HELP
 from cluster.errors import ClusterError
 from cluster.sweep import parse_intensities
 from edit.cases import RELATIONS, EditCase, case_for, demo_cases, demo_texts
+from edit.errors import EditSpecError
 from edit.job import CSV_NAME, run_edit_job
 from edit.methods import apply_edit
 from edit.report import format_table, scores_line, summarise
@@ -47,7 +49,7 @@ def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--intensities", default="0:6:1", type=parse_floats,
                    help="start:stop:step (stop included) or a list")
     p.add_argument("--samples", type=whole(1, 1024, 8), default=8, help="noise draws per run")
-    p.add_argument("--threads", type=whole(1, 1024, 1), default=None, help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,9 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    if args.threads is not None:
+    if args.threads:
         torch.set_num_threads(args.threads)
     return load_engine(args.model)
+
+
+def check_rank(engine, args) -> None:
+    """``--rank`` (of a low-rank edit) must fit the layer's output weights ``(d_mlp, d_model)``, for every method."""
+    most = min(engine.spec.d_mlp, engine.spec.d_model)
+    if args.rank > most:
+        raise EditSpecError(f"--rank {args.rank} is above this model's MLP output weights' rank ({engine.spec.d_mlp} x "
+                            f"{engine.spec.d_model}); pass --rank from 1 to {most}")
+
+
+def check_clusters(folder: str, cases: Sequence[EditCase]) -> None:
+    """``--clusters`` must be a folder holding a ``<topic>.json`` for some case's topic (else every curve is empty)."""
+    if not folder:
+        return
+    if not Path(folder).is_dir():
+        raise EditSpecError(f"--clusters {folder} is not a folder; pass a folder of <topic>.json clusters, "
+                            "e.g. assets/demo/clusters, or leave it out to skip the robustness curves")
+    topics = sorted({c.topic for c in cases if c.topic})
+    if not any((Path(folder) / f"{t}.json").is_file() for t in topics):
+        raise EditSpecError(f"--clusters {folder} holds no cluster of the edited topics "
+                            f"({', '.join(topics) or 'none'}): no <topic>.json file; pass another folder")
 
 
 def _spec(args, method: str) -> EditSpec:
@@ -99,6 +122,7 @@ def _case(args, engine) -> EditCase:
 def cmd_apply(args) -> None:
     """Edit one fact and print its rows, scores and (with --cluster) robustness."""
     engine = _load(args)
+    check_rank(engine, args)
     case = _case(args, engine)
     keys, heldout = demo_texts(args.model, args.heldout)
     result = apply_edit(engine, case.fact, _spec(args, args.method), keys)
@@ -121,9 +145,11 @@ def cmd_apply(args) -> None:
 
 def cmd_sweep(args) -> None:
     """Run or resume a sweep and print the per-method table."""
-    engine = _load(args)
     cases = demo_cases(args.n, args.seed, Path(args.prompts), tuple(r for r in args.relations.split(",") if r))
+    check_clusters(args.clusters, cases)
     specs = method_specs([m for m in args.methods.split(",") if m], _spec(args, "rank_one"))
+    engine = _load(args)
+    check_rank(engine, args)
     settings = SweepSettings(args.mode, args.intensities, args.samples, args.seed,
                              clusters=args.clusters)
     keys, heldout = demo_texts(args.model, args.heldout)

@@ -7,20 +7,29 @@
     result = decode_heads(eng, lenses, "The founder of Zentrix was born in", target=" Marlow")
 """
 
-from lens.decode import (HeadLensResult, LogitLensResult, PatternResult, attention_pattern, decode_heads,
-                         decode_layer, decode_logit_lens, load_lenses, logit_lens, resolve_target, topk_stats)
-from lens.errors import LensError, LensFormatError, LensImportError, LensMismatch
-from lens.evaluate import EvalResult, evaluate_lenses
-from lens.header import LensHeader, read_header
-from lens.lenses import KINDS, Lens, LogitLens, params_per_head
-from lens.original import import_original
-from lens.storage import LensSet, ModuleLens
-from lens.train import train_lenses
+from importlib import import_module
 
-__all__ = [
-    "EvalResult", "HeadLensResult", "KINDS", "Lens", "LensError", "LensFormatError", "LensHeader",
-    "LensImportError", "LensMismatch", "LensSet", "LogitLens", "LogitLensResult", "ModuleLens",
-    "PatternResult", "attention_pattern", "decode_heads", "decode_layer", "decode_logit_lens",
-    "evaluate_lenses", "import_original", "load_lenses", "logit_lens", "params_per_head", "read_header",
-    "resolve_target", "topk_stats", "train_lenses",
-]
+# Where each public name lives; imported lazily (see ``__getattr__``).
+_FROM = {
+    "lens.decode": ["HeadLensResult", "LogitLensResult", "PatternResult", "attention_pattern", "decode_heads",
+                    "decode_layer", "decode_logit_lens", "load_lenses", "logit_lens", "resolve_target",
+                    "topk_stats"],
+    "lens.errors": ["LensError", "LensFormatError", "LensImportError", "LensMismatch"],
+    "lens.evaluate": ["EvalResult", "evaluate_lenses"],
+    "lens.header": ["LensHeader", "read_header"],
+    "lens.lenses": ["KINDS", "Lens", "LogitLens", "params_per_head"],
+    "lens.original": ["import_original"],
+    "lens.storage": ["LensSet", "ModuleLens"],
+    "lens.train": ["train_lenses"],
+}
+_WHERE = {name: module for module, names in _FROM.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    """Import a public name on first use, so ``python -m lens`` starts, and answers Ctrl-C, before torch loads."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

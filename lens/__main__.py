@@ -2,6 +2,11 @@
 
 import sys
 
-from lens.cli import main
+try:
+    from lens.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C before a command runs (torch takes seconds to import): one line, as later
+    print("interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -20,9 +20,16 @@ from lens.errors import LensDataError, LensSpecError
 def read_texts(path: Path) -> list[str]:
     """Non-blank lines of a UTF-8 text file, one document per line."""
     path = Path(path)
+    if path.is_dir():
+        raise LensDataError(f"--data {path} is a folder, not a file; pass --data FILE (one document per line)")
     if not path.is_file():
-        raise LensDataError(f"training text {path} does not exist; pass --data FILE (one document per line)")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raise LensDataError(f"--data {path} does not exist; pass --data FILE (one document per line)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise LensDataError(f"--data {path} is not UTF-8 text (byte {err.start} cannot be read); pass a UTF-8 "
+                            "text file, one document per line") from None
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def split_holdout(texts: Sequence[str], holdout: float = 0.05) -> tuple[list[str], list[str]]:

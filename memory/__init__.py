@@ -5,21 +5,28 @@ memory text's unique tokens, unnormalised, added at all positions of layer L,
 swept over layers and scales 1..15.
 """
 
-from memory.build import MEMORY_SOURCES, MemorySpec, build_memory, memory_token_ids
-from memory.errors import MemorySpecError, SweepResumeError
-from memory.evaluate import (RepairReport, RepairStats, choose_layer_scale, format_report, leave_one_out,
-                             repair_check, repair_stats, two_hop_cases)
-from memory.inject import InjectionResult, InjectionSpec, inject_memory
-from memory.job import run_sweep_job
-from memory.plots import plot_injection_effect, plot_layer_scale_heatmap, plot_repair_scatter, plot_top_tokens
-from memory.sweep import LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
+from importlib import import_module
 
-__all__ = [
-    "MEMORY_SOURCES", "MemorySpec", "build_memory", "memory_token_ids",
-    "MemorySpecError", "SweepResumeError",
-    "RepairReport", "RepairStats", "choose_layer_scale", "format_report", "leave_one_out", "repair_check", "repair_stats", "two_hop_cases",
-    "InjectionResult", "InjectionSpec", "inject_memory",
-    "run_sweep_job",
-    "plot_injection_effect", "plot_layer_scale_heatmap", "plot_repair_scatter", "plot_top_tokens",
-    "LayerScaleSweep", "SweepCase", "SweepSpec", "sweep_layer_scale",
-]
+# Where each public name lives; imported lazily (see ``__getattr__``).
+_FROM = {
+    "memory.build": ["MEMORY_SOURCES", "MemorySpec", "build_memory", "memory_token_ids"],
+    "memory.errors": ["MemorySpecError", "SweepResumeError"],
+    "memory.evaluate": ["RepairReport", "RepairStats", "choose_layer_scale", "format_report", "leave_one_out",
+                        "repair_check", "repair_stats", "two_hop_cases"],
+    "memory.inject": ["InjectionResult", "InjectionSpec", "inject_memory"],
+    "memory.job": ["run_sweep_job"],
+    "memory.plots": ["plot_injection_effect", "plot_layer_scale_heatmap", "plot_repair_scatter",
+                     "plot_top_tokens"],
+    "memory.sweep": ["LayerScaleSweep", "SweepCase", "SweepSpec", "sweep_layer_scale"],
+}
+_WHERE = {name: module for module, names in _FROM.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    """Import a public name on first use, so ``python -m memory`` starts, and answers Ctrl-C, before torch loads."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -12,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
-from cli.args import MAX_ITEMS
+from cli.args import THREADS_HELP, UsageError, read_range
 from engine.devices import add_device_args
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
@@ -20,38 +19,17 @@ from memory.evaluate import (answers_top1, format_report, format_stats, repair_c
                              split_prompts, two_hop_cases)
 from memory.inject import InjectionSpec, inject_memory
 from memory.job import CSV_NAME, run_sweep_job
-from memory.sweep import LayerScaleSweep, SweepSpec, pool_compute
+from memory.sweep import CHUNK, LayerScaleSweep, SweepSpec, pool_compute
 from ray_sweeps.args import add_ray_args, wants_ray
 
 
 def parse_range(text: str, kind: type) -> tuple:
-    """"1:15:1" (inclusive end), "1,2,4" or "3" -> a tuple of ``kind``; at most ``MAX_ITEMS`` values,
-    counted before any is built, and every one finite."""
-    how = "write start:stop[:step] (stop included) or a list like 1,2,4"
+    """"1:15:1" (stop included), "1,2,4" or "3" -> a tuple of ``kind`` (:func:`cli.args.read_range`,
+    the reader of every range flag); MemorySpecError if unreadable."""
     try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) > 3 or not all(math.isfinite(p) for p in parts):
-                raise ValueError
-            start, stop = parts[0], parts[1]
-            step = parts[2] if len(parts) > 2 else 1.0
-            if step <= 0:
-                raise ValueError
-            n = int(round((stop - start) / step)) + 1
-            if n > MAX_ITEMS:
-                raise MemorySpecError(f"{text!r} names {n} values; at most {MAX_ITEMS}: use a larger step")
-            return tuple(kind(round(start + i * step, 10)) for i in range(max(n, 0)))
-        parts = [p for p in text.split(",") if p.strip()]
-        if len(parts) > MAX_ITEMS:
-            raise MemorySpecError(f"{text[:40]!r}... names {len(parts)} values; at most {MAX_ITEMS}")
-        values = tuple(kind(p) for p in parts)
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError
-        return values
-    except (ValueError, OverflowError) as err:
-        if isinstance(err, MemorySpecError):
-            raise
-        raise MemorySpecError(f"cannot read {text[:40]!r}; {how}") from None
+        return read_range(text, kind)
+    except UsageError as err:
+        raise MemorySpecError(str(err)) from None
 
 
 def parse_positions(text: str):
@@ -69,6 +47,13 @@ def _flag(parse):
     return check
 
 
+def _memories(text: str) -> tuple[str, ...]:
+    labels = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not labels or not set(labels) <= {"bridge", "control"}:
+        raise MemorySpecError("write bridge, control or bridge,control")
+    return labels
+
+
 def _layers_flag(text: str):
     return text if text == "all" else parse_range(text, int)
 
@@ -83,8 +68,7 @@ def _add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalise", action="store_true", help="rescale the memory to unit norm before the scale")
     p.add_argument("--positions", default="all", type=_flag(parse_positions),
                    help="all (the paper), last, or a list like 0,-1")
-    p.add_argument("--threads", type=whole(0, 1024, 1), default=None,
-                   help="torch CPU threads (1 is fastest for tiny models)")
+    p.add_argument("--threads", type=whole(0, 1024, 1), default=1, help=THREADS_HELP)
     add_device_args(p)
 
 
@@ -99,9 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--layers", default="all", type=_flag(_layers_flag), help="all, or e.g. 0:3 or 1,2")
     sw.add_argument("--scales", default="1:15:1", type=_flag(_scales_flag),
                     help="start:stop[:step], stop included, or a list")
-    sw.add_argument("--memories", default="bridge,control", help="which entity to inject: bridge, control or both")
+    sw.add_argument("--memories", default="bridge,control", type=_flag(_memories),
+                    help="which entity to inject: bridge, control or both")
     sw.add_argument("--only-wrong", action="store_true", help="keep only prompts whose answer is not top-1")
     sw.add_argument("--out", required=True, type=out_folder, help="output folder; rerun with the same folder to resume")
+    sw.add_argument("--chunk", type=whole(1, 10_000, CHUNK), default=CHUNK,
+                    help="cells of one prompt per batch and per Ray task, cut from its layer x scale grid at fixed "
+                         "boundaries (part of the sweep's identity)")
     add_ray_args(sw)
     inj = sub.add_parser("inject", help="inject one memory into one prompt and print the answer's probability")
     _add_recipe(inj)
@@ -121,12 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _spec(args) -> SweepSpec:
     layers = None if args.layers == "all" else args.layers
     return SweepSpec(layers=layers, scales=args.scales, source=args.source, normalise=args.normalise,
-                     positions=args.positions)
+                     positions=args.positions, chunk=getattr(args, "chunk", CHUNK))
 
 
 def _load(args):
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     return load_engine(args.model, device=args.device, dtype=args.dtype)
 
 
@@ -151,12 +139,13 @@ def summarise(sweep: LayerScaleSweep) -> str:
 
 def cmd_sweep(args) -> None:
     """Run or resume a sweep and print its summary."""
-    engine, prompts = _load(args), _prompts(args)
+    prompts, labels = _prompts(args), args.memories
     if args.split != "all":
         prompts = split_prompts(prompts, args.split)
+    engine = _load(args)
     if args.only_wrong:
         prompts = [p for p in prompts if not answers_top1(engine, p.prompt, p.answer)]
-    cases = two_hop_cases(prompts, tuple(m for m in args.memories.split(",") if m))
+    cases = two_hop_cases(prompts, labels)
     with tqdm(total=1, desc="memory sweep", unit="run") as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

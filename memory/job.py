@@ -1,16 +1,15 @@
 """A sweep as a resumable job: every measured cell is appended to a CSV, so an interrupted run picks up where it stopped.
 
 An output folder holds ``sweep.json`` (what was swept: model fingerprint,
-spec, a digest of the cases), ``sweep.csv`` (one row per case x layer x scale)
-and ``heatmap*.html``. Resuming with other settings is refused, not mixed.
+precision, device kind, spec with its chunk size, a digest of the cases), ``sweep.csv``
+(one row per case x layer x scale, with its precision) and ``heatmap*.html``. Resuming
+with other settings is refused, not mixed, and checked before anything is written.
 The folder is locked while the sweep runs, each row is flushed as it is
 written, and a torn last line is dropped on resume (see :mod:`sweepio`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -20,26 +19,25 @@ from engine.engine import Engine
 from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
-from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, resolve_grid,
-                          sweep_layer_scale)
+from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, check_cases,
+                          resolve_grid, sweep_layer_scale)
 from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity
+from sweepio.meta import check_identity, digest, engine_identity, write_identity
 
 log = logging.getLogger(__name__)
 
 CSV_NAME = "sweep.csv"
 META_NAME = "sweep.json"
-COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "p_before", "p_after", "gain")
+COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "dtype", "p_before", "p_after", "gain")
 
 
 def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
-    """What makes two sweeps the same job: model fingerprint, resolved grid, recipe and a digest of the cases."""
+    """What makes two sweeps the same job: the engine (model, precision, device kind, threads), the resolved
+    grid, the recipe (with its chunk size) and a digest of the cases (the prompts after --split, --only-wrong)."""
     layers, scales = resolve_grid(engine, spec)
-    digest = hashlib.sha256(json.dumps([asdict(c) for c in cases], sort_keys=True).encode()).hexdigest()
     recipe = asdict(spec) | {"layers": list(layers), "scales": list(scales)}
-    if isinstance(recipe["positions"], tuple):
-        recipe["positions"] = list(recipe["positions"])
-    return {"model": engine.spec.fingerprint, "spec": recipe, "n_cases": len(cases), "cases_sha256": digest}
+    return engine_identity(engine) | {"spec": recipe, "n_cases": len(cases),
+                                      "cases_sha256": digest([asdict(c) for c in cases])}
 
 
 def _parse_row(row: dict) -> tuple[CellKey, float] | None:
@@ -65,24 +63,30 @@ def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, o
                   progress: Progress | None = None, compute: Compute | None = None) -> LayerScaleSweep:
     """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done.
 
+    Every argument is checked, and a folder of another sweep refused, before anything is written.
     While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
     ``compute`` (default: batched, in this process; ``pool_compute`` runs on Ray workers); this
     process writes every row.
     """
     out = Path(out)
     identity = sweep_identity(engine, cases, spec)
+    check_cases(engine, cases, spec)
+    path = out / CSV_NAME
+    check_identity(out, identity, META_NAME, SweepResumeError, rows=path)
+    read_rows(path, COLUMNS)
     with OutputLock(out):
-        check_identity(out, identity, META_NAME, SweepResumeError)
-        path = out / CSV_NAME
+        check_identity(out, identity, META_NAME, SweepResumeError, rows=path)
         done, rows = read_done_cells(path)
         if done:
             log.info("resuming %s: %d cell(s) already measured", path, len(done))
+        write_identity(out, identity, META_NAME)
         rewrite_rows(path, COLUMNS, rows)
         with RowAppender(path, COLUMNS) as writer:
             def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
                 gain = gain_ratio(p_before, p_after)
-                writer.write(asdict(case) | dict(layer=layer, scale=scale, p_before=repr(float(p_before)),
-                                                 p_after=repr(float(p_after)), gain=repr(float(gain))))
+                writer.write(asdict(case) | dict(layer=layer, scale=scale, dtype=engine.spec.dtype,
+                                                 p_before=repr(float(p_before)), p_after=repr(float(p_after)),
+                                                 gain=repr(float(gain))))
 
             sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell, compute=compute)
         write_heatmaps(sweep, out)

@@ -13,10 +13,13 @@ from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
 from memory.inject import answer_token_id, check_scale, inject_at
+from sweepio.chunks import chunks_to_run
 
 Progress = Callable[[int, int], None]
 CellKey = tuple[str, int, float]
 DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in range(1, 16))
+# Cells of one case per batch, cut from its layer x scale grid at fixed boundaries (the same on resume and on Ray).
+CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,17 @@ class SweepCase:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """The grid and the memory recipe; ``layers=None`` means every layer (the paper: 0..n-1, scales 1..15)."""
+    """The grid and the memory recipe; ``layers=None`` means every layer (the paper: 0..n-1, scales 1..15).
+
+    ``chunk`` cells of a case share a batch, cut from its grid (layer-major) at fixed boundaries.
+    """
 
     layers: tuple[int, ...] | None = None
     scales: tuple[float, ...] = DEFAULT_SCALES
     source: MemorySource = "unembedding"
     normalise: bool = False
     positions: Positions = "all"
+    chunk: int = CHUNK
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,15 +113,23 @@ def resolve_grid(engine, spec: SweepSpec) -> tuple[tuple[int, ...], tuple[float,
         check_scale(scale)
     if len(set(layers)) != len(layers) or len(set(spec.scales)) != len(spec.scales):
         raise MemorySpecError(f"layers ({listing(layers)}) and scales ({listing(spec.scales)}) must not repeat")
+    if spec.chunk < 1:
+        raise MemorySpecError(f"a chunk holds at least one cell, got {spec.chunk}")
     return layers, tuple(float(s) for s in spec.scales)
 
 
-def _check_keys(cases: Sequence[SweepCase]) -> None:
+def check_cases(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> None:
+    """Refuse, before any work, cases a sweep cannot run: none, repeated keys, an answer or memory
+    the tokenizer cannot take (the engine's own error, e.g. a multi-token answer)."""
     keys = [c.key for c in cases]
-    if len(set(keys)) != len(keys):
-        raise MemorySpecError("sweep case keys must be unique; number the prompts, e.g. '3:bridge'")
     if not cases:
         raise MemorySpecError("a sweep needs at least one prompt; check the prompt file and --split")
+    if len(set(keys)) != len(keys):
+        raise MemorySpecError("sweep case keys must be unique; number the prompts, e.g. '3:bridge'")
+    for answer in sorted({c.answer for c in cases}):
+        answer_token_id(engine, answer)
+    for memory in sorted({c.memory for c in cases}):
+        build_memory(engine, memory, spec.source, spec.normalise)
 
 
 CaseCells = tuple[int, tuple[tuple[int, float], ...]]
@@ -131,7 +146,7 @@ def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], sp
 
 
 def local_compute(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
-    """Compute each case's missing cells in this process, one batch per case."""
+    """Compute each chunk of cells in this process, one batch per chunk."""
     def compute(work: list[CaseCells]):
         for c, cells in work:
             yield c, cells, case_p_after(engine, cases[c], cells, spec)
@@ -139,7 +154,7 @@ def local_compute(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> Comput
 
 
 def pool_compute(pool, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
-    """Compute each case's missing cells on a pool of engines (``ray_sweeps.EnginePool``), one task per case."""
+    """Compute each chunk of cells on a pool of engines (``ray_sweeps.EnginePool``), one task per chunk."""
     def compute(work: list[CaseCells]):
         for (c, cells), values in pool.map(_work_values, list(work), tuple(cases), spec):
             yield c, cells, values
@@ -164,19 +179,21 @@ def sweep_layer_scale(
     """Inject every case's memory at every (layer, scale) of the grid.
 
     ``known`` maps (case key, layer, scale) to an already measured p_after, so
-    a resumed sweep skips it; ``on_cell(case, layer, scale, p_before, p_after)``
+    a resumed sweep skips it (a chunk with a missing cell is recomputed whole, so every
+    cell keeps its batch and its value); ``on_cell(case, layer, scale, p_before, p_after)``
     is called once for each new cell (to persist it); ``progress(done, total)`` after each cell.
     ``compute`` (default: batched, in this process; :func:`pool_compute` runs on Ray workers).
     """
-    _check_keys(cases)
+    check_cases(engine, cases, spec)
     layers, scales = resolve_grid(engine, spec)
     known = dict(known or {})
     total = len(cases) * len(layers) * len(scales)
     p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer)).target_clean
                          for c in cases])
-    work = [(c, cells) for c, case in enumerate(cases)
-            if (cells := tuple((l, s) for l in layers for s in scales if (case.key, l, s) not in known))]
-    done = total - sum(len(cells) for _, cells in work)
+    grid = [(l, s) for l in layers for s in scales]
+    work = [(c, tuple(cells)) for c, case in enumerate(cases)
+            for cells in chunks_to_run(grid, spec.chunk, lambda cell, key=case.key: (key, *cell) in known)]
+    done = sum((case.key, *cell) in known for case in cases for cell in grid)
     for c, cells, values in (compute or local_compute(engine, cases, spec))(work):
         for (layer, scale), hit in zip(cells, values):
             if (cases[c].key, layer, scale) in known:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cli.args import positive, whole
 from ray_sweeps.pool import ModelRef, RaySettings
@@ -30,8 +31,11 @@ def ray_settings(args: argparse.Namespace) -> RaySettings:
 
 
 def model_ref(args: argparse.Namespace, engine) -> ModelRef:
-    """What every worker loads: the driver's model, on the device and in the dtype the driver's engine uses."""
-    return ModelRef(model=args.model, device=engine.spec.device, dtype=engine.spec.dtype)
+    """What every worker loads: the driver's model (a folder as an absolute path, since workers run
+    elsewhere), on the device and in the dtype the driver's engine uses."""
+    model = Path(args.model).expanduser()
+    return ModelRef(model=str(model.resolve()) if model.exists() else args.model, device=engine.spec.device,
+                    dtype=engine.spec.dtype)
 
 
 def engine_pool(args: argparse.Namespace, engine):

@@ -1,15 +1,18 @@
 """A pool of Ray actors, one per worker, each holding one Engine loaded once.
 
-The driver hands out small tasks (a chunk of sweep points, one case's cells)
-and gets the results back as they finish; it alone writes rows. When a worker
-process dies mid-task, its task goes back in the queue (Ray restarts the actor,
-which loads the model again) and another worker, or the restarted one, runs it:
-no task is lost, and since the driver keys every row, none is written twice.
+The driver hands out small tasks (a chunk of sweep points, a chunk of one case's
+cells) and gets the results back as they finish; it alone writes rows. When a worker
+process dies mid-task, its task goes back in the queue and a surviving worker runs it
+(Ray restarts the dead actor, which loads the model again; an actor that keeps dying is
+dropped): no task is lost, and since the driver keys every row, none is written twice.
+Before any actor is made, the cluster's CPUs and GPUs are checked against what the
+workers ask for, so a cluster too small is one clear error rather than a wait forever.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 # Each task may be retried this often after its worker died before the sweep gives up.
 MAX_TRIES = 4
+# A worker whose tasks fail this many times in a row (its node is gone) gets no more tasks.
+MAX_STRIKES = 2
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,11 @@ def _ray():
 
 
 def start_ray(settings: RaySettings) -> bool:
-    """Connect to ``settings.address`` or start a local cluster; True when this call started it."""
+    """Connect to ``settings.address`` or start a fresh local cluster; True when this call started it.
+
+    Without an address the cluster is always a new one for this run (``address="local"``), never a
+    ``ray start`` cluster that happens to run on the machine.
+    """
     ray = _ray()
     if ray.is_initialized():
         return False
@@ -74,7 +83,8 @@ def start_ray(settings: RaySettings) -> bool:
            "TOKENIZERS_PARALLELISM": "false"}
     try:
         if settings.address is None:
-            ray.init(num_cpus=max(1, round(settings.workers * settings.cpus)), include_dashboard=False,
+            ray.init(address="local", num_cpus=max(1, math.ceil(settings.workers * settings.cpus)),
+                     include_dashboard=False,
                      runtime_env={"env_vars": env}, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(address=settings.address, runtime_env={"env_vars": env}, log_to_driver=False,
@@ -86,6 +96,17 @@ def start_ray(settings: RaySettings) -> bool:
     return True
 
 
+def check_resources(ray, settings: RaySettings, ref: ModelRef) -> None:
+    """RaySweepError unless the cluster has the CPUs and GPUs the workers ask for, free now."""
+    total, free = ray.cluster_resources(), ray.available_resources()
+    for name, each, flag in (("CPU", settings.cpus, "--ray-cpus"), ("GPU", ref.gpus, "--device")):
+        need = settings.workers * each
+        if need and free.get(name, 0) + 1e-9 < need:
+            raise RaySweepError(f"{settings.workers} Ray workers need {need:g} {name}s but the cluster has "
+                                f"{total.get(name, 0):g} ({free.get(name, 0):g} free); lower --ray-workers "
+                                f"or {flag}, or add nodes")
+
+
 class EnginePool:
     """``settings.workers`` actors holding ``ref``'s engine; use as a context manager (it shuts Ray down if it started it)."""
 
@@ -95,6 +116,11 @@ class EnginePool:
         from ray_sweeps.worker import EngineWorker
 
         ray = _ray()
+        try:
+            check_resources(ray, settings, ref)
+        except RaySweepError:
+            self.close()
+            raise
         remote = ray.remote(max_restarts=-1, max_task_retries=2)(EngineWorker)
         self.actors = [remote.options(num_cpus=settings.cpus, num_gpus=ref.gpus).remote(
             ref.model, ref.device, ref.dtype, settings.threads) for _ in range(settings.workers)]
@@ -142,13 +168,16 @@ class EnginePool:
 
         shared = [ray.put(a) for a in args]
         queue = deque(enumerate(items))
-        tries = [0] * len(items)
+        tries, strikes = [0] * len(items), {}
         idle, running = deque(self.actors), {}
         while queue or running:
             while queue and idle:
                 index, item = queue.popleft()
                 actor = idle.popleft()
                 running[actor.call.remote(fn, item, *shared)] = (index, actor)
+            if not running:
+                raise RaySweepError("every Ray worker died; check the nodes' logs, then run the same command "
+                                    "again to resume")
             done, _ = ray.wait(list(running), num_returns=1)
             index, actor = running.pop(done[0])
             try:
@@ -157,9 +186,12 @@ class EnginePool:
                 tries[index] += 1
                 if tries[index] >= MAX_TRIES:
                     raise RaySweepError(f"a task failed {MAX_TRIES} times because its worker died: {err}") from err
-                log.warning("a worker died (%s); running its task again", type(err).__name__)
+                strikes[actor] = strikes.get(actor, 0) + 1
+                log.warning("a worker died (%s); its task goes to another worker", type(err).__name__)
                 queue.appendleft((index, items[index]))
-                idle.append(actor)
+                if strikes[actor] < MAX_STRIKES:
+                    idle.append(actor)  # behind the survivors: Ray restarts it, and it is tried last
                 continue
+            strikes[actor] = 0
             idle.append(actor)
             yield items[index], result

@@ -19,6 +19,7 @@ from test_cluster_engine import tiny_prompts
 from test_lens_original import Spec, _ckpt
 from tiny_models import SENTENCES
 from world.__main__ import main as world_main
+from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 MAINS = {"lens": lens_main, "cluster": cluster_main, "memory": memory_main, "compare": compare_main,
@@ -31,6 +32,7 @@ def places(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
     """Good inputs (model, prompts, cluster, data) and bad ones (models, output folders)."""
     root = tmp_path_factory.mktemp("cli-inputs")
     write_jsonl(root / "prompts" / "keywords.jsonl", tiny_prompts())
+    shutil.copy(DEMO_PROMPTS / "facts.jsonl", root / "prompts" / "facts.jsonl")
     write_jsonl(root / "prompts" / TWO_HOP_FILE, [TwoHopPrompt(
         "born", "The founder of Zentrix was born in", " Marlow", " Tovaren", " Zentrix", "heldout", " Melisande")])
     cluster = find_topic_clusters(Engine.load(tiny_model_dir), tiny_prompts(), 5, topics=["athlete"])["athlete"]
@@ -45,6 +47,7 @@ def places(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
     (root / "bert").mkdir()
     (root / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
     (root / "a-file").write_text("not a folder", encoding="utf-8")
+    (root / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     unwritable = "/proc/sys/lenslab-out" if os.geteuid() == 0 else str(root / "locked" / "out")
     if os.geteuid() != 0:
         (root / "locked").mkdir(mode=0o500)
@@ -52,7 +55,8 @@ def places(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
             "D": str(root / "text.txt"), "L": str(root / "lenses"), "K": str(root / "attnlens-layer-0-epoch=0.ckpt"),
             "TRUNCATED": str(truncated), "BERT": str(root / "bert"), "FILE": str(root / "a-file"),
             "UNDER_FILE": str(root / "a-file" / "sub"), "MISSING": str(root / "no-such-model"),
-            "UNWRITABLE": unwritable, "OUT": str(root / "out")}
+            "UNWRITABLE": unwritable, "OUT": str(root / "out"), "NOT_UTF8": str(root / "latin1.txt"),
+            "FOLDER": str(root / "prompts")}
 
 
 BASE = {
@@ -87,7 +91,7 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "cluster find": ("--percent", "--k", "--seed", "--threads", "--rounds"),
     "cluster describe": ("--top", "--units"),
     "cluster sweep": ("--samples", "--chunk", "--ray-workers", "--ray-cpus"),
-    "memory sweep": ("--ray-workers",),
+    "memory sweep": ("--ray-workers", "--chunk"),
     "memory inject": ("--layer", "--scale", "--threads"),
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
@@ -109,6 +113,15 @@ RANGE_FLAGS = [(cmd, flag, bad) for cmd, flag, bads in [
     ("memory sweep", "--positions", ("x", "0:1e9")),
     ("memory check", "--scales", ("nan",)),
     ("edit apply", "--intensities", ("0:1e12:1e-9", "nan", "0:inf:1", "x")),
+    ("lens train", "--data", ("NOT_UTF8", "FOLDER", "MISSING")),
+    ("lens eval", "--data", ("NOT_UTF8", "FOLDER")),
+    ("cluster sweep", "--target", ("bogus",)),
+    ("cluster sweep", "--modes", ("bogus", ",")),
+    ("memory sweep", "--memories", ("bogus",)),
+    ("cluster sweep", "--cluster", ("MISSING", "FOLDER")),
+    ("edit sweep", "--clusters", ("MISSING", "FILE", "P")),
+    ("memory sweep", "--layers", ("3:0",)),
+    ("cluster find", "--out", ("/proc/lenslab-x",)),
 ] for bad in bads] + [(cmd, "--device", bad) for cmd in ("lens eval", "cluster sweep", "memory inject",
                                                           "compare impaired") for bad in ("tpu", "cuda:99")]
 # Values only the loaded model can refuse (it has 3 layers, 32 wide, 4 x 128 MLP units).
@@ -116,6 +129,8 @@ MODEL_SIZED = [
     ("lens train", "--layers", "7", "layer"), ("lens train", "--rank", "999", "--rank"),
     ("cluster find kmeans", "--k", "5000", "k must be from 2 to"), ("memory inject", "--layer", "9", "layer 9"),
     ("memory sweep", "--layers", "0:9", "layer"), ("lens decode", "--pos", "999", "position"),
+    ("edit apply", "--rank", "4096", "--rank 4096"), ("edit sweep", "--rank", "33", "from 1 to 32"),
+    ("cluster find", "--percent", "1e-9", "selects no unit"),
 ]
 
 
@@ -171,3 +186,37 @@ def test_a_bad_k_is_refused_before_any_activation_is_read(tiny_model_dir, k):
     with pytest.raises(ClusterError, match="k must be from 2 to"):
         find_profile_clusters(Engine.load(tiny_model_dir), tiny_prompts(), k, progress=lambda d, t: calls.append(d))
     assert calls == []
+
+
+@pytest.mark.parametrize("cmd", ["cluster find", "cluster sweep", "memory sweep", "edit sweep", "lens train"])
+def test_an_unwritable_out_is_refused_before_the_model_loads(places, capsys, cmd):
+    _check(cmd, _argv(cmd, dict(places, OUT=places["UNWRITABLE"]), "--model", "MISSING"), ("--out",), capsys)
+    # The same command with a good --out fails on the model instead.
+    _check(cmd, _argv(cmd, places, "--model", "MISSING"), ("--model",), capsys)
+
+
+@pytest.mark.parametrize("text, kind, values", [
+    ("1:15:4", float, (1.0, 5.0, 9.0, 13.0)), ("0:3:2", int, (0, 2)), ("1:15", float, tuple(map(float, range(1, 16)))),
+    ("0:2:0.1", float, tuple(round(0.1 * i, 9) for i in range(21))), ("0,-1", int, (0, -1)), ("2:2:1", int, (2,)),
+])
+def test_every_range_flag_reads_stop_included_the_same_way(text, kind, values):
+    from cli.args import read_range
+    from memory.cli import parse_range
+
+    assert read_range(text, kind) == values == parse_range(text, kind)
+    if kind is float and text.count(":") == 2:
+        from cluster.sweep import parse_intensities
+
+        assert parse_intensities(text) == values
+
+
+@pytest.mark.parametrize("flag, text, values", [("--scales", "1:15:4", "1,5,9,13"), ("--layers", "0:3:2", "0,2")])
+def test_memory_sweep_ranges_run_the_values_they_name(places, tmp_path, flag, text, values):
+    from memory.job import COLUMNS, CSV_NAME
+    from sweepio import read_rows
+
+    argv = _argv("memory sweep", dict(places, OUT=str(tmp_path / "out")), flag, text)
+    assert memory_main(argv) == 0
+    column = "scale" if flag == "--scales" else "layer"
+    got = sorted({float(r[column]) for r in read_rows(tmp_path / "out" / CSV_NAME, COLUMNS).rows})
+    assert got == [float(v) for v in values.split(",")]

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from lens.storage import CHECKPOINT_FILE
 from lens.header import HEADER_FILE
 from memory.cli import main as memory_main
@@ -19,11 +21,12 @@ from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _interrupt_when(argv: list[str], ready) -> subprocess.CompletedProcess:
-    """Run ``python -m argv``, send SIGINT once ``ready()`` holds, and wait for it to end."""
+def _interrupt_when(argv: list[str], ready, module: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m argv`` (``python argv`` unless ``module``), send SIGINT once ``ready()`` holds, and wait
+    for it to end."""
     # A shell that runs the tests in the background (``cmd &``) hands its children SIGINT ignored, and
     # Python then never raises KeyboardInterrupt: the child gets the default handling a terminal gives.
-    proc = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, *(["-m"] if module else []), *argv], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
@@ -76,3 +79,37 @@ def test_ctrl_c_stops_lens_training_leaving_its_checkpoint_and_no_half_folder(ti
     done = _interrupt_when(argv, lambda: (out / CHECKPOINT_FILE).is_file())
     _assert_one_line_130(done, resumable=True)
     assert (out / CHECKPOINT_FILE).is_file() and not (out / HEADER_FILE).exists()
+
+
+# The child writes a flag file, then runs ``python -m <package>`` in-process: a Ctrl-C sent a moment after the
+# flag appears (past runpy's own few milliseconds, as a person's key press is) lands while torch is importing.
+EARLY = """
+import pathlib, runpy, sys
+sys.path.insert(0, {root!r})
+sys.argv = [{package!r}, *{argv!r}]
+pathlib.Path({flag!r}).write_text("started")
+runpy.run_module({package!r}, run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("package, argv", [
+    ("cluster", ["sweep", "--model", "MODEL", "--prompts", "x", "--cluster", "x", "--out", "OUT"]),
+    ("memory", ["sweep", "--model", "MODEL", "--prompts", "x", "--out", "OUT"]),
+    ("lens", ["train", "--model", "MODEL", "--out", "OUT"]),
+])
+def test_ctrl_c_in_the_first_second_is_one_line_not_a_traceback(tiny_model_dir, tmp_path, package, argv):
+    flag = tmp_path / "started"
+    argv = [str(tiny_model_dir) if a == "MODEL" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    script = EARLY.format(root=str(ROOT), package=package, argv=argv, flag=str(flag))
+    seen: list[float] = []
+
+    def started() -> bool:
+        if flag.is_file() and not seen:
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() - seen[0] > 0.3
+
+    done = _interrupt_when(["-c", script], started, module=False)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert lines[-1].startswith("interrupted")
+    assert not (tmp_path / "out").exists()

@@ -100,7 +100,7 @@ def fake_rows() -> list[dict[str, str]]:
             for seed in (0, 1):
                 for topic, acc in (("athlete", x if kind == "cluster" else 1.0), ("artist", 1.0)):
                     vals = dict(prob=acc, loss=1 - acc, accuracy=acc + 0.1 * seed, kl=0.0)
-                    row = dict(model="m", cluster="athlete", site="mlp_post", split="heldout", kind=kind,
+                    row = dict(model="m", dtype="float32", cluster="athlete", site="mlp_post", split="heldout", kind=kind,
                                mode="scale", intensity=repr(x), seed=str(seed), topic=topic, n_prompts="5",
                                clean_prob="1", clean_loss="0", clean_accuracy="1.05")
                     row.update({k: str(v) for k, v in vals.items()})

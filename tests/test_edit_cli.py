@@ -57,7 +57,8 @@ def test_sweep_writes_rows_resumes_and_refuses_other_settings(tmp_path, capsys):
     assert resumed[:3] == rows[:3]
     assert again.splitlines()[2:] == first.splitlines()[2:]
     assert main(SWEEP[:-2] + ["--heldout", "5", "--out", str(out)]) == 2
-    assert "choose another --out" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "different heldout_sha256, n_heldout (n_heldout: 4 there, 5 now)" in err and "another --out" in err
 
 
 def test_summary_counts_never_halving_as_robust():

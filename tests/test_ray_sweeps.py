@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 import ray
@@ -15,13 +16,15 @@ from cluster.sweep import SweepSpec, local_compute, pool_compute, read_rows, row
 from engine import Engine
 from memory import run_sweep_job
 from memory.sweep import pool_compute as memory_pool_compute
-from ray_sweeps import EnginePool, ModelRef, RaySettings
+from ray_sweeps import EnginePool, ModelRef, RaySettings, RaySweepError
 from ray_sweeps.pool import start_ray
 from test_cluster_engine import tiny_prompts
 from test_cluster_sweep import prompts_dir  # noqa: F401
 from test_memory_job import CASES, SPEC
 
 SWEEP = SweepSpec(modes=("noise", "scale"), intensities=(0.0, 0.5, 1.0, 1.5, 2.0), seeds=(0,))
+# Chunks of two points, so a sweep is far from done when a worker dies or the driver stops.
+SMALL_CHUNKS = replace(SWEEP, chunk=2)
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +78,11 @@ def test_a_killed_worker_loses_no_cell_and_duplicates_none(engine, athlete, pool
             os.kill(before[0], signal.SIGKILL)
             killed.append(before[0])
 
-    # Chunks of two points, so the sweep is far from done when the worker dies.
     path, ref = tmp_path / "ray.csv", tmp_path / "one.csv"
-    compute = pool_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
-    assert run_sweep(engine, athlete, evalset, SWEEP, path, progress=kill_once, compute=compute) == 20
-    run_sweep(engine, athlete, evalset, SWEEP, ref, compute=local_compute(engine, athlete, evalset, SWEEP, None, chunk=2))
+    compute = pool_compute(pool, athlete, evalset, SMALL_CHUNKS, None)
+    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=kill_once, compute=compute) == 20
+    run_sweep(engine, athlete, evalset, SMALL_CHUNKS, ref,
+              compute=local_compute(engine, athlete, evalset, SMALL_CHUNKS, None))
     keys = point_keys(path)
     assert len(keys) == len(set(keys)) == 20 * len(evalset.topics)
     assert sorted_lines(path) == sorted_lines(ref)
@@ -94,17 +97,17 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
         if done == 3:
             raise KeyboardInterrupt
 
-    compute = pool_compute(pool, athlete, evalset, SWEEP, None, chunk=2)
+    compute = pool_compute(pool, athlete, evalset, SMALL_CHUNKS, None)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(engine, athlete, evalset, SWEEP, path, progress=stop_after_three, compute=compute)
+        run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=stop_after_three, compute=compute)
     assert len(read_rows(path)) == 3 * len(evalset.topics)
-    assert run_sweep(engine, athlete, evalset, SWEEP, path, compute=compute) == 17
+    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, compute=compute) == 17
     keys = point_keys(path)
     assert len(keys) == len(set(keys)) == 20 * len(evalset.topics)
 
 
 def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_dir, engine, athlete, pool,  # noqa: F811
-                                                      tmp_path, capsys):
+                                                      tmp_path, capsys, monkeypatch):
     from cluster.cli import main
     from cluster.spec import save_cluster
 
@@ -112,7 +115,10 @@ def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_di
     common = ["sweep", "--model", str(tiny_model_dir), "--prompts", str(prompts_dir), "--cluster", str(cluster_file),
               "--modes", "scale", "--intensities", "0,1", "--device", "cpu", "--threads", "1"]
     assert main(common + ["--out", str(tmp_path / "one")]) == 0
-    assert main(common + ["--out", str(tmp_path / "ray"), "--ray", "--ray-cpus", "0.5"]) == 0
+    monkeypatch.chdir(tmp_path)  # the workers get the model's folder as an absolute path, whatever the driver's folder
+    relative = os.path.relpath(tiny_model_dir, tmp_path)
+    ray_args = [relative if a == str(tiny_model_dir) else a for a in common]
+    assert main(ray_args + ["--out", str(tmp_path / "ray"), "--ray", "--ray-cpus", "0.5"]) == 0
     assert "4 new points" in capsys.readouterr().out
     name = f"{athlete.name}-sweep.csv"
     assert sorted_lines(tmp_path / "ray" / name) == sorted_lines(tmp_path / "one" / name)
@@ -129,3 +135,19 @@ def test_lens_evaluation_on_ray_equals_one_process(engine, pool):
     many = evaluate_lenses_on(pool, texts, [], batch_size=4)
     assert (many.n_texts, many.n_tokens, many.names) == (one.n_texts, one.n_tokens, one.names)
     assert abs(many.kl_heads - one.kl_heads).max() < 1e-5 and abs(many.resid_kl - one.resid_kl).max() < 1e-5
+
+
+def test_a_cluster_too_small_for_the_workers_is_one_clear_error_not_a_wait(tiny_model_dir, pool):
+    with pytest.raises(RaySweepError, match=r"100 Ray workers need 50 CPUs but the cluster has .*lower --ray-workers"):
+        EnginePool(RaySettings(workers=100, cpus=0.5), ModelRef(str(tiny_model_dir)))
+
+
+def test_ray_without_an_address_starts_a_fresh_local_cluster_never_a_running_one(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # as after an unrelated `ray start` on this machine
+    assert start_ray(RaySettings(workers=3, cpus=0.5)) is True
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    start_ray(RaySettings(address="ray://head:10001"))
+    assert calls[1]["address"] == "ray://head:10001"
