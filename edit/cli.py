@@ -113,7 +113,7 @@ def _case(args, engine) -> EditCase:
     answer = engine.token_strs([int(engine.run(args.prompt).probs_mean.argmax())])[0]
     if args.prompts:
         facts = load_fact_prompts(Path(args.prompts))
-        row = next((f for f in facts if f.prompt == args.prompt.strip()), None)
+        row = next((f for f in facts if f.prompt.strip() == args.prompt.strip()), None)
         if row is not None:
             return case_for(row, args.new, facts)
     return EditCase(Fact(args.prompt, args.subject, args.new, answer))
