@@ -212,6 +212,8 @@ def judge(engine, clusters, heldout, groups, seeds, title: str) -> bool:
     intervals = held_out_intervals(engine, clusters, heldout, groups)
     print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}  {'95% interval':<14}{'random':>8}  pass", clusters,
                 results, intervals)
+    print("units per layer: " + "; ".join(f"{t} {' '.join(str(c) for c in cl.counts(engine.spec.n_layers))}"
+                                          for t, cl in clusters.items()))
     total = engine.spec.n_layers * site_width(engine.spec, next(iter(clusters.values())).site)
     size = max(c.size for c in clusters.values())
     claims = {f"every topic >= {GOAL} with random clusters <= {RANDOM_MAX}": passes(results),
