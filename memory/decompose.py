@@ -192,4 +192,18 @@ def format_decomposition(d: Decomposition) -> str:
         med, (lo, hi) = log_gain_share(full, d.gains[part])
         lines.append(f"{part:<24}: keeps {k}/{n} of the bridge's repairs ({k / max(n, 1):.0%}, {ci[0]:.0%}-{ci[1]:.0%}); "
                      f"median share of the bridge's log gain {med:.2f} ({lo:.2f}-{hi:.2f})")
+    lines += composition_claims(d)
     return "\n".join(lines)
+
+
+def composition_claims(d: Decomposition) -> list[str]:
+    """Claims about composition, each printed True or False: a variant doubles more prompts than a control,
+    their 95% Wilson intervals apart."""
+    pairs = (("bridge", "control, cos-matched, other"), ("bridge - candidates", "control (shipped)"),
+             ("bridge - candidates", "control, cos-matched, other"), ("bridge", "bridge after last block"))
+    out = []
+    for a, b in pairs:
+        sa, sb = d.stats(a), d.stats(b)
+        out.append(f"claim: {a} doubles more prompts than {b} ({sa.n_repaired} vs {sb.n_repaired} of {sa.n}), "
+                   f"95% intervals apart: {sb.repaired_ci[1] < sa.repaired_ci[0]}")
+    return out

@@ -83,3 +83,16 @@ def test_shares_count_only_the_bridges_repairs():
     assert (k, n) == (1, 2) and 0.0 < ci[0] < 0.5 < ci[1] < 1.0
     med, (lo, hi) = log_gain_share(np.array([4.0, 4.0]), np.array([2.0, 2.0]))
     assert med == pytest.approx(0.5) and lo == pytest.approx(0.5) and hi == pytest.approx(0.5)
+
+
+def test_composition_claims_hold_only_when_the_intervals_are_apart():
+    from memory.decompose import Decomposition, composition_claims
+
+    n = 40
+    gains = {v: np.full(n, 1.0) for v in VARIANTS}
+    gains["bridge"] = np.full(n, 4.0)  # every prompt doubled
+    gains["bridge after last block"] = np.r_[np.full(n - 2, 4.0), np.ones(2)]  # nearly as many
+    top1 = {v: np.zeros(n, dtype=bool) for v in VARIANTS}
+    lines = composition_claims(Decomposition(gains, top1, {}, ()))
+    assert lines[0].endswith("95% intervals apart: True")  # bridge 40 vs the other-answer control 0
+    assert lines[3].endswith("95% intervals apart: False")  # bridge 40 vs the direct path 38
