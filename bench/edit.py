@@ -9,7 +9,7 @@ object with the edit against the same prompt's learned answer without it, one pr
 side, with a 95% bootstrap interval on the median paired difference of halving intensities,
 on the own-relation cluster and on random clusters of the same per-layer counts.
 
-    python bench/edit.py [--n 50] [--layer 1] [--rank 4] [--alpha 0.5] [--intensities 0:6:1] [--target-p matched]
+    python bench/edit.py [--n 50] [--layer 1] [--rank 4] [--alpha 0.5] [--intensities 0:10:1] [--target-p matched]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.5)
     ap.add_argument("--steps", type=int, default=300, help="training budget per edit (stops at the target p)")
     ap.add_argument("--target-p", default="matched", help="'matched' (the learned facts' median p) or a number")
-    ap.add_argument("--intensities", default="0:6:1")
+    ap.add_argument("--intensities", default="0:10:1", help="noise intensities (learned facts often survive 6)")
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--heldout", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)

@@ -91,7 +91,8 @@ class PairedSummary:
 
     ``diff``: median over prompts of (edited - learned) halving intensity, ``diff_ci`` its 95% bootstrap
     interval; ``*_random`` the same under random clusters of the same per-layer counts. Halvings beyond
-    the grid (never halving) count as the grid's top (``censored`` of them, either side).
+    the grid (never halving) count as the grid's top: ``censored`` (edited, learned) of them on the own
+    cluster, ``censored_random`` on random ones.
     """
 
     label: str
@@ -105,16 +106,18 @@ class PairedSummary:
     learned_random: float
     diff_random: float
     diff_random_ci: tuple[float, float]
-    censored: int
+    censored: tuple[int, int]
+    censored_random: tuple[int, int]
 
 
-def _paired(rows: Sequence[dict], edited: str, learned: str, top: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per row, (edited, learned) halving capped at ``top``; rows where either is nan are dropped."""
+def _paired(rows: Sequence[dict], edited: str, learned: str, top: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Per row, (edited, learned) halving capped at ``top``, and how many of each were beyond it;
+    rows where either is nan are dropped."""
     e = np.array([float(r[edited]) for r in rows])
     l_ = np.array([float(r[learned]) for r in rows])
     keep = ~(np.isnan(e) | np.isnan(l_))
     e, l_ = e[keep], l_[keep]
-    censored = int((e > top).sum() + (l_ > top).sum())
+    censored = (int((e > top).sum()), int((l_ > top).sum()))
     return np.minimum(e, top), np.minimum(l_, top), censored
 
 
@@ -128,7 +131,7 @@ def paired_summaries(rows: Sequence[dict], top: float) -> list[PairedSummary]:
         out.append(PairedSummary(
             label, len(e), _median(mine, "efficacy_p"), float(np.median(e)), float(np.median(l_)),
             float(np.median(e - l_)), bootstrap_median(e - l_), float(np.median(er)), float(np.median(lr)),
-            float(np.median(er - lr)), bootstrap_median(er - lr), cens + cens_r))
+            float(np.median(er - lr)), bootstrap_median(er - lr), cens, cens_r))
     return out
 
 
@@ -139,12 +142,14 @@ def _ci(ci: tuple[float, float]) -> str:
 def format_paired(summaries: Sequence[PairedSummary], mode: str = "noise") -> str:
     """A Markdown table: per method, the paired halving figures on the own-relation cluster and on random ones."""
     lines = [f"| method | pairs | p(new) after the edit (median) | {mode} halving: edited | learned | "
-             "median paired difference (95% CI) | random clusters: edited | learned | paired difference (95% CI) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "median paired difference (95% CI) | never halved: edited / learned | random clusters: edited | learned | "
+             "paired difference (95% CI) | never halved |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
         lines.append(f"| {s.label} | {s.n} | {s.p_trained:.3f} | {s.halving_edited:.2f} | {s.halving_learned:.2f} | "
-                     f"{s.diff:+.2f} ({_ci(s.diff_ci)}) | {s.edited_random:.2f} | {s.learned_random:.2f} | "
-                     f"{s.diff_random:+.2f} ({_ci(s.diff_random_ci)}) |")
+                     f"{s.diff:+.2f} ({_ci(s.diff_ci)}) | {s.censored[0]} / {s.censored[1]} | {s.edited_random:.2f} | "
+                     f"{s.learned_random:.2f} | {s.diff_random:+.2f} ({_ci(s.diff_random_ci)}) | "
+                     f"{s.censored_random[0]} / {s.censored_random[1]} |")
     return "\n".join(lines)
 
 

@@ -37,7 +37,7 @@ def test_pairs_are_per_prompt_and_censored_at_the_grid_top():
     (s,) = paired_summaries(rows, top=6.0)
     assert s.n == 3  # the nan pair is dropped, both sides alike
     assert s.diff == pytest.approx(0.0)  # differences -1, 0, +1 (inf counts as 6)
-    assert s.censored == 1 and s.diff_ci[0] <= s.diff <= s.diff_ci[1]
+    assert s.censored == (1, 0) and s.diff_ci[0] <= s.diff <= s.diff_ci[1]
 
 
 def test_learned_under_random_clusters_is_reported_beside_edited():
