@@ -34,21 +34,24 @@ def choose_lr(lrs: tuple[float, ...], probe: Callable[[float], float]) -> tuple[
 
 
 def rate_above(lrs: tuple[float, ...]) -> float:
-    """The next rate above the grid, one grid step up (the ratio of its two largest rates; x3 for one rate)."""
-    top = sorted(lrs)
-    return top[-1] * (top[-1] / top[-2] if len(top) > 1 else 3.0)
+    """The next rate above a grid of two or more, one grid step up (the ratio of its two largest rates)."""
+    if len(set(lrs)) < 2:
+        raise LensSpecError(f"a rate above the grid needs a grid of two rates or more, got {lrs}")
+    top = sorted(set(lrs))
+    return top[-1] * top[-1] / top[-2]
 
 
 def rates_to_train(lr: float | None, kind: str, lrs: tuple[float, ...], above_grid: bool,
                    probe: Callable[[float], float]) -> tuple[float, ...]:
     """The rates to train to their own stop: ``lr`` if given; else the probes' choice among ``lrs``, plus the
-    rate above when the choice is the grid's largest (and ``above_grid``); with no ``lrs``, ``DEFAULT_LR``."""
+    rate above when the choice is the largest of a grid of several (and ``above_grid``; one rate is a
+    pinned choice, not a grid); with no ``lrs``, ``DEFAULT_LR``."""
     if lr is not None:
         return (lr,)
     if not lrs:
         return (DEFAULT_LR[kind],)
     chosen = lrs[0] if len(lrs) == 1 else choose_lr(lrs, probe)[0]
-    if above_grid and chosen == max(lrs):
+    if above_grid and len(set(lrs)) > 1 and chosen == max(lrs):
         log.info("learning rate %g is the grid's largest: %g is trained to its stop too", chosen, rate_above(lrs))
         return chosen, rate_above(lrs)
     return (chosen,)

@@ -83,6 +83,7 @@ def test_both_kinds_follow_one_rule_with_the_above_grid_check():
         assert rates_to_train(None, kind, LR_GRID, True, top.__getitem__) == (1e-2, rate_above(LR_GRID))
         assert rates_to_train(None, kind, LR_GRID, True, middle.__getitem__) == (3e-3,)
         assert rates_to_train(5e-4, kind, LR_GRID, True, top.__getitem__) == (5e-4,)
+        assert rates_to_train(None, kind, (1e-2,), True, top.__getitem__) == (1e-2,)  # one rate: pinned, no grid
     assert rate_above((1e-3, 3e-3, 1e-2)) == pytest.approx(1e-2 * 1e-2 / 3e-3)
 
 
@@ -90,3 +91,14 @@ def test_the_world_recipe_pins_no_rate():
     from world.config import AssetsConfig
 
     assert AssetsConfig().lens_lrs == LR_GRID and len(LR_GRID) > 1
+
+
+def test_training_keeps_the_rate_above_the_grid_when_it_converges_lower(eng, tmp_path):
+    """Probes pick the grid's top (1e-6); the rate above (1e-5) moves the lens further in the same steps and wins."""
+    from lens import train_lenses
+    from lens.train import Convergence
+
+    converge = Convergence(lrs=(1e-7, 1e-6), every=10, patience=2, probe_steps=10)
+    lenses = train_lenses(eng, TEXTS * 3, tmp_path, kind="full", layers=[0], steps=20, batch_size=8,
+                          progress=lambda *a: None, converge=converge)
+    assert lenses.header.lr == pytest.approx(1e-5)
