@@ -12,9 +12,15 @@ setting, found on all of train, are judged once on held-out, each with a 95% boo
 interval that resamples entities (or comment phrases), not prompts. Last, the noise curve
 of each (the research note's finding A).
 
-    python bench/cluster.py [--method attribution|selectivity] [--percents 1,2,3,4,5]
-                            [--objectives logit,logprob,contrast] [--ranks mean,balanced,specific]
-                            [--rounds 1,2,4,8] [--clusters DIR]
+Attribution clusters are allocated per layer (the same share of each layer) or globally (the
+same budget across layers, by attribution score, in every round); validation chooses between
+them like any other setting, and both are judged on held-out side by side, each against random
+clusters drawn with its own per-layer counts. The grid was frozen before held-out was looked at
+(GRID_RECORD, with its date); any setting a run adds beyond it is printed as such.
+
+    python bench/cluster.py [--method attribution|selectivity] [--percents 2,3]
+                            [--objectives logit] [--ranks mean,balanced] [--rounds 4,8]
+                            [--allocations per-layer,global] [--clusters DIR]
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster import impairment_curves, impairs, load_cluster, make_eval_set, random_cluster, score  # noqa: E402
-from cluster.attribution import (OBJECTIVES, RANKS, answer_attributions,  # noqa: E402
-                                 attribution_clusters_from_scores, check_method, check_rounds)
+from cluster.attribution import (ALLOCATIONS, answer_attributions,  # noqa: E402
+                                 attribution_clusters_from_scores, check_allocation, check_method, check_rounds)
 from cluster.curves import specificity_interval  # noqa: E402
 from cluster.find import provenance, topic_clusters_from_acts  # noqa: E402
 from cluster.impair import metric_index, prompt_scores, score_batch  # noqa: E402
@@ -44,6 +50,12 @@ from promptsets.schema import load_keyword_prompts  # noqa: E402
 TOPICS = ("athlete", "artist", "company", "toxic")
 NOISE = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 GOAL, RANDOM_MAX = 0.3, 0.05
+BUDGET = 3.0  # percent of all MLP units the goal allows
+# The grid as it was frozen before held-out was judged with it (the defaults below); a run with
+# settings beyond it prints them as added after held-out was last judged.
+GRID_RECORD = {"frozen": "2026-12-07", "held_out_judged": "2026-12-07", "percents": (2.0, 3.0),
+               "objectives": ("logit",), "ranks": ("mean", "balanced"), "rounds": (4, 8),
+               "allocations": ALLOCATIONS}
 
 
 def specificity_at_zero(engine, clusters, evalset, baseline_seeds) -> dict[str, tuple[float, float]]:
@@ -87,11 +99,12 @@ def finder(engine, prompts, method: str, prompt_set: str, objective: str = "logi
 
         def attribute(zeroed):
             return answer_attributions(engine, prompts, objective=objective, zeroed=zeroed)
-        return lambda percent, rank="mean", rounds=1: attribution_clusters_from_scores(
+        return lambda percent, rank="mean", rounds=1, allocate="per-layer": attribution_clusters_from_scores(
             first, labels, percent, TOPICS, rank=rank, answers=answers, objective=objective, rounds=rounds,
-            attribute=attribute, **where)
+            attribute=attribute, allocate=allocate, **where)
     acts = last_position_acts(engine, prompts)
-    return lambda percent, rank=None, rounds=1: topic_clusters_from_acts(acts, labels, percent, TOPICS, **where)
+    return lambda percent, rank=None, rounds=1, allocate="per-layer": topic_clusters_from_acts(
+        acts, labels, percent, TOPICS, **where)
 
 
 def passes(results: dict[str, tuple[float, float]]) -> bool:
@@ -107,30 +120,42 @@ def print_table(title: str, clusters, results, intervals) -> None:
               f"{s >= GOAL and r <= RANDOM_MAX}")
 
 
-def choose_setting(engine, fit, val, method, percents, settings, seeds) -> tuple[float, str, str, int]:
-    """(percent, objective, rank, rounds): the smallest percent at which a setting's clusters (found on ``fit``) pass on
+Setting = tuple[str, str, int, str]  # objective, rank, rounds, allocation
+
+
+def added_settings(percents, settings: list[Setting]) -> list[str]:
+    """The settings of this run that the frozen grid (``GRID_RECORD``) did not hold, as printable names."""
+    g = GRID_RECORD
+    out = [f"{p:g}%" for p in percents if p not in g["percents"]]
+    out += [f"{o}/{r}/{n}/{a}" for o, r, n, a in settings
+            if o not in g["objectives"] or r not in g["ranks"] or n not in g["rounds"] or a not in g["allocations"]]
+    return out
+
+
+def choose_setting(engine, fit, val, method, percents, settings: list[Setting], seeds) -> tuple[float, Setting]:
+    """(percent, setting): the smallest percent at which a setting's clusters (found on ``fit``) pass on
     ``val``, the first such setting in ``settings`` order; else the best mean specificity over all."""
     finders = {o: finder(engine, fit, method, "keywords:train minus validation", o)
-               for o in dict.fromkeys(o for o, _, _ in settings)}
+               for o in dict.fromkeys(o for o, _, _, _ in settings)}
     evalset = make_eval_set(engine, val, None)
     best, best_score = None, -np.inf
     print(f"\nvalidation ({len(val)} prompts carved from train; clusters found on the other {len(fit)})")
-    print(f"{'percent':>8}{'setting':>18}{'topic':>10}{'units':>7}{'spec':>8}{'random':>8}  pass")
+    print(f"{'percent':>8}{'setting':>28}{'topic':>10}{'units':>7}{'spec':>8}{'random':>8}  pass")
     for percent in percents:
-        for objective, rank, rounds in settings:
+        for objective, rank, rounds, allocate in settings:
             t0 = time.perf_counter()
-            clusters = finders[objective](percent, rank, rounds)
+            clusters = finders[objective](percent, rank, rounds, allocate)
             results = specificity_at_zero(engine, clusters, evalset, seeds)
-            name = f"{objective}/{rank}/{rounds}" if method == "attribution" else method
+            name = f"{objective}/{rank}/{rounds}/{allocate}" if method == "attribution" else method
             for topic, (s, r) in results.items():
-                print(f"{percent:>8g}{name:>18}{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  "
+                print(f"{percent:>8g}{name:>28}{topic:>10}{clusters[topic].size:>7}{s:>8.3f}{r:>8.3f}  "
                       f"{s >= GOAL and r <= RANDOM_MAX}")
             mean = float(np.mean([s for s, _ in results.values()]))
             print(f"{'':>8}all pass: {passes(results)}   mean {mean:.3f}   ({time.perf_counter() - t0:.1f}s)")
             if passes(results):
-                return percent, objective, rank, rounds
+                return percent, (objective, rank, rounds, allocate)
             if mean > best_score:
-                best, best_score = (percent, objective, rank, rounds), mean
+                best, best_score = (percent, (objective, rank, rounds, allocate)), mean
     print(f"no setting passes on validation; taking the best mean specificity ({best_score:.3f})")
     return best
 
@@ -181,15 +206,57 @@ def diagnose(engine, clusters, prompts) -> None:
             print(f"{'':>10}  zeroed top-1 accuracy per answer, {split}: {cells}")
 
 
+def judge(engine, clusters, heldout, groups, seeds, title: str) -> bool:
+    """Print one set of clusters' held-out table and its claims; True when every claim holds."""
+    results = specificity_at_zero(engine, clusters, heldout, seeds)
+    intervals = held_out_intervals(engine, clusters, heldout, groups)
+    print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}  {'95% interval':<14}{'random':>8}  pass", clusters,
+                results, intervals)
+    print("units per layer: " + "; ".join(f"{t} {' '.join(str(c) for c in cl.counts(engine.spec.n_layers))}"
+                                          for t, cl in clusters.items()))
+    total = engine.spec.n_layers * site_width(engine.spec, next(iter(clusters.values())).site)
+    size = max(c.size for c in clusters.values())
+    claims = {f"every topic >= {GOAL} with random clusters <= {RANDOM_MAX}": passes(results),
+              f"every lower 95% bound >= {GOAL} (intervals resample entities, or comment phrases)":
+                  all(lo >= GOAL for lo, _ in intervals.values()),
+              f"at most {BUDGET:g}% of all MLP units ({size} of {total}, {100 * size / total:.2f}%)":
+                  size <= total * BUDGET / 100}
+    for claim, holds in claims.items():
+        print(f"claim: {claim}: {holds}")
+    return all(claims.values())
+
+
+def parse_settings(parser, args) -> list[Setting]:
+    """The (objective, rank, rounds, allocation) settings the flags name, each checked."""
+    if args.method != "attribution":
+        return [("logit", "mean", 1, "per-layer")]
+    try:
+        if not all(n.strip().isdigit() for n in args.rounds.split(",")):
+            parser.error(f"--rounds takes comma-separated whole numbers such as 1,2,4,8, got {args.rounds!r}")
+        settings = [(o, r, int(n), a) for o in args.objectives.split(",") for r in args.ranks.split(",")
+                    for n in args.rounds.split(",") for a in args.allocations.split(",")]
+        for objective, rank, n, allocate in settings:
+            check_method(objective, rank)
+            check_rounds(n)
+            check_allocation(allocate)
+    except ValueError as err:
+        parser.error(str(err))
+    return settings
+
+
 def main() -> None:
+    g = GRID_RECORD
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(DEMO_DIR))
     parser.add_argument("--prompts", default=str(DEMO_PROMPTS))
     parser.add_argument("--method", choices=("attribution", "selectivity"), default="attribution")
-    parser.add_argument("--percents", default="1,2,3,4,5")
-    parser.add_argument("--objectives", default=",".join(OBJECTIVES), help="attribution objectives to choose among")
-    parser.add_argument("--ranks", default=",".join(RANKS), help="attribution rankings to choose among")
-    parser.add_argument("--rounds", default="1,2,4,8", help="attribution rounds to choose among (1: one-shot)")
+    parser.add_argument("--percents", default=",".join(f"{p:g}" for p in g["percents"]))
+    parser.add_argument("--objectives", default=",".join(g["objectives"]), help="attribution objectives to choose among")
+    parser.add_argument("--ranks", default=",".join(g["ranks"]), help="attribution rankings to choose among")
+    parser.add_argument("--rounds", default=",".join(str(n) for n in g["rounds"]),
+                        help="attribution rounds to choose among (1: one-shot)")
+    parser.add_argument("--allocations", default=",".join(g["allocations"]),
+                        help="attribution: per-layer and/or global allocation of the budget")
     parser.add_argument("--baseline-seeds", default="0,1,2")
     parser.add_argument("--clusters", default="", help="folder of shipped clusters to judge on held-out instead")
     parser.add_argument("--noise", action="store_true", help="also print the noise curves")
@@ -198,46 +265,39 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a small model runs fastest on one)")
     args = parser.parse_args()
     percents = sorted(float(p) for p in args.percents.split(","))
-    settings = [("logit", "mean", 1)]
-    if args.method == "attribution":
-        try:
-            if not all(n.strip().isdigit() for n in args.rounds.split(",")):
-                parser.error(f"--rounds takes comma-separated whole numbers such as 1,2,4,8, got {args.rounds!r}")
-            rounds = [int(n) for n in args.rounds.split(",")]
-            settings = [(o, r, n) for o in args.objectives.split(",") for r in args.ranks.split(",") for n in rounds]
-            for objective, rank, n in settings:
-                check_method(objective, rank)
-                check_rounds(n)
-        except ValueError as err:
-            parser.error(str(err))
+    settings = parse_settings(parser, args)
     torch.set_num_threads(args.threads)
     engine = Engine.load(args.model)
     prompts = load_keyword_prompts(Path(args.prompts))
     heldout = make_eval_set(engine, prompts, "heldout")
     seeds = tuple(int(s) for s in args.baseline_seeds.split(","))
+    groups = [p.entity or p.answer for p in select_split(prompts, "heldout")]
     print(f"model {engine.spec.name}: {engine.spec.n_layers} layers, d_mlp {engine.spec.d_mlp}; "
           f"held-out prompts per topic: {dict(zip(heldout.topics, heldout.counts().tolist()))}")
     if args.clusters:
         clusters = {t: load_cluster(Path(args.clusters) / f"{t}.json", engine) for t in TOPICS}
-        title = f"\nshipped clusters ({clusters[TOPICS[0]].method}) on held-out"
+        judge(engine, clusters, heldout, groups, seeds, f"\nshipped clusters ({clusters[TOPICS[0]].method}) on held-out")
     else:
+        added = added_settings(percents, settings)
+        print(f"grid frozen on {g['frozen']}, held-out last judged on {g['held_out_judged']}; settings of this run "
+              f"added after that: {', '.join(added) if added else 'none'}")
         train = select_split(prompts, "train")
         fit, val = carve_validation(train)
-        percent, objective, rank, rounds = choose_setting(engine, fit, val, args.method, percents, settings, seeds)
-        name = args.method
-        if args.method == "attribution":
-            name += f", objective {objective}, rank {rank}, {rounds} round{'s' * (rounds > 1)}"
-        print(f"\nchosen on validation: {percent:g}% of each layer ({name})")
-        clusters = finder(engine, train, args.method, "keywords:train", objective)(percent, rank, rounds)
-        title = f"\n{name} clusters at {percent:g}%, found on all of train, judged once on held-out"
-    results = specificity_at_zero(engine, clusters, heldout, seeds)
-    groups = [p.entity or p.answer for p in select_split(prompts, "heldout")]
-    intervals = held_out_intervals(engine, clusters, heldout, groups)
-    print_table(title + f"\n{'topic':>10}{'units':>7}{'spec':>8}  {'95% interval':<14}{'random':>8}  pass", clusters,
-                results, intervals)
-    print(f"all pass on held-out: {passes(results)}")
-    print(f"every lower 95% bound >= {GOAL} (intervals resample entities, or comment phrases): "
-          f"{all(lo >= GOAL for lo, _ in intervals.values())}")
+        percent, (objective, rank, rounds, allocate) = choose_setting(engine, fit, val, args.method, percents,
+                                                                      settings, seeds)
+        find = finder(engine, train, args.method, "keywords:train", objective)
+        name = args.method + (f", objective {objective}, rank {rank}, {rounds} round{'s' * (rounds > 1)}"
+                              if args.method == "attribution" else "")
+        print(f"\nchosen on validation: {percent:g}% ({name}, {allocate} allocation)")
+        shown = [allocate] + [a for a in dict.fromkeys(a for *_, a in settings) if a != allocate]
+        clusters = {}
+        for a in shown:
+            found = find(percent, rank, rounds, a)
+            clusters = clusters or found  # the chosen allocation's, for --noise and --diagnose
+            mark = "chosen on validation" if a == allocate else "not chosen, shown beside it"
+            judge(engine, found, heldout, groups, seeds,
+                  f"\n{name} clusters at {percent:g}%, {a} allocation ({mark}), found on all of train, "
+                  f"judged once on held-out")
     if args.noise:
         print_noise(engine, clusters, heldout, seeds=(0, 1))
     if args.diagnose:

@@ -5,7 +5,10 @@ the (layer, scale): how many answers at least doubled in probability and how man
 became the top-1 token (each with a 95% Wilson interval), the median gain (with a
 95% bootstrap interval) and the paper-style mean of ratios. The control entity is
 scored at the bridge's own cells (like for like) and, separately, at cells it
-chooses for itself. Then the median gain at every (layer, scale).
+chooses for itself. Then the median gain at every (layer, scale), and the decomposition
+(memory/decompose.py): the bridge with the answer's and every candidate answer's
+unembedding direction projected out, the bridge added after the last block (the direct
+path), and a control matched to the bridge in cosine with the answer's row.
 
     python bench/memory.py [--model DIR] [--prompts DIR] [--source unembedding|embedding] [--scales 1:15:1]
 """
@@ -25,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import Engine  # noqa: E402
 from memory.build import MEMORY_SOURCES  # noqa: E402
 from memory.cli import parse_range  # noqa: E402
-from memory.evaluate import format_report, repair_check  # noqa: E402
+from memory.decompose import decompose, format_decomposition  # noqa: E402
+from memory.evaluate import answers_top1, format_report, repair_check  # noqa: E402
 from memory.sweep import LayerScaleSweep, SweepSpec  # noqa: E402
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 from promptsets.schema import load_two_hop_prompts  # noqa: E402
@@ -66,6 +70,10 @@ def main() -> None:
     print(f"taught prompts used to choose the cell: {len(taught.cases)}")
     print(format_report(report))
     print(gain_table(held))
+    if args.source == "unembedding" and not args.normalise and args.positions == "all":
+        wrong = [p for p in prompts if p.split == "heldout" and not answers_top1(engine, p.prompt, p.answer)]
+        print("\ncomposition or direct push? each variant at the bridge's leave-one-out cell")
+        print(format_decomposition(decompose(engine, wrong, report.loo_cells, prompts)))
     print(f"({time.perf_counter() - t0:.1f} s)")
 
 

@@ -42,6 +42,8 @@ Progress = Callable[[int, int], None]
 Attribute = Callable[["Zeroed | None"], np.ndarray]  # attributions with {layer: units} zeroed
 BATCH = 32
 OBJECTIVES = ("logit", "logprob", "contrast")
+# per-layer: the same share of every layer; global: the same budget across layers, by score.
+ALLOCATIONS = ("per-layer", "global")
 RANKS = ("mean", "balanced", "specific")
 CHOSEN_RANK = "balanced"  # the best mean specificity on the validation split (bench/cluster.py); the demo ships it
 CHOSEN_ROUNDS = 8  # chosen with the rank on the validation split (bench/cluster.py); 1 is one-shot attribution patching
@@ -137,15 +139,29 @@ def check_rounds(rounds: int) -> None:
         raise ClusterError(f"rounds must be a whole number of at least 1 (1: one-shot attribution), got {rounds!r}")
 
 
-def grow(first: np.ndarray, attribute: Attribute | None, score: Callable[[np.ndarray], np.ndarray], percent: float,
-         rounds: int) -> tuple[list[tuple[int, int]], list[float]]:
-    """The top ``percent`` % of each layer, chosen in ``rounds``: round 1 ranks by ``score(first)``, each later
-    round by ``score(attribute(zeroed))`` with the units chosen so far zeroed, and adds its share of each layer.
+def check_allocation(allocate: str) -> None:
+    """Refuse an unknown allocation, naming the ones there are."""
+    if allocate not in ALLOCATIONS:
+        raise ClusterError(f"unknown allocation {allocate!r}; use one of {', '.join(ALLOCATIONS)}")
 
-    Returns the (layer, unit) pairs, layer by layer in the order chosen, and each unit's score when chosen.
+
+def _take(row: np.ndarray, n: int) -> list[int]:
+    """The ``n`` highest of a (flattened) score row, best first, ties by index."""
+    return [int(u) for u in np.argsort(-row, kind="stable")[:n]]
+
+
+def grow(first: np.ndarray, attribute: Attribute | None, score: Callable[[np.ndarray], np.ndarray], percent: float,
+         rounds: int, allocate: str = "per-layer") -> tuple[list[tuple[int, int]], list[float]]:
+    """``percent`` % of the units, chosen in ``rounds``: round 1 ranks by ``score(first)``, each later round by
+    ``score(attribute(zeroed))`` with the units chosen so far zeroed, and adds its share of the budget.
+
+    ``per-layer``: the top ``percent`` % of each layer. ``global``: the same number of units in all, taken
+    across layers by score, so a layer that carries the topic gets more. Returns the (layer, unit) pairs,
+    layer by layer in the order chosen, and each unit's score when chosen.
     """
+    check_allocation(allocate)
     n_layers, width = first.shape[1:]
-    k = units_per_layer(width, percent)
+    k = units_per_layer(width, percent) * (n_layers if allocate == "global" else 1)
     chosen: dict[int, list[tuple[int, float]]] = {layer: [] for layer in range(n_layers)}
     for r in range(rounds):
         take = k * (r + 1) // rounds - k * r // rounds
@@ -157,9 +173,16 @@ def grow(first: np.ndarray, attribute: Attribute | None, score: Callable[[np.nda
             raise ClusterError("growing a cluster in rounds needs a way to recompute attributions")
         else:
             attr = attribute({layer: [u for u, _ in got] for layer, got in chosen.items() if got})
-        for layer, row in enumerate(np.asarray(score(attr), dtype=np.float64)):
-            row[[u for u, _ in chosen[layer]]] = -np.inf
-            chosen[layer] += [(int(u), float(row[u])) for u in np.argsort(-row, kind="stable")[:take]]
+        scores = np.array(score(attr), dtype=np.float64)
+        for layer, got in chosen.items():
+            scores[layer, [u for u, _ in got]] = -np.inf
+        if allocate == "global":
+            for flat in _take(scores.reshape(-1), take):
+                layer, unit = divmod(flat, width)
+                chosen[layer].append((unit, float(scores[layer, unit])))
+            continue
+        for layer, row in enumerate(scores):
+            chosen[layer] += [(u, float(row[u])) for u in _take(row, take)]
     pairs = [(layer, u) for layer, got in chosen.items() for u, _ in got]
     return pairs, [v for got in chosen.values() for _, v in got]
 
@@ -167,21 +190,25 @@ def grow(first: np.ndarray, attribute: Attribute | None, score: Callable[[np.nda
 def attribution_clusters_from_scores(
     attr: np.ndarray, labels: Sequence[str], percent: float, topics: Sequence[str], site: str = "mlp_post",
     *, rank: str = "mean", answers: Sequence[str] | None = None, objective: str = "logit", rounds: int = 1,
-    attribute: Attribute | None = None, **where: str,
+    attribute: Attribute | None = None, allocate: str = "per-layer", **where: str,
 ) -> dict[str, Cluster]:
     """One cluster per topic from ``(n_prompts, n_layers, width)`` attributions (of ``objective``, named in
     the cluster's detail): the top ``percent`` % of each layer by the ``rank`` score, grown in ``rounds``
     (more than one needs ``attribute(zeroed)``, the attributions with those units zeroed)."""
     check_method(objective, rank)
     check_rounds(rounds)
+    check_allocation(allocate)
     out = {}
     for topic in topics:
-        pairs, scores = grow(attr, attribute, lambda a: topic_scores(a, labels, topic, rank, answers), percent, rounds)
+        pairs, scores = grow(attr, attribute, lambda a: topic_scores(a, labels, topic, rank, answers), percent, rounds,
+                             allocate)
         n = int(np.sum(np.asarray(labels) == topic))
         grown = f", grown in {rounds} rounds, each with the units before it zeroed" if rounds > 1 else ""
+        share = (f"top {percent:g}% of each layer's" if allocate == "per-layer" else
+                 f"{percent:g}% of all (the same budget, allocated across layers by score)")
         out[topic] = Cluster(
             name=topic, neurons=tuple(pairs), scores=tuple(scores), method="attribution", site=site, topic=topic,
-            detail=f"top {percent:g}% of each layer's {site} units by activation x gradient of "
+            detail=f"{share} {site} units by activation x gradient of "
                    f"{OBJECTIVE_TEXT[objective]} over {n} {topic!r} prompts (objective {objective}, rank {rank}: "
                    f"{RANK_TEXT[rank]}{grown})",
             **where,
@@ -202,12 +229,15 @@ def find_attribution_clusters(
     objective: str = "logit",
     rank: str = CHOSEN_RANK,
     rounds: int = CHOSEN_ROUNDS,
+    allocate: str = "per-layer",
 ) -> dict[str, Cluster]:
-    """One cluster per topic: the top ``percent`` % of each layer's units by attribution on the ``split`` prompts,
-    grown in ``rounds`` (see the module). ``progress(done, total)`` counts prompt passes: each round after the
-    first passes over every prompt once per topic."""
+    """One cluster per topic: ``percent`` % of the units by attribution on the ``split`` prompts, of each layer or
+    allocated across layers (``allocate``, see :func:`grow`), grown in ``rounds`` (see the module).
+    ``progress(done, total)`` counts prompt passes: each round after the first passes over every prompt once
+    per topic."""
     check_method(objective, rank)
     check_rounds(rounds)
+    check_allocation(allocate)
     chosen = select_split(prompts, split)
     wanted = tuple(topics) if topics is not None else topics_of(chosen)
     total = len(chosen) * (1 + len(wanted) * (rounds - 1))
@@ -223,4 +253,4 @@ def find_attribution_clusters(
     where = provenance(engine, chosen, f"{prompt_set}:{split or 'all'}")
     return attribution_clusters_from_scores(attribute(None), [p.topic for p in chosen], percent, wanted, site=site,
                                             rank=rank, answers=[p.answer for p in chosen], objective=objective,
-                                            rounds=rounds, attribute=attribute, **where)
+                                            rounds=rounds, attribute=attribute, allocate=allocate, **where)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from cli import Parser, parse, out_folder, positive, run_command, whole
 from cli.args import THREADS_HELP
-from cluster.attribution import CHOSEN_RANK, CHOSEN_ROUNDS, OBJECTIVES, RANKS, find_attribution_clusters
+from cluster.attribution import ALLOCATIONS, CHOSEN_RANK, CHOSEN_ROUNDS, OBJECTIVES, RANKS, find_attribution_clusters
 from cluster.curves import curves_from_rows
 from cluster.describe import describe_cluster
 from cluster.errors import ClusterError
@@ -92,6 +92,9 @@ def load_engine(args: argparse.Namespace):
 
 def cmd_find(args: argparse.Namespace) -> None:
     """Find clusters and write one JSON file per cluster."""
+    if args.allocate != "per-layer" and args.method != "attribution":
+        raise ClusterError(f"--allocate {args.allocate} ranks units across layers by attribution; "
+                           "use it with --method attribution")
     prompts = load_keyword_prompts(Path(args.prompts))
     engine = load_engine(args)
     if args.method in TOPIC_METHODS:
@@ -99,7 +102,7 @@ def cmd_find(args: argparse.Namespace) -> None:
     with progress_bar("reading activations") as progress:
         if args.method in TOPIC_METHODS:
             topics = args.topics.split(",") if args.topics else None
-            how = ({"objective": args.objective, "rank": args.rank, "rounds": args.rounds}
+            how = ({"objective": args.objective, "rank": args.rank, "rounds": args.rounds, "allocate": args.allocate}
                    if args.method == "attribution" else {})
             clusters = TOPIC_METHODS[args.method](engine, prompts, args.percent, topics=topics,
                                                   split=_split(args.split), site=args.site, progress=progress, **how)
@@ -224,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--rounds", type=whole(1, 100, CHOSEN_ROUNDS), default=CHOSEN_ROUNDS,
                       help="attribution: grow each cluster in this many rounds, each recomputing the attributions with "
                            "the units chosen before it zeroed (1: one-shot; the default was chosen on validation)")
+    find.add_argument("--allocate", default="per-layer", choices=ALLOCATIONS,
+                      help="attribution: per-layer, --percent of each layer; global, the same number of units in all, "
+                           "allocated across layers by attribution score in every round")
     find.add_argument("--topics", default="", help="selectivity/attribution: comma list of topics (default: all)")
     find.add_argument("--k", type=whole(2, 10_000, 8), default=8, help="kmeans/agglomerative: number of clusters")
     find.add_argument("--seed", type=whole(0, 2 ** 32 - 1, 0), default=0)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from cluster.impair import impairs, random_cluster
 from cluster.spec import Cluster, site_width
-from edit.cases import EditCase
+from edit.cases import RELATIONS, EditCase
 from edit.errors import EditSpecError
 from edit.tokens import answer_token_id
 from engine.interventions import WeightDelta
+from promptsets.schema import load_fact_prompts, load_keyword_prompts
 
 ROBUST_MODES = ("noise", "negative_noise", "scale")
 Progress = Callable[[int, int], None]
@@ -113,3 +115,31 @@ def robustness_curves(engine, case: EditCase, delta: WeightDelta, cluster: Clust
     learned = learned if learned else curves[1]
     return RobustnessCurves(cluster.name, mode, np.asarray(intensities, dtype=float), curves[0][0], learned[0],
                             curves[0][1], learned[1])
+
+
+def relation_topics(keyword_answers: dict[str, set[str]], relation_objects: dict[str, set[str]]) -> dict[str, str]:
+    """relation -> the topic whose keyword prompts ask for every object of that relation (its own cluster).
+
+    A topic cluster is found on keyword prompts, so it judges only the relation those prompts ask
+    for (the athlete cluster: sports, not an athlete's birthplace). A relation no topic covers is absent.
+    """
+    out = {}
+    for relation, objects in relation_objects.items():
+        owners = [t for t, answers in keyword_answers.items() if objects and objects <= answers]
+        if len(owners) == 1:
+            out[relation] = owners[0]
+    return out
+
+
+def own_cluster_relations(prompts: Path, clusters: Path) -> tuple[dict[str, str], list[str]]:
+    """(editable relation -> the topic of its own cluster in ``clusters``, the editable relations none covers)."""
+    answers: dict[str, set[str]] = {}
+    for k in load_keyword_prompts(prompts):
+        if (Path(clusters) / f"{k.topic}.json").is_file():
+            answers.setdefault(k.topic, set()).add(k.answer)
+    objects: dict[str, set[str]] = {}
+    for f in load_fact_prompts(prompts):
+        if f.relation in RELATIONS:
+            objects.setdefault(f.relation, set()).add(f.answer)
+    owned = relation_topics(answers, objects)
+    return owned, sorted(set(objects) - set(owned))

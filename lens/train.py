@@ -30,6 +30,7 @@ from lens.errors import LensSpecError
 from lens.evaluate import batch_kl, heldout_kl
 from lens.header import DataInfo, LensHeader, check_target
 from lens.lenses import KINDS, LayerLens, Unembed, new_layer_lens
+from lens.rates import DEFAULT_LR, LR_GRID, choose_lr, rates_to_train  # noqa: F401 (re-exported)
 from lens.storage import LensSet, load_checkpoint, open_lenses, remove_checkpoint, save_checkpoint, save_lenses
 from sweepio import OutputLock
 
@@ -38,13 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_STEPS = 400
 DEFAULT_BATCH = 32
 DEFAULT_MAX_LEN = 64
-# Adam learning rates: the original used 1e-3 for its full lenses; compact translators start at
-# the identity and tolerate more (on the demo model 3e-3, 5e-3 and 1e-2 reach held-out KLs within
-# 0.05 nats of each other; higher rates overshoot on near-uniform models).
-DEFAULT_LR = {"compact": 3e-3, "full": 1e-3}
 MAX_EVAL_TEXTS = 256
 Progress = Callable[[int, int], None]
-LR_GRID = {"compact": (1e-3, 3e-3, 1e-2), "full": (1e-3, 3e-3, 1e-2)}
 EVAL_EVERY = 50
 PATIENCE = 10  # fewer checks stop on noise: at 3 both kinds stopped thousands of steps early on the demo
 MIN_GAIN = 1e-3  # nats: a smaller fall in validation KL does not count as improving
@@ -55,10 +51,12 @@ MAX_VAL_TEXTS = 128
 @dataclass(frozen=True)
 class Convergence:
     """How lenses are trained to convergence: ``lrs`` to choose from on ``PROBE_STEPS``-step probes
-    (one value: no choice), validation KL every ``every`` steps, stop after ``patience`` checks
-    without a fall of ``min_gain``; ``validation`` is the share of training lines held for this."""
+    (one value: no choice; with ``above_grid``, a choice at the grid's top also trains the rate above
+    to its own stop, see :mod:`lens.rates`), validation KL every ``every`` steps, stop after ``patience``
+    checks without a fall of ``min_gain``; ``validation`` is the share of training lines held for this."""
 
-    lrs: tuple[float, ...] = ()
+    lrs: tuple[float, ...] = LR_GRID
+    above_grid: bool = True
     every: int = EVAL_EVERY
     patience: int = PATIENCE
     min_gain: float = MIN_GAIN
@@ -102,17 +100,6 @@ class EarlyStop:
             for layer, lens in lenses.items():
                 lens.load_state_dict(self.best_state[layer])
         return self.best_step
-
-
-def choose_lr(lrs: tuple[float, ...], probe: Callable[[float], float]) -> tuple[float, dict[float, float]]:
-    """The learning rate whose short probe run ``probe(lr)`` reaches the lowest validation KL, and every score."""
-    if not lrs:
-        raise LensSpecError("choose_lr needs at least one learning rate")
-    scores = {lr: probe(lr) for lr in lrs}
-    best = min(scores, key=lambda lr: (scores[lr], lr))
-    log.info("learning rate %g chosen on validation: %s", best,
-             ", ".join(f"{lr:g} -> {kl:.4f}" for lr, kl in scores.items()))
-    return best, scores
 
 
 def _check_args(engine: Engine, kind: str, layers: Sequence[int] | None, steps: int, rank: int | None) -> tuple[int, ...]:
@@ -181,13 +168,18 @@ def _probe(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None,
     return validate(lenses)
 
 
-def _learning_rate(lr: float | None, kind: str, converge: Convergence | None,
-                   probe: Callable[[float], float]) -> float:
-    """``lr`` if given; else the one of ``converge.lrs`` whose ``probe`` scores best (a single one needs no
-    probe); else :data:`DEFAULT_LR` of ``kind``."""
-    if lr is None and converge is not None and converge.lrs:
-        lr = converge.lrs[0] if len(converge.lrs) == 1 else choose_lr(converge.lrs, probe)[0]
-    return DEFAULT_LR[kind] if lr is None else lr
+def _train_at(engine: Engine, kind: str, layers: tuple[int, ...], rank: int | None, unembed: Unembed,
+              batches: Batches, out_dir: Path, seed: int, steps: int, checkpoint_every: int,
+              progress: Progress | None, converge: Convergence | None,
+              validate: Callable[[dict[int, LayerLens]], float], key: dict, lr: float):
+    """Fresh lenses trained at ``lr`` (to their stop with ``converge``): (lr, lenses, last KL, step, validation KL)."""
+    run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
+               "fingerprint": engine.spec.fingerprint, **key,
+               "converge": None if converge is None else asdict(converge)}
+    lenses, opt = _fresh_lenses(engine, kind, layers, rank, unembed, lr, seed)
+    kl, best = _fit(engine, lenses, unembed, opt, batches, out_dir, run_key, steps, checkpoint_every,
+                    progress, converge, validate)
+    return lr, lenses, kl, best, validate(lenses) if converge is not None else 0.0
 
 
 def _carve_validation(train_texts: list[str], converge: Convergence | None) -> tuple[list[str], list[str]]:
@@ -262,7 +254,8 @@ def train_lenses(
     """Train lenses of ``kind`` for every head of ``layers`` (default all) on ``texts``; save them to ``out_dir``.
 
     The last ``holdout`` share of ``texts`` is not trained on; the held-out KL per head is
-    recorded in the header. ``lr`` defaults to :data:`DEFAULT_LR` of ``kind``. Every
+    recorded in the header. ``lr``, when given, is used as is; else :mod:`lens.rates` chooses it
+    (with ``converge``; without, :data:`DEFAULT_LR` of ``kind``). Every
     ``checkpoint_every`` steps the state is saved to ``out_dir``; calling again with the same
     settings resumes from it. ``progress(done, total)`` is called after each step; without it a
     tqdm bar is shown. Deterministic for a seed. ``out_dir`` is written whole at the end; one
@@ -270,7 +263,8 @@ def train_lenses(
     a second run into the same folder while this one runs is refused (OutputLockedError).
 
     With ``converge``, validation lines are carved from the training lines: the learning rate
-    (when ``lr`` is None) is chosen among ``converge.lrs`` by short probes, and training stops once
+    (when ``lr`` is None) is chosen among ``converge.lrs`` by short probes (a choice at the grid's
+    top also trains the rate above, each to its own stop, keeping the lower validation KL), and training stops once
     the validation KL stops falling (``steps`` is then the most it may run); the best state is kept,
     and the header records the step it was reached at. A resumed run restarts the patience count.
     """
@@ -282,16 +276,19 @@ def train_lenses(
         batches = Batches(tokenize(engine, train_texts, max_len), batch_size, seed, pad_id(engine))
         unembed = Unembed.from_adapter(engine.adapter)
         validate = partial(_validation_kl, engine, unembed, val, batch_size, max_len)
-        lr = _learning_rate(lr, kind, converge, lambda rate: _probe(
-            engine, kind, layers, rank, unembed, batches, rate, seed, min(converge.probe_steps, steps), validate))
+        probe = partial(_probe, engine, kind, layers, rank, unembed, batches, seed=seed,
+                        steps=min(converge.probe_steps, steps) if converge else steps, validate=validate)
+        rates = rates_to_train(lr, kind, converge.lrs if converge else (), bool(converge and converge.above_grid),
+                               lambda rate: probe(lr=rate))
         data = DataInfo(data_name, text_digest(texts), len(texts), holdout)
-        run_key = {"kind": kind, "rank": rank, "layers": list(layers), "seed": seed, "lr": lr, "steps": steps,
-                   "batch_size": batch_size, "max_len": max_len, "fingerprint": engine.spec.fingerprint,
-                   "data": data.sha256, "holdout": holdout,
-                   "converge": None if converge is None else asdict(converge)}
-        lenses, opt = _fresh_lenses(engine, kind, layers, rank, unembed, lr, seed)
-        kl, steps = _fit(engine, lenses, unembed, opt, batches, out_dir, run_key, steps, checkpoint_every,
-                         progress, converge, validate)
+        fit = partial(_train_at, engine, kind, layers, rank, unembed, batches, out_dir, seed, steps,
+                      checkpoint_every, progress, converge, validate,
+                      {"batch_size": batch_size, "max_len": max_len, "data": data.sha256, "holdout": holdout})
+        runs = [fit(rate) for rate in rates]
+        # Each rate trained to its own stop; the lowest validation KL wins (only one run without validation).
+        lr, lenses, kl, steps, _ = min(runs, key=lambda r: (r[4], r[0]))
+        if len(runs) > 1:
+            log.info("above-grid check: %s; keeping %g", ", ".join(f"{r[0]:g} -> {r[4]:.4f}" for r in runs), lr)
         if held:
             kl = heldout_kl(engine, lenses, unembed, held[:MAX_EVAL_TEXTS], batch_size, max_len)
         header = LensHeader.for_model(

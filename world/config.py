@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from lens.rates import LR_GRID
+
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -45,7 +47,9 @@ class AssetsConfig:
     """What the build makes on top of the model: Attention Lenses and topic clusters."""
 
     lens_steps: int = 10_000  # the most (a bound on build time); training stops earlier once the validation KL stops falling
-    lens_lrs: tuple[float, ...] = (3e-3,)  # more than one: chosen on validation by short probes
+    # The rule of ``lens train``: chosen on validation among these by short probes, with the
+    # above-grid check (lens/rates.py); the shipped lenses were made before it, at (3e-3,).
+    lens_lrs: tuple[float, ...] = LR_GRID
     lens_patience: int = 10  # validation checks without a gain before stopping (at 3 the lenses stopped on noise)
     cluster_method: str = "attribution"  # or "selectivity"; see cluster/attribution.py
     cluster_percent: float = 5.0  # chosen on a validation split carved from the train prompts (bench/cluster.py)
