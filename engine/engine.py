@@ -284,16 +284,17 @@ class Engine:
         return activations(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, site)
 
     def mlp_change_logits(self, prompt: Prompt, layer: int, change: torch.Tensor) -> torch.Tensor:
-        """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s
-        MLP output, differentiable in ``change`` (for training weight edits; see ``edit/``).
+        """``(d_vocab,)`` float32 last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s
+        MLP output, differentiable in ``change`` (for training weight edits; see ``edit/``). The change may
+        live on any device in any dtype: it is cast to the model's at the boundary, the logits back to its device.
 
         Take gradients with ``torch.autograd.grad`` for your own tensors only: ``backward()`` would
         write ``.grad`` into the shared model. Raises ShapeError for a change of the wrong shape.
         """
-        trace = self.trace(prompt)
+        trace = self._trace(prompt)
         layer = self.check_layer(layer, "mlp_change_logits")
         if tuple(change.shape) != (trace.n_pos, self.spec.d_model):
             raise ShapeError(f"the change must be (pos={trace.n_pos}, d_model={self.spec.d_model}), "
                              f"got {tuple(change.shape)}")
         with self.lock, torch.enable_grad():
-            return logits_with_mlp_change(self._adapter, trace, layer, change)
+            return logits_with_mlp_change(self._adapter, trace, layer, change).to(change.device, torch.float32)

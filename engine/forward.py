@@ -176,8 +176,10 @@ def run_site(adapter: Adapter, trace: Trace, edits: Sequence[Edit], site: str) -
 def logits_with_mlp_change(adapter: Adapter, trace: Trace, layer: int, change: torch.Tensor) -> torch.Tensor:
     """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s MLP
     output: the clean resid_post of ``layer`` plus the change, through the later blocks. No hooks; the
-    result is differentiable in ``change`` (callers hold the engine lock)."""
-    h = (trace.resid[layer + 1] + change).unsqueeze(0)
+    result is differentiable in ``change``, which is cast to the trace's device and dtype (callers hold the
+    engine lock)."""
+    resid = trace.resid[layer + 1]
+    h = (resid + change.to(resid.device, resid.dtype)).unsqueeze(0)
     frame = adapter.frame(0, trace.n_pos)
     for later in range(layer + 1, adapter.n_layers):
         h = adapter.block(later, h, frame)
