@@ -19,12 +19,13 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter
+from engine.attention import use_attention
 from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
-from engine.forward import clean_trace, logits_with_mlp_change
+from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
 from engine.lru import LRU
@@ -47,9 +48,8 @@ class Engine:
     """
 
     def __init__(self, model, tokenizer, name: str = "model", max_traces: int = 64,
-                 max_trace_bytes: int = 1 << 30, fingerprint: str | None = None) -> None:
-        if model.config._attn_implementation != "eager":
-            model.set_attn_implementation("eager")  # patterns come only from eager attention
+                 max_trace_bytes: int = 1 << 30, fingerprint: str | None = None, attention: str = "sdpa") -> None:
+        self.attention = use_attention(model, attention)  # see engine.attention: "sdpa", or "eager"
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.lock = threading.RLock()
@@ -182,6 +182,17 @@ class Engine:
                         "the model itself produces NaN or inf on this prompt; its weights may be corrupt")
                 self._traces.put(tokens, trace)
         return trace
+
+    def pattern(self, prompt: Prompt, layer: int) -> torch.Tensor:
+        """``(n_heads, pos, pos)`` attention probabilities (query, key) of block ``layer`` on ``prompt``, CPU float32.
+
+        Only that layer's attention is rerun, from the cached trace, with its probabilities asked for:
+        no run keeps patterns, whose memory grows with the square of the prompt.
+        """
+        layer = self.check_layer(layer, "pattern")
+        trace = self._trace(prompt)
+        with self.lock, torch.no_grad():
+            return layer_pattern(self._adapter, trace, layer).to("cpu", torch.float32)
 
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(..., d_model)`` -> ``(..., d_model)`` through the model's final norm."""

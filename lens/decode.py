@@ -240,6 +240,6 @@ def decode_logit_lens(engine: Engine, prompt, k: int = 5, target: Target = None,
 
 def attention_pattern(engine: Engine, prompt, layer: int) -> PatternResult:
     """Attention probabilities ``(n_heads, pos, pos)`` of ``layer`` on ``prompt``."""
-    trace = engine.trace(prompt)
-    return PatternResult(layer=layer, tokens=tuple(engine.token_strs(trace.tokens)),
-                         pattern=trace.pattern(layer).numpy().copy())
+    pattern = engine.pattern(prompt, layer)
+    return PatternResult(layer=layer, tokens=tuple(engine.token_strs(engine.trace(prompt).tokens)),
+                         pattern=pattern.numpy())
