@@ -24,7 +24,7 @@ from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
-from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
+from engine.errors import EmptyPromptError, ModelLoadError, NonFiniteError, ShapeError
 from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
@@ -33,7 +33,7 @@ from engine.results import RunResult
 from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
 from engine.spec import ModelSpec
 from engine.spec import fingerprint as fingerprint_of
-from engine.tokens import check_ids, continuation_ids, piece_texts
+from engine.tokens import answer_ids, check_ids, check_text, continuation_ids, one_token
 from engine.trace import ActivationSite, Trace
 
 Prompt = str | Sequence[int]
@@ -114,27 +114,27 @@ class Engine:
         tokenizers put before standalone text. Answers carry their leading space (" Paris").
         Raises EmptyPromptError (naming ``what``) for an empty text.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+        check_text(text, what)
         self._need_tokenizer()
-        ids = continuation_ids(self.tokenizer, text) if text else []
+        ids = continuation_ids(self.tokenizer, text)
         if not ids:
             raise EmptyPromptError(f"the {what} is empty; type a word (with its leading space, e.g. ' Paris')")
         return ids
 
-    def token_id(self, text: str, what: str = "answer", first: bool = False) -> int:
-        """The single token id the model would predict for ``text`` (e.g. " Paris"), see :meth:`token_ids`.
+    def token_id(self, text: str, what: str = "answer", first: bool = False, prompt: Prompt | None = None) -> int:
+        """The token the model would predict for ``text`` (e.g. " Paris") after ``prompt``: read off the joint
+        encoding of prompt + text (without a text prompt, as :meth:`token_ids` reads it mid-prompt).
 
-        Raises MultiTokenError naming the pieces when ``text`` is several tokens, unless ``first``
-        asks for the first of them (the metric of answers that may be longer than a token).
+        Raises MultiTokenError naming the tokens when ``text`` is several tokens, unless ``first`` asks for
+        the first of them (the metric of answers longer than a token), and whenever the first is a bare space
+        or word-start marker: never a token that does not start the answer.
         """
-        ids = self.token_ids(text, what)
-        if len(ids) > 1 and not first:
-            pieces = piece_texts(self.tokenizer, ids)
-            raise MultiTokenError(
-                f"the {what} {text!r} is {len(ids)} tokens for this model ({', '.join(map(repr, pieces))}); "
-                f"give a single token, e.g. {pieces[0]!r}")
-        return ids[0]
+        if not isinstance(prompt, str):
+            return one_token(self.tokenizer, self.token_ids(text, what), None, text, what, first)
+        check_text(text, what)
+        head = self.encode(prompt)
+        ids, note = answer_ids(self.tokenizer, head, prompt, text, what)
+        return one_token(self.tokenizer, ids, head, text, what, first, prompt, note)
 
     def token_strs(self, ids: Sequence[int]) -> list[str]:
         """Each token's own text, e.g. ``[" Paris", ","]``."""

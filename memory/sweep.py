@@ -124,7 +124,7 @@ Compute = Callable[[list[CaseCells]], Iterator[tuple[int, tuple[tuple[int, float
 
 def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], spec: SweepSpec) -> list[float]:
     """The answer's probability with the case's memory injected at each (layer, scale), as one batch of runs."""
-    answer = answer_token_id(engine, case.answer)
+    answer = answer_token_id(engine, case.answer, case.prompt)
     vector = tuple(float(v) for v in build_memory(engine, case.memory, spec.source, spec.normalise))
     runs = [[inject_at(engine, vector, layer, scale, spec.positions)] for layer, scale in cells]
     return [r.readout(1, answer).target_mean for r in engine.run_batch(case.prompt, runs)]
@@ -172,7 +172,7 @@ def sweep_layer_scale(
     layers, scales = resolve_grid(engine, spec)
     known = dict(known or {})
     total = len(cases) * len(layers) * len(scales)
-    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer)).target_clean
+    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer, c.prompt)).target_clean
                          for c in cases])
     work = [(c, cells) for c, case in enumerate(cases)
             if (cells := tuple((l, s) for l in layers for s in scales if (case.key, l, s) not in known))]

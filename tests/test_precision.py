@@ -79,7 +79,7 @@ def test_memory_injection(f32, bf16):
 
 def test_attribution_and_capture(f32, bf16):
     seqs = [bf16.encode(PROMPT), bf16.encode("Tovaren was born in")]
-    target = [answer_token_id(bf16, " rugby")] * 2
+    target = [answer_token_id(bf16, " rugby", PROMPT)] * 2
     got, want = bf16.attribute(seqs, target), f32.attribute(seqs, target)
     assert got.dtype == torch.float32 and torch.isfinite(got).all()
     top = want[0].flatten().abs().topk(20).indices
@@ -99,7 +99,7 @@ def test_every_edit_method_applies_and_scores(bf16, method):
     assert scores.efficacy_p > scores.rows[0].p_before and scores.efficacy_p > 0.3
     assert np.isfinite(scores.damage) and 0 <= scores.specificity <= 1
     assert all(torch.equal(a, b) for a, b in zip(weights, bf16.model.parameters()))
-    assert bf16.run(case.fact.prompt).logits.argmax() == answer_token_id(bf16, case.fact.answer)
+    assert bf16.run(case.fact.prompt).logits.argmax() == answer_token_id(bf16, case.fact.answer, case.fact.prompt)
 
 
 def test_cka_clean_against_impaired(f32, bf16):
@@ -107,3 +107,15 @@ def test_cka_clean_against_impaired(f32, bf16):
     got, want = cka_clean_vs_impaired(bf16, prompts, [IMPAIR]), cka_clean_vs_impaired(f32, prompts, [IMPAIR])
     assert np.isfinite(got.cka).all() and np.abs(got.cka - want.cka).max() < 0.05
     assert got.cka[0] == pytest.approx(1.0, abs=1e-3) and got.cka[-1] < 0.999
+
+
+def test_the_edit_command_takes_a_dtype():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "edit", "apply", "--model", str(DEMO_DIR), "--prompt", PROMPT,
+                          "--subject", "Dadon", "--new", " cycling", "--dtype", "bfloat16", "--device", "cpu",
+                          "--heldout", "0", "--threads", "1"],
+                         cwd=DEMO_DIR.parent.parent, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "runs in bfloat16" in out.stderr and "top ' rugby' -> ' cycling'" in out.stdout
