@@ -20,6 +20,7 @@ from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
+from engine.devices import add_device_args
 from promptsets.schema import load_fact_prompts
 
 
@@ -46,6 +47,7 @@ def _add_method(p: argparse.ArgumentParser) -> None:
                    help="start:stop:step (stop included) or a list")
     p.add_argument("--samples", type=whole(1, 1024, 8), default=8, help="noise draws per run")
     p.add_argument("--threads", type=whole(1, 1024, 1), default=None, help="torch CPU threads (1 is fastest for tiny models)")
+    add_device_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    return load_engine(args.model)
+    return load_engine(args.model, device=args.device, dtype=args.dtype)
 
 
 def _spec(args, method: str) -> EditSpec:
