@@ -86,3 +86,20 @@ def test_the_cli_names_the_tokens_instead_of_printing_an_empty_token():
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
     assert "' ', 'dog'" in out.stderr and "P(''" not in out.stdout and "Traceback" not in out.stderr
+
+
+@needs_tinystories
+@pytest.mark.parametrize("page", ["app_pages/impair.py", "app_pages/lens.py"])
+def test_pages_say_which_tokens_instead_of_following_a_marker(monkeypatch, page):
+    from test_app_helpers import open_app
+
+    monkeypatch.delenv("LENSLAB_WORKSHOP", raising=False)
+    at = open_app()
+    at.sidebar.text_input(key="model").set_value(str(ROOT / TINYSTORIES))
+    at.sidebar.text_area(key="prompt").set_value(STORY)
+    at.sidebar.text_input(key="target").set_value(" dog").run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " | ".join(e.value for e in at.error).replace("\\", "")
+    assert "' ', 'dog'" in shown and "end the prompt with 'there was a '" in shown
