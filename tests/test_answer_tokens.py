@@ -103,3 +103,4 @@ def test_pages_say_which_tokens_instead_of_following_a_marker(monkeypatch, page)
     assert not at.exception, [e.value for e in at.exception]
     shown = " | ".join(e.value for e in at.error).replace("\\", "")
     assert "' ', 'dog'" in shown and "end the prompt with 'there was a '" in shown
+    assert not [i.value for i in at.info if "follow its first token" in i.value]

@@ -224,8 +224,8 @@ def note_target(engine: Engine, text: str | None, prompt: str | None = None) -> 
             head, ids = None, engine.token_ids(text, "target token")
     except EngineError:
         return  # the page that reads the target shows this error itself
-    if len(ids) > 1:
-        pieces = piece_texts(engine.tokenizer, ids[:6], head)
+    pieces = piece_texts(engine.tokenizer, ids[:6], head)
+    if len(ids) > 1 and pieces[0].strip():  # a bare marker first is refused: the page shows that error
         more = ", …" if len(ids) > 6 else ""
         st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
                           f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
