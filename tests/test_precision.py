@@ -1,5 +1,5 @@
-"""Every feature on the demo in bfloat16 (on the CPU, standing in for a GPU): it runs, hands back CPU float32,
-and says what the float32 engine says up to bfloat16's rounding."""
+"""Every feature on the demo in bfloat16 and float16 (on the CPU, standing in for a GPU): it runs, hands back
+CPU float32, and says what the float32 engine says up to the lower precision's rounding."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ def f32() -> Engine:
     return Engine.load(DEMO_DIR)
 
 
-@pytest.fixture(scope="module")
-def bf16() -> Engine:
-    eng = Engine.load(DEMO_DIR, dtype="bfloat16")
-    assert eng.dtype == torch.bfloat16 and eng.spec.dtype == "bfloat16"
+@pytest.fixture(scope="module", params=["bfloat16", "float16"])
+def bf16(request) -> Engine:
+    """The demo in a lower precision (bfloat16, the GPU default, and float16)."""
+    eng = Engine.load(DEMO_DIR, dtype=request.param)
+    assert eng.dtype == getattr(torch, request.param) and eng.spec.dtype == request.param
     return eng
 
 
