@@ -151,10 +151,10 @@ def one_token(tokenizer, ids: Sequence[int], head: Sequence[int] | None, text: s
     if len(ids) == 1:
         return int(ids[0])
     pieces = piece_texts(tokenizer, ids[:6], head)
-    hint = note + ("" if prompt is None else respace_hint(tokenizer, prompt, text))
-    listed = ", ".join(map(repr, pieces)) + (", …" if len(ids) > 6 else "")
     if first and (pieces[0].strip() or not text.strip()):
         return int(ids[0])
+    hint = note + ("" if prompt is None else respace_hint(tokenizer, prompt, text))
+    listed = ", ".join(map(repr, pieces)) + (", …" if len(ids) > 6 else "")
     if first:
         raise MultiTokenError(f"no single token starts the {what} {text!r}: it is {len(ids)} tokens for this model "
                               f"({listed}) and the first is only a space or word-start marker{hint}")
