@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 
 from test_app_edit import FACT, bars, open_fact
-from test_app_helpers import app_model, assert_clean  # noqa: F401
+from test_app_helpers import app_model, assert_clean, open_app  # noqa: F401
 
 
 @pytest.fixture
@@ -31,3 +31,13 @@ def test_the_edit_page_runs_every_method_in_bfloat16(bf16_app):
         assert_clean(at)
         assert bars(at, "after the edit")[0] > 0.3, method
     assert FACT["prompt"] in at.sidebar.text_area(key="prompt").value
+
+
+@pytest.mark.parametrize("page", ["app_pages/lens.py", "app_pages/clusters.py", "app_pages/impair.py",
+                                  "app_pages/memory.py", "app_pages/compare.py"])
+def test_every_other_page_draws_its_charts_in_bfloat16(bf16_app, page):
+    at = open_app(page)
+    if page == "app_pages/memory.py":
+        at.text_input(key="memory").set_value(" Krothux").run()  # the page waits for a memory text
+    assert_clean(at)
+    assert at.get("plotly_chart"), "the page drew no chart"
