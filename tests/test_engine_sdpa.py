@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -87,3 +88,21 @@ def test_a_pattern_request_stays_in_its_thread(tiny_model_dir):
     assert here is not None and elsewhere == [None]
     with torch.no_grad():
         assert eng.adapter.attend(1, h, frame)[1] is None  # and nothing is left asking once the call is over
+
+
+TINYSTORIES = Path(__file__).resolve().parent.parent / "../shared/models/tinystories-656k"
+
+
+@pytest.mark.skipif(not (TINYSTORIES / "config.json").is_file(),
+                    reason="the real Llama-family model is not at ../shared/models/tinystories-656k")
+def test_a_real_llama_with_shared_key_heads_equals_eager():
+    """TinyStories-656K: 8 query heads share 4 key/value heads, rotary positions, trained weights."""
+    eng = Engine.load(str(TINYSTORIES))
+    hf = AutoModelForCausalLM.from_pretrained(TINYSTORIES, attn_implementation="eager").eval()
+    assert eng.attention == "sdpa" and hf.config.num_key_value_heads < hf.config.num_attention_heads
+    prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside."
+    with torch.no_grad():
+        out = hf(torch.tensor([eng.encode(prompt)]), output_attentions=True)
+    torch.testing.assert_close(eng.trace(prompt).logits, out.logits[0], atol=1e-5, rtol=0)
+    for layer in range(eng.spec.n_layers):
+        torch.testing.assert_close(eng.pattern(prompt, layer), out.attentions[layer][0], atol=1e-5, rtol=0)
