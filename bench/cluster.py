@@ -183,7 +183,7 @@ def diagnose(engine, clusters, prompts) -> None:
     print("zeroed: answer logit drop (actual / predicted by attribution) vs the topic's other answers' drop")
     for topic, cluster in clusters.items():
         run = impairs(cluster, "scale", 0.0)
-        answers = sorted({answer_token(engine, p.answer) for p in prompts if p.topic == topic})
+        answers = sorted({answer_token(engine, p.answer, p.prompt) for p in prompts if p.topic == topic})
         mine = [p for p in held if p.topic == topic]
         mask = np.zeros((engine.spec.n_layers, site_width(engine.spec, cluster.site)), dtype=bool)
         for layer, unit in cluster.neurons:
@@ -191,7 +191,7 @@ def diagnose(engine, clusters, prompts) -> None:
         predicted = (answer_attributions(engine, mine, cluster.site) * mask).sum(axis=(1, 2)).mean()
         own, rivals = [], []
         for p in mine:
-            a = answer_token(engine, p.answer)
+            a = answer_token(engine, p.answer, p.prompt)
             r = engine.run(p.prompt, run)
             drop = r.clean_logits - r.logits[-1]
             own.append(float(drop[a]))
@@ -201,7 +201,7 @@ def diagnose(engine, clusters, prompts) -> None:
             right: dict[str, list[bool]] = {}
             for p in (q for q in select_split(prompts, split) if q.topic == topic):
                 top = int(engine.run(p.prompt, run).logits[-1].argmax())
-                right.setdefault(p.answer.strip(), []).append(top == answer_token(engine, p.answer))
+                right.setdefault(p.answer.strip(), []).append(top == answer_token(engine, p.answer, p.prompt))
             cells = ", ".join(f"{a} {np.mean(v):.2f} (n {len(v)})" for a, v in sorted(right.items()))
             print(f"{'':>10}  zeroed top-1 accuracy per answer, {split}: {cells}")
 

@@ -38,7 +38,7 @@ from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 
 def learned_confidence(engine: Engine, cases) -> float:
     """The median over the cases of the model's own p(learned answer) on the edit prompt, unedited."""
-    return float(np.median([engine.run(c.fact.prompt).readout(1, answer_token_id(engine, c.fact.answer)).target_clean
+    return float(np.median([engine.run(c.fact.prompt).readout(1, answer_token_id(engine, c.fact.answer, c.fact.prompt)).target_clean
                             for c in cases]))
 
 

@@ -36,8 +36,8 @@ CASES = {
 
 def one_at_a_time(engine: Engine, spec: PatchSpec, full: bool) -> np.ndarray:
     """Every site's metric, one run per site (denoising)."""
-    good = engine.token_id(spec.clean_answer, first=True)
-    bad = engine.token_id(spec.corrupted_answer, first=True)
+    good = engine.token_id(spec.clean_answer, first=True, prompt=spec.clean)
+    bad = engine.token_id(spec.corrupted_answer, first=True, prompt=spec.corrupted)
     trace, n_pos = engine.trace(spec.clean), len(engine.encode(spec.clean))
     run = engine.run_full if full else engine.run
     out = []

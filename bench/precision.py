@@ -32,7 +32,7 @@ def compare(ref: Engine, low: Engine, prompts: list[tuple[str, str]], interventi
     agree = 0
     for prompt, answer in prompts:
         a, b = ref.run(prompt, interventions).logits[0], low.run(prompt, interventions).logits[0]
-        token = answer_token(ref, answer)
+        token = answer_token(ref, answer, prompt)
         worst_logit = max(worst_logit, float((a - b).abs().max()))
         worst_prob = max(worst_prob, float((a.softmax(-1)[token] - b.softmax(-1)[token]).abs()))
         agree += int(a.argmax() == b.argmax())

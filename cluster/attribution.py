@@ -76,13 +76,13 @@ def _rivals(engine: Engine, prompts: Sequence[KeywordPrompt]) -> list[tuple[int,
     """For each prompt, the answer tokens of the prompts of every other topic (its own answer left out)."""
     by_topic: dict[str, set[int]] = {}
     for p in prompts:
-        by_topic.setdefault(p.topic, set()).add(answer_token(engine, p.answer))
+        by_topic.setdefault(p.topic, set()).add(answer_token(engine, p.answer, p.prompt))
     if len(by_topic) < 2:
         raise ClusterError("the contrast objective needs prompts of at least two topics (their answers are what "
                            "a topic's answer is contrasted with); use --objective logit or give more topics")
     out = []
     for p in prompts:
-        own = answer_token(engine, p.answer)
+        own = answer_token(engine, p.answer, p.prompt)
         out.append(tuple(sorted(set().union(*(v for t, v in by_topic.items() if t != p.topic)) - {own})))
     return out
 
@@ -97,7 +97,7 @@ def answer_attributions(engine: Engine, prompts: Sequence[KeywordPrompt], site: 
     if not prompts:
         raise ClusterError("attribution needs at least one prompt; check the prompt file and --split")
     seqs = [engine.encode(p.prompt) for p in prompts]
-    targets = [answer_token(engine, p.answer) for p in prompts]
+    targets = [answer_token(engine, p.answer, p.prompt) for p in prompts]
     rivals = _rivals(engine, prompts) if objective == "contrast" else None
     parts = []
     for s in range(0, len(prompts), BATCH):

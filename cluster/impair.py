@@ -127,7 +127,7 @@ def make_eval_set(engine: Engine, prompts: Sequence[KeywordPrompt], split: str |
     topics = topics_of(chosen)
     return EvalSet(
         prompts=tuple(p.prompt for p in chosen),
-        answers=tuple(answer_token(engine, p.answer) for p in chosen),
+        answers=tuple(answer_token(engine, p.answer, p.prompt) for p in chosen),
         topic_index=np.array([topics.index(p.topic) for p in chosen]),
         topics=topics,
         split=split,

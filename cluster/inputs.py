@@ -44,11 +44,11 @@ def prompt_hash(prompts: Sequence[KeywordPrompt]) -> str:
     return h.hexdigest()[:16]
 
 
-def answer_token(engine: Engine, answer: str) -> int:
-    """The answer's first token as the model would predict it (answers start with a space)."""
+def answer_token(engine: Engine, answer: str, prompt: str) -> int:
+    """The answer's first token as the model would predict it after ``prompt`` (``Engine.token_id``)."""
     if not answer:
         raise ClusterError(f"answer {answer!r} has no tokens; every keyword prompt needs a non-empty answer")
-    return engine.token_id(answer, "keyword answer", first=True)
+    return engine.token_id(answer, "keyword answer", first=True, prompt=prompt)
 
 
 def carve_validation(prompts: Sequence[KeywordPrompt], every: int = 3) -> tuple[list[KeywordPrompt], list[KeywordPrompt]]:

@@ -22,7 +22,7 @@ from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
-from engine.devices import add_load_args
+from engine.devices import add_device_args
 from promptsets.schema import load_fact_prompts
 
 
@@ -37,7 +37,7 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model folder (HF format) or a Hugging Face name")
-    add_load_args(p)
+    add_device_args(p)
     p.add_argument("--layer", type=whole(0, 100_000, 1), default=1, help="the block whose MLP output weights are edited")
     p.add_argument("--rank", type=whole(1, 4096, 4), default=4, help="rank of the direct low-rank edit")
     p.add_argument("--alpha", type=finite(0.0, 1.0, 0.5), default=0.5, help="1-LI weight: 0 = original layer, 1 = fine-tuned")
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     if args.threads:
         torch.set_num_threads(args.threads)
-    return load_engine(args.model)
+    return load_engine(args.model, device=args.device, dtype=args.dtype)
 
 
 def check_rank(engine, args) -> None:

@@ -52,7 +52,7 @@ def apply_edit(engine, fact: Fact, spec: EditSpec, key_texts: Sequence[str] = ()
         raise EditSpecError(f"a rank-one edit writes at the subject's token, which needs a later layer to carry it to "
                             f"the answer; choose a layer below {spec.layer}")
     trace = engine.trace(fact.prompt)
-    target = answer_token_id(engine, fact.new)
+    target = answer_token_id(engine, fact.new, fact.prompt)
     lr = LEARNING_RATES[spec.method] if spec.lr is None else spec.lr
     gen = torch.Generator().manual_seed(0)
     keys = trace.neurons(spec.layer).detach()

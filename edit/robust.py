@@ -75,9 +75,9 @@ def accuracy_curve(engine, items: Sequence[tuple[str, int]], base: Sequence, clu
 def learned_items(engine, case: EditCase, neighbours: int | None = None) -> list[tuple[str, int]]:
     """The learned facts of a case: its own prompt with the old answer (if known) and its first
     ``neighbours`` neighbours (all of them for None)."""
-    items = [(p, answer_token_id(engine, a)) for p, a in case.neighbours[:neighbours]]
+    items = [(p, answer_token_id(engine, a, p)) for p, a in case.neighbours[:neighbours]]
     if case.fact.answer:
-        items.insert(0, (case.fact.prompt, answer_token_id(engine, case.fact.answer)))
+        items.insert(0, (case.fact.prompt, answer_token_id(engine, case.fact.answer, case.fact.prompt)))
     return items
 
 
@@ -97,7 +97,7 @@ def robustness_curves(engine, case: EditCase, delta: WeightDelta, cluster: Clust
     if not len(intensities):
         raise EditSpecError("give at least one intensity, e.g. 0:4:0.5")
     randoms = [random_cluster(cluster, site_width(engine.spec, cluster.site), s) for s in baseline_seeds]
-    edited_items = [(case.fact.prompt, answer_token_id(engine, case.fact.new))]
+    edited_items = [(case.fact.prompt, answer_token_id(engine, case.fact.new, case.fact.prompt))]
     jobs = [(edited_items, (delta,))] + ([] if learned else [(learned_items(engine, case, neighbours), ())])
     done, total = [0], len(jobs) * (1 + len(randoms)) * len(intensities)
 

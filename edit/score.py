@@ -59,7 +59,7 @@ class EditScores:
 
 
 def _row(engine, kind: str, prompt: str, target: str, delta: WeightDelta) -> PromptRow:
-    tid = answer_token_id(engine, target)
+    tid = answer_token_id(engine, target, prompt)
     before, after = engine.run(prompt).probs_mean, engine.run(prompt, [delta]).probs_mean
     tops = engine.token_strs([int(before.argmax()), int(after.argmax()), tid])
     return PromptRow(kind, prompt, target, float(before[tid]), float(after[tid]), tops[0], tops[1], tops[2])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from edit.errors import EditSpecError
 
 
-def answer_token_id(engine, text: str) -> int:
-    """The id of the first token of ``text`` as the model would predict it (``Engine.token_id``)."""
-    return engine.token_id(text, "object", first=True)
+def answer_token_id(engine, text: str, prompt: str) -> int:
+    """The id of the first token of ``text`` as the model would predict it after ``prompt`` (``Engine.token_id``)."""
+    return engine.token_id(text, "object", first=True, prompt=prompt)
 
 
 def subject_last_position(engine, prompt: str, subject: str) -> int:

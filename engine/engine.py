@@ -19,12 +19,13 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter, stored
+from engine.attention import use_attention
 from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
 from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
-from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
-from engine.forward import clean_trace, logits_with_mlp_change
+from engine.errors import EmptyPromptError, ModelLoadError, NonFiniteError, ShapeError
+from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
 from engine.generate import Generation, generate_ids
 from engine.interventions import Intervention
 from engine.hub import Progress, local_folder
@@ -34,7 +35,7 @@ from engine.results import RunResult
 from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
 from engine.spec import ModelSpec
 from engine.spec import fingerprint as fingerprint_of
-from engine.tokens import check_ids, continuation_ids, piece_texts
+from engine.tokens import answer_ids, check_ids, check_text, continuation_ids, one_token
 from engine.trace import ActivationSite, Trace
 
 Prompt = str | Sequence[int]
@@ -49,9 +50,8 @@ class Engine:
     """
 
     def __init__(self, model, tokenizer, name: str = "model", max_traces: int = 64,
-                 max_trace_bytes: int = 1 << 30, fingerprint: str | None = None) -> None:
-        if model.config._attn_implementation != "eager":
-            model.set_attn_implementation("eager")  # patterns come only from eager attention
+                 max_trace_bytes: int = 1 << 30, fingerprint: str | None = None, attention: str = "sdpa") -> None:
+        self.attention = use_attention(model, attention)  # see engine.attention: "sdpa", or "eager"
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.lock = threading.RLock()
@@ -120,27 +120,27 @@ class Engine:
         tokenizers put before standalone text. Answers carry their leading space (" Paris").
         Raises EmptyPromptError (naming ``what``) for an empty text.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+        check_text(text, what)
         self._need_tokenizer()
-        ids = continuation_ids(self.tokenizer, text) if text else []
+        ids = continuation_ids(self.tokenizer, text)
         if not ids:
             raise EmptyPromptError(f"the {what} is empty; type a word (with its leading space, e.g. ' Paris')")
         return ids
 
-    def token_id(self, text: str, what: str = "answer", first: bool = False) -> int:
-        """The single token id the model would predict for ``text`` (e.g. " Paris"), see :meth:`token_ids`.
+    def token_id(self, text: str, what: str = "answer", first: bool = False, prompt: Prompt | None = None) -> int:
+        """The token the model would predict for ``text`` (e.g. " Paris") after ``prompt``: read off the joint
+        encoding of prompt + text (without a text prompt, as :meth:`token_ids` reads it mid-prompt).
 
-        Raises MultiTokenError naming the pieces when ``text`` is several tokens, unless ``first``
-        asks for the first of them (the metric of answers that may be longer than a token).
+        Raises MultiTokenError naming the tokens when ``text`` is several tokens, unless ``first`` asks for
+        the first of them (the metric of answers longer than a token), and whenever the first is a bare space
+        or word-start marker: never a token that does not start the answer.
         """
-        ids = self.token_ids(text, what)
-        if len(ids) > 1 and not first:
-            pieces = piece_texts(self.tokenizer, ids)
-            raise MultiTokenError(
-                f"the {what} {text!r} is {len(ids)} tokens for this model ({', '.join(map(repr, pieces))}); "
-                f"give a single token, e.g. {pieces[0]!r}")
-        return ids[0]
+        if not isinstance(prompt, str):
+            return one_token(self.tokenizer, self.token_ids(text, what), None, text, what, first)
+        check_text(text, what)
+        head = self.encode(prompt)
+        ids, note = answer_ids(self.tokenizer, head, prompt, text, what)
+        return one_token(self.tokenizer, ids, head, text, what, first, prompt, note)
 
     def token_strs(self, ids: Sequence[int]) -> list[str]:
         """Each token's own text, e.g. ``[" Paris", ","]``."""
@@ -188,6 +188,17 @@ class Engine:
                         "the model itself produces NaN or inf on this prompt; its weights may be corrupt")
                 self._traces.put(tokens, trace)
         return trace
+
+    def pattern(self, prompt: Prompt, layer: int) -> torch.Tensor:
+        """``(n_heads, pos, pos)`` attention probabilities (query, key) of block ``layer`` on ``prompt``, CPU float32.
+
+        Only that layer's attention is rerun, from the cached trace, with its probabilities asked for:
+        no run keeps patterns, whose memory grows with the square of the prompt.
+        """
+        layer = self.check_layer(layer, "pattern")
+        trace = self._trace(prompt)
+        with self.lock, torch.no_grad():
+            return layer_pattern(self._adapter, trace, layer).to("cpu", torch.float32)
 
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(..., d_model)`` -> ``(..., d_model)`` through the model's final norm."""
@@ -304,16 +315,17 @@ class Engine:
         return activations(self._adapter, self.spec, self.lock, self._trace(prompt), interventions, site)
 
     def mlp_change_logits(self, prompt: Prompt, layer: int, change: torch.Tensor) -> torch.Tensor:
-        """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s
-        MLP output, differentiable in ``change`` (for training weight edits; see ``edit/``).
+        """``(d_vocab,)`` float32 last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s
+        MLP output, differentiable in ``change`` (for training weight edits; see ``edit/``). The change may
+        live on any device in any dtype: it is cast to the model's at the boundary, the logits back to its device.
 
         Take gradients with ``torch.autograd.grad`` for your own tensors only: ``backward()`` would
         write ``.grad`` into the shared model. Raises ShapeError for a change of the wrong shape.
         """
-        trace = self.trace(prompt)
+        trace = self._trace(prompt)
         layer = self.check_layer(layer, "mlp_change_logits")
         if tuple(change.shape) != (trace.n_pos, self.spec.d_model):
             raise ShapeError(f"the change must be (pos={trace.n_pos}, d_model={self.spec.d_model}), "
                              f"got {tuple(change.shape)}")
         with self.lock, torch.enable_grad():
-            return logits_with_mlp_change(self._adapter, trace, layer, change)
+            return logits_with_mlp_change(self._adapter, trace, layer, change).to(change.device, torch.float32)

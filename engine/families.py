@@ -38,12 +38,12 @@ def _neox_parallel(config) -> bool:
 class FamilyTable:
     """Where one family keeps its parts, and the keyword conventions of its block call.
 
-    attn:       the attention module; its output is ``(attn_out, pattern, ...)``.
+    attn:       the attention module; its output is ``(attn_out, pattern or None, ...)`` (see ``engine.attention``).
     attn_o:     the attention output projection; its input is the concatenated per-head ``z``.
     mlp:        the MLP; its input is ``mlp_in`` (after the norm), its output ``mlp_out``.
     mlp_o:      the MLP output projection; its input is ``mlp_post`` (the neurons).
     cache_kw:   the keyword under which the block and attention take a key/value cache.
-    needs_mask: whether the eager attention needs an explicit additive causal mask
+    needs_mask: whether the attention needs an explicit additive causal mask
                 (GPT-Neo builds its own, global or local, from a buffer).
     """
 

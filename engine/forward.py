@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 
 from engine.adapter import Adapter
+from engine.attention import patterns_of
 from engine.edits import Edit
 from engine.frame import Frame, KVTap
 from engine.hooks import Capture, Cursor, installed
@@ -44,12 +45,21 @@ def clean_trace(adapter: Adapter, tokens: Sequence[int]) -> Trace:
     return Trace(
         tokens=list(tokens), logits=logits, resid=torch.stack(resid), attn=stacked("attn_out"),
         z=stacked("z").unflatten(-1, (adapter.n_heads, -1)), mlp_input=stacked("mlp_in"),
-        mlp_hidden=stacked("mlp_post"), mlp=stacked("mlp_out"), patterns=stacked("pattern"),
+        mlp_hidden=stacked("mlp_post"), mlp=stacked("mlp_out"),
         W_O=tuple(adapter.W_O(layer) for layer in range(n_layers)),
         b_O=tuple(adapter.b_O(layer) for layer in range(n_layers)),
         keys=tuple(tap.recorded[layer][0] for layer in range(n_layers)),
         values=tuple(tap.recorded[layer][1] for layer in range(n_layers)),
     )
+
+
+def layer_pattern(adapter: Adapter, trace: Trace, layer: int) -> torch.Tensor:
+    """``(n_heads, pos, pos)`` attention probabilities of block ``layer``: its attention alone, rerun on the
+    trace's resid_pre with the probabilities asked for (callers hold the engine lock)."""
+    frame = adapter.frame(0, trace.n_pos)
+    with patterns_of([adapter.attn[layer]]):
+        out = adapter.attend(layer, trace.resid[layer].unsqueeze(0), frame)
+    return out[1][0]
 
 
 def _mlp_linear(adapter: Adapter, trace: Trace, edits: Sequence[Edit], layer: int, rows: slice,
@@ -176,8 +186,10 @@ def run_site(adapter: Adapter, trace: Trace, edits: Sequence[Edit], site: str) -
 def logits_with_mlp_change(adapter: Adapter, trace: Trace, layer: int, change: torch.Tensor) -> torch.Tensor:
     """``(d_vocab,)`` last-position logits with ``change`` ``(pos, d_model)`` added to block ``layer``'s MLP
     output: the clean resid_post of ``layer`` plus the change, through the later blocks. No hooks; the
-    result is differentiable in ``change`` (callers hold the engine lock)."""
-    h = (trace.resid[layer + 1] + change).unsqueeze(0)
+    result is differentiable in ``change``, which is cast to the trace's device and dtype (callers hold the
+    engine lock)."""
+    resid = trace.resid[layer + 1]
+    h = (resid + change.to(resid.device, resid.dtype)).unsqueeze(0)
     frame = adapter.frame(0, trace.n_pos)
     for later in range(layer + 1, adapter.n_layers):
         h = adapter.block(later, h, frame)

@@ -26,12 +26,12 @@ class Cursor:
 
 
 class Capture:
-    """Per-layer activations seen by hooks: attn_out, pattern, z, mlp_in, mlp_post, mlp_out.
+    """Per-layer activations seen by hooks: attn_out, z, mlp_in, mlp_post, mlp_out (patterns: ``Engine.pattern``).
 
     Each entry is ``layer -> tensor`` with the batch dimension kept.
     """
 
-    SITES = ("attn_out", "pattern", "z", "mlp_in", "mlp_post", "mlp_out")
+    SITES = ("attn_out", "z", "mlp_in", "mlp_post", "mlp_out")
 
     def __init__(self) -> None:
         self.seen: dict[str, dict[int, torch.Tensor]] = {site: {} for site in self.SITES}
@@ -71,8 +71,6 @@ def _register_capture(adapter: Adapter, capture: Capture, layers: range, handles
     for layer in layers:
         def attn_hook(module, args, output, layer=layer):
             seen["attn_out"][layer] = _first(output)
-            if isinstance(output, tuple) and len(output) > 1 and output[1] is not None:
-                seen["pattern"][layer] = output[1]
 
         def pre(site, layer=layer):
             def hook(module, args):

@@ -1,7 +1,9 @@
 """A clean run's activations, read through the field's names (resid_pre, attn_out, ...).
 
 A :class:`Trace` is also the prefix cache: runs with interventions restart
-from its residuals and reuse its keys and values.
+from its residuals and reuse its keys and values. It keeps no attention
+patterns (they grow with the square of the prompt): ``Engine.pattern`` computes
+the one layer a page asks for.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ class Trace:
     mlp_input: ``(n_layers, pos, d_model)`` what each MLP reads (after its norm).
     mlp_hidden:``(n_layers, pos, d_mlp)`` MLP hidden activations (mlp_post, the neurons).
     mlp:       ``(n_layers, pos, d_model)`` MLP outputs.
-    patterns:  ``(n_layers, n_heads, pos, pos)`` attention probabilities.
     logits:    ``(pos, d_vocab)``.
     W_O, b_O:  per layer ``(n_heads, d_head, d_model)`` and ``(d_model,)`` (views of the weights).
     keys, values: per layer ``(1, n_kv_heads, pos, d_head)`` as the attention caches them.
@@ -45,7 +46,6 @@ class Trace:
     mlp_input: torch.Tensor
     mlp_hidden: torch.Tensor
     mlp: torch.Tensor
-    patterns: torch.Tensor
     W_O: tuple[torch.Tensor, ...]
     b_O: tuple[torch.Tensor, ...]
     keys: tuple[torch.Tensor, ...]
@@ -101,10 +101,6 @@ class Trace:
         """``(pos, d_model)`` MLP output of block ``layer``, before it joins the residual stream."""
         return self.mlp[self._check(layer)]
 
-    def pattern(self, layer: int) -> torch.Tensor:
-        """``(n_heads, pos, pos)`` attention probabilities of block ``layer`` (query, key)."""
-        return self.patterns[self._check(layer)]
-
     def stack(self, site: ActivationSite) -> torch.Tensor:
         """``(n_layers, pos, width)`` activations at ``site`` for every layer."""
         if site == "resid_pre":
@@ -128,7 +124,7 @@ class Trace:
             return t.to(device, dtype)
 
         tensors = {name: move(getattr(self, name)) for name in (
-            "logits", "resid", "attn", "z", "mlp_input", "mlp_hidden", "mlp", "patterns")}
+            "logits", "resid", "attn", "z", "mlp_input", "mlp_hidden", "mlp")}
         tuples = {name: tuple(map(move, getattr(self, name))) for name in ("W_O", "b_O", "keys", "values")}
         return replace(self, **tensors, **tuples)
 
@@ -136,5 +132,5 @@ class Trace:
     def nbytes(self) -> int:
         """Approximate memory held by this trace's own tensors (weights views excluded)."""
         own = [self.logits, self.resid, self.attn, self.z, self.mlp_input, self.mlp_hidden,
-               self.mlp, self.patterns, *self.keys, *self.values]
+               self.mlp, *self.keys, *self.values]
         return sum(t.numel() * t.element_size() for t in own)

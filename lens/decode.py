@@ -148,14 +148,15 @@ def load_lenses(folder: Path, engine) -> LensSet:
     return open_lenses(folder, engine.spec, Unembed.from_adapter(engine.adapter))
 
 
-def resolve_target(engine: Engine, target: Target) -> tuple[int | None, str | None]:
+def resolve_target(engine: Engine, target: Target, prompt=None) -> tuple[int | None, str | None]:
     """``(token id, token text)`` of a target given as an id or a text (its first token, as the model
-    predicts it), or ``(None, None)``. Raises EmptyPromptError for an empty text.
+    predicts it after ``prompt``), or ``(None, None)``. Raises EmptyPromptError for an empty text and
+    MultiTokenError when no real token starts it.
     """
     if target is None:
         return None, None
     if isinstance(target, str):
-        target = engine.token_id(target, "target token", first=True)
+        target = engine.token_id(target, "target token", first=True, prompt=prompt)
     d_vocab = engine.spec.d_vocab
     if not 0 <= int(target) < d_vocab:
         raise OutOfRangeError(f"target token id {target} does not exist; this model has ids 0-{d_vocab - 1}")
@@ -204,7 +205,7 @@ def decode_heads(engine: Engine, lens: Lens, prompt, layers: Sequence[int] | Non
     """
     _check_k(k, engine.spec.d_vocab)
     layers = tuple(lens.layers if layers is None else (lens.check_layer(l) for l in layers))
-    target_id, target_str = resolve_target(engine, target)
+    target_id, target_str = resolve_target(engine, target, prompt)
     trace = engine.trace(prompt)
     cols = _positions(positions, trace.n_pos)
     stats = [decode_layer(lens, l, trace.head_writes(l)[list(cols)], k, target_id) for l in layers]
@@ -223,7 +224,7 @@ def decode_logit_lens(engine: Engine, prompt, k: int = 5, target: Target = None,
                       site: ResidSite = "resid_post") -> LogitLensResult:
     """Logit lens of the residual stream at ``site`` of every layer and position of ``prompt``."""
     _check_k(k, engine.spec.d_vocab)
-    target_id, target_str = resolve_target(engine, target)
+    target_id, target_str = resolve_target(engine, target, prompt)
     trace = engine.trace(prompt)
     lens = logit_lens(engine)
     layers = lens.layers
@@ -240,6 +241,6 @@ def decode_logit_lens(engine: Engine, prompt, k: int = 5, target: Target = None,
 
 def attention_pattern(engine: Engine, prompt, layer: int) -> PatternResult:
     """Attention probabilities ``(n_heads, pos, pos)`` of ``layer`` on ``prompt``."""
-    trace = engine.trace(prompt)
-    return PatternResult(layer=layer, tokens=tuple(engine.token_strs(trace.tokens)),
-                         pattern=trace.pattern(layer).numpy().copy())
+    pattern = engine.pattern(prompt, layer)
+    return PatternResult(layer=layer, tokens=tuple(engine.token_strs(engine.trace(prompt).tokens)),
+                         pattern=pattern.numpy())

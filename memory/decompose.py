@@ -34,9 +34,10 @@ VARIANTS: tuple[str, ...] = ("bridge", "bridge - answer", "bridge - candidates",
                              "control, cos-matched, any", "control, cos-matched, other", "control (shipped)")
 
 
-def unembedding_rows(engine: Engine, answers: Sequence[str]) -> np.ndarray:
-    """``(k, d_model)`` the unembedding rows of the answers' first tokens (unique, in order)."""
-    ids = list(dict.fromkeys(answer_token_id(engine, a) for a in answers))
+def unembedding_rows(engine: Engine, answers: Sequence[str], prompt: str | None = None) -> np.ndarray:
+    """``(k, d_model)`` the unembedding rows of the answers' first tokens as predicted after ``prompt``
+    (unique, in order; without a prompt, as the answers read mid-prompt)."""
+    ids = list(dict.fromkeys(engine.token_id(a, "answer", first=True, prompt=prompt) for a in answers))
     return engine.W_U[:, ids].T.numpy().astype(np.float64)
 
 
@@ -75,7 +76,7 @@ def direct_gain(engine: Engine, prompt: str, vector: np.ndarray, scale: float, a
     """The answer's gain, and whether it is top-1, with ``scale * vector`` added to the last position's final
     residual (before the final norm): the direct path, which no layer reads."""
     trace = engine.trace(prompt)
-    a = answer_token_id(engine, answer)
+    a = answer_token_id(engine, answer, prompt)
     resid = trace.resid[-1, -1] + float(scale) * torch.as_tensor(vector, dtype=torch.float32)
     before = torch.softmax(trace.logits[-1].double(), dim=-1)[a]
     logits = engine.unembed(resid).double()
@@ -86,7 +87,7 @@ def direct_gain(engine: Engine, prompt: str, vector: np.ndarray, scale: float, a
 def _gain(engine: Engine, prompt: str, vector: np.ndarray, cell: Cell, answer: str) -> tuple[float, bool]:
     """Gain of the answer and whether it is top-1 with ``vector`` injected at ``cell``."""
     run = inject_run(engine, prompt, vector, cell[0], cell[1])
-    a = answer_token_id(engine, answer)
+    a = answer_token_id(engine, answer, prompt)
     readout = run.readout(1, a)
     return gain_ratio(readout.target_clean, readout.target_mean), int(run.logits[-1].argmax()) == a
 
@@ -125,7 +126,7 @@ def decompose(engine: Engine, prompts: Sequence, cells: Sequence[Cell], all_prom
     for p, cell in zip(prompts, cells):
         vectors, names = _variants(engine, p, [q for q in all_prompts if q.relation == p.relation])
         matched.append(names)
-        row = unembedding_rows(engine, [p.answer])[0]
+        row = unembedding_rows(engine, [p.answer], p.prompt)[0]
         for variant, vec in vectors.items():
             g, t = _gain(engine, p.prompt, vec, cell, p.answer)
             gains[variant].append(g)
@@ -140,7 +141,7 @@ def decompose(engine: Engine, prompts: Sequence, cells: Sequence[Cell], all_prom
 
 def _variants(engine: Engine, p, same: Sequence) -> tuple[dict[str, np.ndarray], tuple[str, str]]:
     """The memory vectors injected into two-hop prompt ``p`` (``same``: the prompts of its relation)."""
-    row = unembedding_rows(engine, [p.answer])[0]
+    row = unembedding_rows(engine, [p.answer], p.prompt)[0]
     bridge = build_memory(engine, p.bridge)
     target = cosine(bridge, row)
     pool = [q.bridge for q in same]
@@ -151,7 +152,7 @@ def _variants(engine: Engine, p, same: Sequence) -> tuple[dict[str, np.ndarray],
     return {
         "bridge": bridge,
         "bridge - answer": project_out(bridge, row[None]),
-        "bridge - candidates": project_out(bridge, unembedding_rows(engine, [q.answer for q in same])),
+        "bridge - candidates": project_out(bridge, unembedding_rows(engine, [q.answer for q in same], p.prompt)),
         "control, cos-matched, any": build_memory(engine, any_name),
         "control, cos-matched, other": build_memory(engine, other_name),
         "control (shipped)": build_memory(engine, p.control),

@@ -130,7 +130,7 @@ def leave_one_out(sweep: LayerScaleSweep) -> tuple[np.ndarray, list[tuple[int, f
 
 def answers_top1(engine: Engine, prompt: str, answer: str) -> bool:
     """Whether the model's clean top-1 next token after ``prompt`` is the answer's first token."""
-    return int(engine.trace(prompt).logits[-1].argmax()) == answer_token_id(engine, answer)
+    return int(engine.trace(prompt).logits[-1].argmax()) == answer_token_id(engine, answer, prompt)
 
 
 def two_hop_cases(prompts: Sequence, labels: Sequence[str] = ("bridge", "control")) -> list[SweepCase]:
@@ -206,7 +206,7 @@ def _top1_checker(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) -
         if case.memory not in memories:
             memories[case.memory] = build_memory(engine, case.memory, spec.source, spec.normalise)
         run = inject_run(engine, case.prompt, memories[case.memory], cell[0], cell[1], spec.positions)
-        return int(run.logits[-1].argmax()) == answer_token_id(engine, case.answer)
+        return int(run.logits[-1].argmax()) == answer_token_id(engine, case.answer, case.prompt)
 
     return top1
 

@@ -61,13 +61,12 @@ def check_scale(scale: float) -> None:
         raise MemorySpecError(f"scale {scale} is not a finite number; use e.g. 1 to 15")
 
 
-def answer_token_id(engine: Engine, answer: str) -> int:
-    """The id of the answer's first token as the model predicts it (answers carry their leading space, e.g. " Marlow").
-
-    The paper's metric reads the first token of a possibly longer answer.
+def answer_token_id(engine: Engine, answer: str, prompt: str) -> int:
+    """The id of the answer's first token as the model predicts it after ``prompt`` (answers carry their leading
+    space, e.g. " Marlow"). The paper's metric reads the first token of a possibly longer answer.
     """
     try:
-        return engine.token_id(answer, "answer", first=True)
+        return engine.token_id(answer, "answer", first=True, prompt=prompt)
     except EmptyPromptError as err:
         raise MemorySpecError(f"answer {answer!r} has no tokens; give the expected next word, e.g. ' Marlow'") from err
 
@@ -118,7 +117,7 @@ def inject_memory(engine: Engine, prompt: str, answer: str | None, spec: Injecti
         a = int(run.clean_logits.argmax())
         answer = engine.token_strs([a])[0]
     else:
-        a = answer_token_id(engine, answer)
+        a = answer_token_id(engine, answer, prompt)
     readout = run.readout(top_k, a)
     lp_before, lp_after = log_probs(run.clean_logits), log_probs(run.logits[0])
     k = min(top_k, lp_before.shape[0])

@@ -126,8 +126,8 @@ def check_cases(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> None:
         raise MemorySpecError("a sweep needs at least one prompt; check the prompt file and --split")
     if len(set(keys)) != len(keys):
         raise MemorySpecError("sweep case keys must be unique; number the prompts, e.g. '3:bridge'")
-    for answer in sorted({c.answer for c in cases}):
-        answer_token_id(engine, answer)
+    for case in cases:
+        answer_token_id(engine, case.answer, case.prompt)
     for memory in sorted({c.memory for c in cases}):
         build_memory(engine, memory, spec.source, spec.normalise)
 
@@ -139,7 +139,7 @@ Compute = Callable[[list[CaseCells]], Iterator[tuple[int, tuple[tuple[int, float
 
 def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], spec: SweepSpec) -> list[float]:
     """The answer's probability with the case's memory injected at each (layer, scale), as one batch of runs."""
-    answer = answer_token_id(engine, case.answer)
+    answer = answer_token_id(engine, case.answer, case.prompt)
     vector = tuple(float(v) for v in build_memory(engine, case.memory, spec.source, spec.normalise))
     runs = [[inject_at(engine, vector, layer, scale, spec.positions)] for layer, scale in cells]
     return [r.readout(1, answer).target_mean for r in engine.run_batch(case.prompt, runs)]
@@ -188,7 +188,7 @@ def sweep_layer_scale(
     layers, scales = resolve_grid(engine, spec)
     known = dict(known or {})
     total = len(cases) * len(layers) * len(scales)
-    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer)).target_clean
+    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer, c.prompt)).target_clean
                          for c in cases])
     grid = [(l, s) for l in layers for s in scales]
     work = [(c, tuple(cells)) for c, case in enumerate(cases)

@@ -82,10 +82,10 @@ def _check(spec: PatchSpec) -> None:
 
 def _answers(engine: Engine, spec: PatchSpec) -> tuple[int, int | None]:
     """Token ids of the clean answer and (for logit_diff) the corrupted answer; they must differ."""
-    good = engine.token_id(spec.clean_answer, "clean answer", first=True)
+    good = engine.token_id(spec.clean_answer, "clean answer", first=True, prompt=spec.clean)
     if spec.metric != "logit_diff":
         return good, None
-    bad = engine.token_id(spec.corrupted_answer or "", "corrupted answer", first=True)
+    bad = engine.token_id(spec.corrupted_answer or "", "corrupted answer", first=True, prompt=spec.corrupted)
     if bad == good:
         raise PatchError(f"both answers start with the same token {engine.token_strs([good])[0]!r}; "
                          "the logit difference needs two different answers")

@@ -65,8 +65,8 @@ def test_contrast_is_the_answer_logit_minus_the_mean_of_the_other_topics_answers
     """To first order, shrinking a unit by eps moves (answer logit - mean rival logit) by eps x its attribution."""
     prompts = tiny_prompts()
     p = prompts[0]
-    answer = answer_token(engine, p.answer)
-    rivals = sorted({answer_token(engine, q.answer) for q in prompts if q.topic != p.topic} - {answer})
+    answer = answer_token(engine, p.answer, p.prompt)
+    rivals = sorted({answer_token(engine, q.answer, q.prompt) for q in prompts if q.topic != p.topic} - {answer})
     assert rivals
     attr = answer_attributions(engine, prompts, objective="contrast")[0]
 

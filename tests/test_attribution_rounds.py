@@ -35,7 +35,7 @@ def _moved(engine, prompt, answer, unit, positions, zeroed=()) -> float:
 @pytest.mark.parametrize("positions", ["all", "last"])
 def test_attribution_at_positions_is_the_first_order_effect_of_shrinking_a_unit_there(engine, positions):
     p = next(q for q in tiny_prompts() if len(engine.encode(q.prompt)) >= 3)
-    answer = answer_token(engine, p.answer)
+    answer = answer_token(engine, p.answer, p.prompt)
     attr = answer_attributions(engine, [p], positions=positions)[0]
     for flat in np.argsort(-np.abs(attr), axis=None)[:3]:
         unit = np.unravel_index(flat, attr.shape)
@@ -46,7 +46,7 @@ def test_attribution_at_positions_is_the_first_order_effect_of_shrinking_a_unit_
 
 def test_attribution_with_units_zeroed_is_that_of_the_model_without_them(engine, tiny_model_dir):
     p = tiny_prompts()[0]
-    answer = answer_token(engine, p.answer)
+    answer = answer_token(engine, p.answer, p.prompt)
     clean = answer_attributions(engine, [p])[0]
     top = np.unravel_index(np.argsort(-clean, axis=None)[:4], clean.shape)
     zeroed = {}
@@ -66,8 +66,8 @@ def test_attribution_with_units_zeroed_is_that_of_the_model_without_them(engine,
 
 def test_rival_tokens_make_the_objective_a_logit_difference(engine):
     p = tiny_prompts()[0]
-    ids, answer = engine.encode(p.prompt), answer_token(engine, p.answer)
-    rivals = [answer_token(engine, q.answer) for q in tiny_prompts()[1:4]]
+    ids, answer = engine.encode(p.prompt), answer_token(engine, p.answer, p.prompt)
+    rivals = [answer_token(engine, q.answer, q.prompt) for q in tiny_prompts()[1:4]]
     got = engine.attribute([ids], [answer], against=[rivals])[0]
     each = [engine.attribute([ids], [t])[0] for t in (answer, *rivals)]
     expected = each[0] - sum(each[1:]) / len(rivals)

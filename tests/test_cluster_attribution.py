@@ -25,7 +25,7 @@ def test_attribution_is_the_first_order_effect_of_shrinking_a_unit(engine, site)
     """Scaling one unit by (1 - eps) moves the answer logit by eps x its attribution, to first order."""
     p = tiny_prompts()[0]
     attr = answer_attributions(engine, [p], site)[0]
-    answer = answer_token(engine, p.answer)
+    answer = answer_token(engine, p.answer, p.prompt)
     clean = float(engine.run(p.prompt).logits[-1, answer])
     eps = 1e-2
     for flat in np.argsort(-np.abs(attr), axis=None)[:3]:  # the largest: float32 rounding hides tiny ones

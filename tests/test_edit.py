@@ -46,7 +46,7 @@ def test_every_method_rewrites_the_fact_only_in_the_edited_run(eng, cases, metho
 
 def test_one_layer_interpolation_spans_original_to_finetuned(eng, cases):
     fact = cases[0].fact
-    tid = answer_token_id(eng, fact.new)
+    tid = answer_token_id(eng, fact.new, fact.prompt)
     spec = EditSpec(method="interp", layer=1, steps=20)
     p = {a: float(eng.run(fact.prompt, [apply_edit(eng, fact, EditSpec(**{**spec.__dict__, "alpha": a})).delta])
                   .probs_mean[tid]) for a in (0.0, 0.5, 1.0)}

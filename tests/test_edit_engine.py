@@ -129,10 +129,10 @@ def test_every_family_runs_a_delta_as_its_edited_weights_and_trains_an_edit(tiny
     reference = _edited_copy(eng, 1, left @ right)
     got = eng.run(PROMPT, [WeightDelta.from_factors(1, left, right)]).logits
     assert torch.allclose(got, reference.run(PROMPT).logits, atol=1e-4, rtol=0), family
-    fact = Fact("Tovaren plays tennis and was born in", "Tovaren", " Quarry")
+    fact = Fact("Tovaren plays tennis and was born in", "Tovaren", " Marlow")
     result = apply_edit(eng, fact, EditSpec(method="low_rank", layer=0, rank=1, steps=30, lr=0.05, target_p=0.5))
     probs = eng.run(fact.prompt, [result.delta]).probs_mean
-    new = eng.tokenizer(" Quarry", add_special_tokens=False)["input_ids"][0]
+    new = eng.tokenizer(" Marlow", add_special_tokens=False)["input_ids"][0]
     assert float(probs[new]) == pytest.approx(result.p_trained, abs=1e-3), family
     assert float(probs[new]) > float(eng.run(fact.prompt).probs_mean[new]), family
 

@@ -77,7 +77,7 @@ def test_patterns_are_causal_distributions(eng):
     t = eng.trace(PROMPT)
     n = len(t.tokens)
     for layer in range(eng.spec.n_layers):
-        p = t.pattern(layer)
+        p = eng.pattern(PROMPT, layer)
         assert p.shape == (eng.spec.n_heads, n, n)
         torch.testing.assert_close(p.sum(-1), torch.ones(eng.spec.n_heads, n))
         assert torch.all(p.triu(1) == 0)
@@ -95,7 +95,7 @@ def test_unembed_of_last_resid_is_the_logits(eng):
 
 def test_returned_tensors_are_detached_float32(eng):
     t = eng.trace(PROMPT)
-    for x in (t.logits, t.resid_pre(0), t.head_writes(0), t.neurons(0), t.pattern(0), eng.W_U):
+    for x in (t.logits, t.resid_pre(0), t.head_writes(0), t.neurons(0), eng.pattern(PROMPT, 0), eng.W_U):
         assert x.dtype == torch.float32 and not x.requires_grad and x.device.type == "cpu"
 
 

@@ -38,7 +38,7 @@ def test_reading_identities(family_eng):
         torch.testing.assert_close(t.resid_post(layer), t.resid_mid(layer) + t.mlp_out(layer),
                                    atol=1e-5, rtol=0)
         assert t.neurons(layer).shape == (n, eng.spec.d_mlp)
-        torch.testing.assert_close(t.pattern(layer).sum(-1), torch.ones(eng.spec.n_heads, n))
+        torch.testing.assert_close(eng.pattern(PROMPT, layer).sum(-1), torch.ones(eng.spec.n_heads, n))
     torch.testing.assert_close(eng.unembed(t.resid_post(eng.spec.n_layers - 1)), t.logits,
                                atol=1e-5, rtol=0)
 
@@ -82,7 +82,7 @@ def test_sliding_window_attention_matches_transformers(family):
     eng = Engine(model, tokenizer=None, name=f"sliding-{family}")
     trace = eng.trace(tokens)
     torch.testing.assert_close(trace.logits, ref, atol=1e-5, rtol=0)
-    assert torch.all(trace.pattern(1)[:, -1, : len(tokens) - 4] == 0)
+    assert torch.all(eng.pattern(tokens, 1)[:, -1, : len(tokens) - 4] == 0)
     ivs = [Impair(layer=1, neurons=(2, 3), mode="noise", intensity=3.0, positions="last")]
     torch.testing.assert_close(eng.run(tokens, ivs).logits, eng.run_full(tokens, ivs).logits, atol=1e-4, rtol=0)
 

@@ -103,7 +103,7 @@ def test_every_page_resolves_the_predicted_token(llama, prompt):
     assert target_id(llama, answer) == predicted  # the sidebar's target, which the Impair page follows
     assert resolve_target(llama, answer)[0] == predicted  # the lens target
     assert decode_logit_lens(llama, prompt, target=answer).target_rank[-1, -1] == 1
-    assert answer_token(llama, answer) == predicted  # a cluster's keyword answer
+    assert answer_token(llama, answer, prompt) == predicted  # a cluster's keyword answer
     r = inject_memory(llama, prompt, answer, InjectionSpec(" girl", layer=0, scale=0.0))
     assert r.answer_token == llama.token_strs([predicted])[0]
     assert r.p_before == pytest.approx(float(llama.trace(prompt).logits[-1].softmax(-1).max()), rel=1e-5)
@@ -126,7 +126,7 @@ def test_memory_vector_has_no_word_start_row(llama):
 
 def test_answers_may_be_longer_where_the_metric_reads_their_first_token(llama):
     assert llama.token_id(" girls", first=True) == piece_id(llama, "▁girl")
-    assert answer_token(llama, " girls") == piece_id(llama, "▁girl")
+    assert answer_token(llama, " girls", "She is a") == piece_id(llama, "▁girl")
     assert target_id(llama, " girls") == resolve_target(llama, " girls")[0] == piece_id(llama, "▁girl")
 
 

@@ -124,7 +124,7 @@ def test_bad_layer_and_scale_are_refused(engine):
 def cases() -> list[SweepCase]:
     return [SweepCase("0:bridge", PROMPT, " Marlow", " Tovaren", "bridge"),
             SweepCase("0:control", PROMPT, " Marlow", " Melisande", "control"),
-            SweepCase("1:bridge", "Zentrix is a shipping company based in", " Quarry", " Zentrix", "bridge")]
+            SweepCase("1:bridge", "Zentrix is a shipping company based in", " Marlow", " Zentrix", "bridge")]
 
 
 def test_sweep_grid_matches_single_injections(engine):
@@ -213,7 +213,7 @@ def test_repair_check_reports_bridge_and_control_on_wrong_heldout_prompts(engine
         return TwoHopPrompt("r", prompt, answer, " Tovaren", " Zentrix", split, " Melisande")
 
     prompts = [two_hop(PROMPT, " Marlow", "taught"), two_hop("Tovaren plays tennis and was born in", " Marlow", "heldout"),
-               two_hop("Zentrix is a shipping company based in", " Quarry", "heldout")]
+               two_hop("Zentrix is a shipping company based in", " Marlow", "heldout")]
     seen = []
     spec = SweepSpec(layers=(0, 2), scales=(1.0, 4.0))
     report, taught, held = repair_check(engine, prompts, spec, progress=lambda d, t: seen.append((d, t)))

@@ -63,7 +63,7 @@ def test_memory_cells_equal_the_loop(engine):
     spec = SweepSpec(scales=(0.0, 2.0, 6.0))
     cells = [(layer, scale) for layer in range(engine.spec.n_layers) for scale in spec.scales]
     vector = build_memory(engine, case.memory)
-    answer = answer_token_id(engine, case.answer)
+    answer = answer_token_id(engine, case.answer, case.prompt)
     batched = case_p_after(engine, case, cells, spec)
     for (layer, scale), got in zip(cells, batched):
         alone = inject_run(engine, case.prompt, vector, layer, scale).readout(1, answer).target_mean

@@ -112,7 +112,7 @@ def live_accuracy(model: str, case: EditCase, delta: WeightDelta, cluster: Clust
     engine = load_engine(model)
     ivs = impairs(cluster, mode, intensity)
     run = engine.run(case.fact.prompt, (delta, *ivs), samples=SAMPLES)
-    new = answer_token_id(engine, case.fact.new)
+    new = answer_token_id(engine, case.fact.new, case.fact.prompt)
     learned = [float((engine.run(p, ivs, samples=SAMPLES).logits.argmax(-1) == t).float().mean())
                for p, t in learned_items(engine, case)]
     return (float((run.logits.argmax(-1) == new).float().mean()), float(run.probs_mean[new]),

@@ -25,7 +25,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine import Engine
 from engine.errors import EngineError, LensLabError, PromptTooLongError
-from engine.tokens import piece_texts
+from engine.tokens import answer_ids, piece_texts
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
 from ui.config import (DEMO_NAME, OWN_SOURCE, PROMPT_SOURCES, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device,
@@ -256,30 +256,35 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
     except EngineError as err:
         show_error(err)
         st.stop()
-    note_target(engine, sel.target)
+    note_target(engine, sel.target, sel.prompt if needs_prompt else None)
     return engine, sel
 
 
-def note_target(engine: Engine, text: str | None) -> None:
-    """Say so when the target is several tokens: the pages follow only its first."""
+def note_target(engine: Engine, text: str | None, prompt: str | None = None) -> None:
+    """Say so when the target is several tokens after ``prompt``: the pages follow only its first."""
     if not text:
         return
     try:
-        ids = engine.token_ids(text, "target token")
+        if prompt:
+            head = engine.encode(prompt)
+            ids, _ = answer_ids(engine.tokenizer, head, prompt, text, "target token")
+        else:
+            head, ids = None, engine.token_ids(text, "target token")
     except EngineError:
         return  # the page that reads the target shows this error itself
-    if len(ids) > 1:
-        pieces = piece_texts(engine.tokenizer, ids[:6])
+    pieces = piece_texts(engine.tokenizer, ids[:6], head)
+    if len(ids) > 1 and pieces[0].strip():  # a bare marker first is refused: the page shows that error
         more = ", …" if len(ids) > 6 else ""
         st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
                           f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
 
 
-def target_id(engine: Engine, text: str | None) -> int | None:
-    """The first token of ``text`` as the model would predict it (as the Lens pages read it); None for no target."""
+def target_id(engine: Engine, text: str | None, prompt: str | None = None) -> int | None:
+    """The first token of ``text`` as the model would predict it after ``prompt`` (as the Lens pages read it);
+    None for no target."""
     if not text:
         return None
-    return attempt(engine.token_id, text, "target token", first=True)
+    return attempt(engine.token_id, text, "target token", first=True, prompt=prompt)
 
 
 def png_available() -> bool:

@@ -47,7 +47,7 @@ def _warm() -> None:
         cluster = next((c for c in clusters.values() if topic and c.topic == topic), next(iter(clusters.values())))
         _, _, default, _ = SLIDERS["noise"]
         setup = ImpairSetup(cluster, "noise", "all", 8, 0, None, SLIDERS["noise"][1])
-        probs = next_token_probs(model, prompt, setup.interventions(default), 8, TOP_K, target_id(engine, target))
+        probs = next_token_probs(model, prompt, setup.interventions(default), 8, TOP_K, target_id(engine, target, prompt))
         plot_next_token_probs(probs, "warm-up")
     plot_logit_lens(cached_logit_lens(model, prompt, target))
     folder = workshop_lens_folder(model) if workshop_mode() else default_lens_folder(model)

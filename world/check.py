@@ -10,7 +10,7 @@ import torch
 
 from engine.loading import load_pretrained
 
-from engine.tokens import continuation_ids
+from engine.tokens import answer_ids
 from promptsets.schema import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
 
 
@@ -35,9 +35,9 @@ class Scorer:
 
     @torch.no_grad()
     def top1(self, prompt: str, answer: str) -> bool:
-        """Whether the model's most likely next token is the answer's first token."""
+        """Whether the model's most likely next token is the answer's first token after ``prompt``."""
         ids = self.tokenizer(prompt, return_tensors="pt").input_ids
-        target = continuation_ids(self.tokenizer, answer)[0]
+        target = answer_ids(self.tokenizer, ids[0].tolist(), prompt, answer, "answer")[0][0]
         return int(self.model(ids).logits[0, -1].argmax()) == target
 
 

@@ -61,7 +61,7 @@ class AssetsConfig:
 
 TINY_WORLD = WorldConfig(n_countries=3, n_cities=6, n_athletes=6, n_artists=6, n_companies=6,
                          docs_per_entity=4, n_comments=40)
-TINY_MODEL = ModelConfig(n_layer=2, n_head=2, n_embd=32, n_ctx=64, vocab_size=400, steps=6,
+TINY_MODEL = ModelConfig(n_layer=2, n_head=2, n_embd=32, n_ctx=64, vocab_size=1024, steps=6,
                          batch_size=4, seq_len=32, warmup=2)
 TINY_ASSETS = AssetsConfig(lens_steps=3)
 
