@@ -60,7 +60,8 @@ def load_pretrained(name_or_path: str | Path, dtype: torch.dtype = torch.float32
                     device: torch.device = torch.device("cpu"), device_map: str | dict | None = None,
                     offload_folder: str | Path | None = None, max_memory: dict | None = None):
     """(model, tokenizer): in ``dtype`` on ``device`` (or placed by ``device_map``), eval mode, no
-    gradients, eager attention (so patterns are returned).
+    gradients, loaded with eager attention (every family has it; the Engine then switches each run to
+    the fast kernel where the family has one, see ``engine.attention``).
 
     Raises ModelLoadError for a missing folder, a name not in the local cache, or an unsupported family.
     """

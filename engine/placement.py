@@ -9,6 +9,8 @@ hook (see ``engine.adapter.stored``).
 
 from __future__ import annotations
 
+import copy
+
 from pathlib import Path
 
 import torch
@@ -42,8 +44,10 @@ def auto_device_map(config, dtype: torch.dtype, max_memory: dict | None = None) 
     from accelerate import infer_auto_device_map, init_empty_weights
     from transformers import AutoModelForCausalLM
 
+    # from_config writes the attention implementation into the config it is given: a copy keeps a live
+    # model's own config (and so its attention kernel) untouched.
     with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="eager")
+        model = AutoModelForCausalLM.from_config(copy.deepcopy(config), dtype=dtype, attn_implementation="eager")
     model.tie_weights()
     mapping = dict(infer_auto_device_map(model, max_memory=max_memory, dtype=dtype,
                                          no_split_module_classes=model._no_split_modules or []))

@@ -36,9 +36,10 @@ def test_table_beats_the_constant_on_its_own_text_with_a_metaspace_tokenizer(lla
 
 def test_answer_rows_follow_the_engines_answer_token_and_project_out_cleanly(llama):
     """One row per distinct answer token as ``Engine.token_id`` resolves it; none survives the projection."""
-    answers = [" Lily", " Tom", " dog"]
-    ids = list(dict.fromkeys(llama.token_id(a, first=True) for a in answers))
-    rows = unembedding_rows(llama, answers)
+    # Metaspace writes a word's space onto the word before it: the prompt ends with the space, answers are bare words.
+    prompt, answers = "Once upon a time, there was a little girl named ", ["Lily", "Tom", "dog"]
+    ids = list(dict.fromkeys(llama.token_id(a, first=True, prompt=prompt) for a in answers))
+    rows = unembedding_rows(llama, answers, prompt)
     assert rows.shape == (len(ids), llama.spec.d_model)
     np.testing.assert_allclose(rows, llama.W_U[:, ids].T.numpy(), atol=1e-6)
     out = project_out(build_memory(llama, " Lily"), rows)
@@ -46,6 +47,6 @@ def test_answer_rows_follow_the_engines_answer_token_and_project_out_cleanly(lla
 
 
 def test_direct_path_is_the_identity_at_scale_zero_on_a_llama(llama):
-    gain, _ = direct_gain(llama, "Once upon a time, there was a little girl named", build_memory(llama, " Lily"),
-                          0.0, " Lily")
+    gain, _ = direct_gain(llama, "Once upon a time, there was a little girl named ", build_memory(llama, " Lily"),
+                          0.0, "Lily")
     assert gain == pytest.approx(1.0, abs=1e-5)
