@@ -40,11 +40,21 @@ USER_ERRORS: tuple[type[Exception], ...] = (LensLabError, FileNotFoundError)
 # Emphasis, code, links and images, HTML and autolinks (``<``, ``https:``, ``www.``, ``a@b``), math,
 # strikethrough, tables, entities, headings and Streamlit's ``:icon:`` / ``:red[...]`` directives.
 _MARKDOWN = re.compile(r"([\\`*_\[\]()<>$:~|&@.#])")
+# Streamlit's Markdown links bare URLs, ``www.`` names and e-mail addresses found in the text
+# *after* escapes are undone, so escaping alone leaves them clickable. An invisible word joiner
+# inside each trigger ("://", "www.", "@") breaks the pattern and leaves the text as it reads.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(://|(?<![^\W_])www(?=\.)|@)", re.IGNORECASE)
+
+
+def inert(text: object) -> str:
+    """``text`` with a word joiner inside every bare-URL, ``www.`` and e-mail trigger, so nothing autolinks."""
+    return _AUTOLINK.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], str(text))
 
 
 def md_escape(text: object) -> str:
-    """``text`` with every Markdown-significant character backslash-escaped, so it shows as typed."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """``text`` with every Markdown-significant character backslash-escaped and no autolink, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", inert(text))
 
 
 def show_error(err: Exception) -> None:
