@@ -80,3 +80,12 @@ def test_unknown_model_shows_an_error_on_every_page(app_model):
         at.switch_page(page).run()
         assert_user_error(at, "no-such-model")
         assert not charts(at)
+
+
+def test_the_start_page_links_every_page(app_model):
+    from promptsets.paths import REPO_ROOT
+
+    at = open_app()
+    linked = {el.proto.page for el in at.get("page_link")}  # each page's URL path, named after its file
+    pages = {p.stem for p in (REPO_ROOT / "app_pages").glob("*.py") if p.name != "home.py"}
+    assert pages <= linked, f"not linked from Start: {sorted(pages - linked)}"
