@@ -99,25 +99,32 @@ def remember_cluster(cluster: Cluster) -> Cluster:
 
 
 def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None) -> Cluster:
-    """A cluster selectbox bound to the URL, opening on the cluster of ``topic`` if there is one;
-    "custom units…" reads units and site by hand.
+    """A cluster selectbox bound to the URL; "custom units…" reads units and site by hand.
 
+    Until one is chosen, the cluster of ``topic`` (else the first) is used and the box says so: the
+    widget's default never depends on the prompt, so a link carries every choice a user made, and
+    a link without one opens on the cluster the same prompt picks (URL, screen and run agree).
     Raises ClusterError when the typed units do not parse or do not exist in this model.
     """
     shipped, skipped = shipped_clusters(engine)
     known = {**shipped, **found_clusters()}
     names = [*known, CUSTOM]
-    first = next((i for i, c in enumerate(known.values()) if topic and c.topic == topic), 0)
+    auto = next((n for n, c in known.items() if topic and c.topic == topic), next(iter(known), CUSTOM))
+    why = "the prompt's topic" if topic and known.get(auto) and known[auto].topic == topic else "the first"
     note_unavailable(key, names, "cluster", "clusters found or loaded in another browser session stay there: "
                      "download the cluster there and load its file here")
-    name = st.selectbox("Cluster", names, index=first, key=key, bind="query-params",
-                        help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own units")
+    chosen = st.selectbox("Cluster", names, index=None, key=key, bind="query-params",
+                          placeholder=f"{auto} ({why})",
+                          help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own "
+                               "units; until you choose, the prompt's topic cluster is used")
+    name = chosen or auto
     if skipped:
         st.caption(md_escape(f"Left out {len(skipped)} shipped cluster file(s) made for another model: "
                              f"{', '.join(skipped)}."))
     if name != CUSTOM:
         cluster = known[name]
-        st.caption(md_escape(f"{cluster.size} {cluster.site} units in layers {', '.join(map(str, cluster.layers))}"
+        st.caption(md_escape(f"{cluster.name}: {cluster.size} {cluster.site} units in layers "
+                             f"{', '.join(map(str, cluster.layers))}"
                              + (f"; topic {cluster.topic}" if cluster.topic else "")
                              + ("; found or loaded in this session only" if name in found_clusters() else "")))
         return cluster
