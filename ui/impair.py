@@ -23,7 +23,7 @@ from engine import Engine
 from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
-from ui.commands import cluster_sweep
+from ui.commands import cluster_sweep, impair_run
 from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
@@ -141,7 +141,7 @@ def show_metrics(result: NextTokenProbs) -> None:
 
 
 @st.fragment
-def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) -> None:
+def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup, target_text: str | None = None) -> None:
     """Slider + chart; reruns alone when the slider moves."""
     intensity = intensity_slider(setup.mode, top=setup.noise_max)
     ivs = setup.interventions(1.0 if intensity is None else intensity)
@@ -155,7 +155,8 @@ def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) 
     with metrics:
         show_metrics(result)
     x = 1.0 if intensity is None else intensity
-    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, f"{x:g}", setup.seed, setup.samples))
+    cli_snippet(impair_run(model, cluster_ref(setup.cluster), prompt, target_text, setup.mode, x, setup.seed,
+                           setup.samples, setup.positions, TOP_K))
 
 
 def intensity_grid(mode: str, n: int) -> tuple[float, ...]:
@@ -198,7 +199,7 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
     """A button that computes the curves with progress, then the curves and their downloads."""
     st.subheader("Impairment curves per topic")
     if not prompts:
-        st.info("Impairment curves need the demo's keyword prompts (assets/demo/prompts); rebuild them with `python -m world build`.")
+        st.info("Impairment curves need the demo's keyword prompts (assets/demo/prompts); rebuild them with `.venv/bin/python -m world build`.")
         return
     if setup.mode not in SLIDERS:
         st.info("Zero and mean ablation have no intensity, so no curve: choose noise, negative noise or scale.")
