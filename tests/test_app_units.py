@@ -74,7 +74,7 @@ def test_unit_lists_parse_ranges_and_refuse_nonsense():
 
 def test_prompt_sets_and_starters_come_with_answers():
     sets = available_sets()
-    assert sets == ("keywords", "facts", "two-hop"), f"demo prompt sets missing under {DEMO_PROMPTS}"
+    assert sets == (STARTERS, "keywords", "facts", "two-hop"), f"demo prompt sets missing under {DEMO_PROMPTS}"
     starters = load_set(STARTERS)
     assert 3 <= len(starters) <= 20
     assert all(c.prompt and c.answer and c.prompt in c.label for c in starters)

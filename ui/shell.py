@@ -27,8 +27,8 @@ from engine.tokens import piece_texts
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
 from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device, app_dtype, available_sets,
-                       default_choice, device_label, load_set, max_prompt_chars, resolve_model, topic_of,
-                       torch_threads, workshop_mode)
+                       default_choice, device_label, load_set, max_prompt_chars, resolve_model, starters_file,
+                       topic_of, torch_threads, workshop_mode)
 
 T = TypeVar("T")
 
@@ -135,9 +135,15 @@ def _default() -> PromptChoice | None:
         return None
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _load_set(name: str):
+@st.cache_data(max_entries=16, ttl=300, show_spinner=False)
+def _load_set(name: str, source: tuple[str, float] | None):
+    """A prompt set's choices; ``source`` (the starters file and its time stamp) re-reads an edited file."""
     return load_set(name)
+
+
+def _source(name: str) -> tuple[str, float] | None:
+    path = starters_file()
+    return (str(path), path.stat().st_mtime) if name == STARTERS and path.is_file() else None
 
 
 def _pick_prompt() -> None:
@@ -151,16 +157,15 @@ def _pick_prompt() -> None:
 
 
 def _prompt_picker(workshop: bool) -> None:
-    sets = available_sets()
-    names = ((STARTERS,) if sets else ()) + sets
+    names = available_sets()
     if not names:
         return
-    name = st.selectbox("Prompt set", names, index=0 if workshop else None, key="_set",
+    name = st.selectbox("Prompt set", names, index=0 if workshop and names[0] == STARTERS else None, key="_set",
                         placeholder="pick a demo prompt set…")
     if name is None:
         return
     try:
-        choices = _load_set(name)
+        choices = _load_set(name, _source(name))
     except PromptSetError as err:
         st.error(md_escape(err))
         return
