@@ -83,7 +83,7 @@ CASES = {
     "impair-custom": ("app_pages/impair.py", {"cluster": "custom units…", "cluster_units": "3:0-15", "k": "2"}, (),
                       ["-c"]),
     "impair-mean": ("app_pages/impair.py", {"mode": "mean", "pos": "last"}, (), ["-c"]),
-    "memory": ("app_pages/memory.py", {"memory": " Krothux"}, ("mem_sweep",), ["memory inject", "memory sweep"]),
+    "memory": ("app_pages/memory.py", {"memory": " Krothux"}, ("mem_sweep",), ["memory inject", "-c"]),
     "compare": ("app_pages/compare.py", {"model_b": "demo", "k": "2", "cka_pool": "4"}, (),
                 ["compare impaired", "compare models"]),
     "lens": ("app_pages/lens.py", {}, (), ["-c", "lens decode"]),
@@ -161,3 +161,13 @@ def test_the_compare_command_prints_the_bars_on_screen(app_model):
     printed = run_as_printed(page_commands(at)[0])
     cka = [float(v) for v in re.findall(r"layer \d+: ([-\d.]+)", printed)]
     assert len(cka) == len(bars) and all(f"{b:.4f}" == f"{c:.4f}" for b, c in zip(bars, cka)), (bars, cka)
+
+
+@pytest.mark.timeout(900)
+def test_the_heatmap_command_prints_the_gains_on_screen(app_model):
+    at = pressed("app_pages/memory.py", {"memory": " Krothux"}, "mem_sweep")
+    heat = next(f for f in charts(at) if f["data"][0]["type"] == "heatmap")["data"][0]
+    shown = array(heat["customdata"])
+    printed = run_as_printed(page_commands(at)[-1])
+    rows = [[float(g) for g in re.findall(r"x([-\d.e+]+)", line)] for line in printed.splitlines() if line.startswith("layer")]
+    assert [[f"{g:.4g}" for g in row] for row in shown] == [[f"{g:.4g}" for g in row] for row in rows]

@@ -72,11 +72,14 @@ def memory_inject(model: str, prompt: str, memory: str, answer: str | None, laye
             f"{extra} --layer {layer} --scale {scale:g} --source {source}{norm} --positions {positions}")
 
 
-def memory_sweep(model: str, source: str, normalise: bool, positions: str) -> str:
-    """``python -m memory sweep`` over the demo's held-out two-hop prompts."""
-    norm = " --normalise" if normalise else ""
-    return (f"{PYTHON} -m memory sweep --model {quote(repo_path(model))} --prompts {PROMPTS} --split heldout "
-            f"--scales 1:15:1 --source {source}{norm} --positions {positions} --out memory-sweep")
+def memory_heatmap(model: str, prompt: str, answer: str, memory: str, source: str, normalise: bool,
+                   positions: object) -> str:
+    """A Python one-liner printing the Memory heatmap's gain per layer (rows) and scale 1..15 (columns)."""
+    code = ("from engine import Engine; from memory.sweep import SweepCase, SweepSpec, sweep_layer_scale; "
+            f"s = sweep_layer_scale(Engine.load({repo_path(model)!r}), [SweepCase('0', {prompt!r}, {answer!r}, {memory!r})], "
+            f"SweepSpec(source={source!r}, normalise={normalise!r}, positions={positions!r})); "
+            "[print(f'layer {l}: ' + ' '.join(f'x{g:.4g}' for g in s.gain[0, i])) for i, l in enumerate(s.layers)]")
+    return f"{PYTHON} -c {quote(code)}"
 
 
 def positions_arg(positions: object) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 from memory.inject import InjectionResult, InjectionSpec, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
-from ui.commands import memory_inject, memory_sweep, positions_arg
+from ui.commands import memory_heatmap, memory_inject, positions_arg
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
@@ -71,4 +71,4 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
         return
     show_figure(plot_layer_scale_heatmap(sweep, "gain"), "memory-heatmap", HEAT_CAPTION, key="mem_heat",
                 table=sweep_table(sweep))
-    cli_snippet(memory_sweep(model, base.source, base.normalise, positions_arg(base.positions)))
+    cli_snippet(memory_heatmap(model, prompt, answer, base.memory, base.source, base.normalise, base.positions))
