@@ -24,6 +24,7 @@ from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch
 from engine.devices import dtype_name, resolve_device, resolve_dtype
 from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, MultiTokenError, NonFiniteError, ShapeError
+from engine.labels import token_label
 from engine.forward import clean_trace, logits_with_mlp_change
 from engine.interventions import Intervention
 from engine.loading import load_pretrained
@@ -137,9 +138,9 @@ class Engine:
         return ids[0]
 
     def token_strs(self, ids: Sequence[int]) -> list[str]:
-        """Each token's own text, e.g. ``[" Paris", ","]``."""
+        """Each token's own text, e.g. ``[" Paris", ","]``; part of a character shows its bytes, ``"<0xF0>"``."""
         self._need_tokenizer()
-        return [self.tokenizer.decode([int(i)]) for i in ids]
+        return [token_label(self.tokenizer, i) for i in ids]
 
     def _need_tokenizer(self) -> None:
         if self.tokenizer is None:
