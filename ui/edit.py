@@ -26,7 +26,7 @@ from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.impair import MODE_LABELS, intensity_slider
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
+from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
@@ -69,6 +69,12 @@ def pick_case(engine: Engine, prompt: str, is_demo: bool) -> EditCase | None:
                         placeholder="e.g. ' football'")
     if not subject.strip() or not new.strip():
         st.info("Type the subject and the new object to edit the fact.")
+        return None
+    ids = engine.token_ids(new, "new object")
+    if len(ids) > 1:
+        st.warning(md_escape(f"The new object {new[:60]!r} is {len(ids)} tokens ({token_list(engine, ids)}); an edit "
+                             "writes one next token, so it is not cut to its first: type a single token."),
+                   icon=":material/call_split:")
         return None
     return EditCase(Fact(prompt, subject, new, _clean_top(engine, prompt)))
 

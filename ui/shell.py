@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, TypeVar
 
 import pandas as pd
@@ -253,30 +253,41 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
     except EngineError as err:
         show_error(err)
         st.stop()
-    note_target(engine, sel.target)
+    target = single_target(engine, sel.target)
+    if target != sel.target:
+        sel = replace(sel, target=target)
+        st.session_state[SELECTION_KEY] = sel
     return engine, sel
 
 
-def note_target(engine: Engine, text: str | None) -> None:
-    """Say so when the target is several tokens: the pages follow only its first."""
+def token_list(engine: Engine, ids: list[int], at_most: int = 6) -> str:
+    """``' St', 'ug', 'ax'``: the pieces of a multi-token text, as the model reads them."""
+    more = ", …" if len(ids) > at_most else ""
+    return ", ".join(map(repr, piece_texts(engine.tokenizer, ids[:at_most]))) + more
+
+
+def single_target(engine: Engine, text: str | None) -> str | None:
+    """``text`` when it is one token; a multi-token target is refused with a notice naming its tokens
+    (the pages then follow the model's top guess), never cut to its first token."""
     if not text:
-        return
+        return None
     try:
         ids = engine.token_ids(text, "target token")
     except EngineError:
-        return  # the page that reads the target shows this error itself
-    if len(ids) > 1:
-        pieces = piece_texts(engine.tokenizer, ids[:6])
-        more = ", …" if len(ids) > 6 else ""
-        st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
-                          f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
+        return text  # the page that reads the target shows this error itself
+    if len(ids) <= 1:
+        return text
+    st.warning(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({token_list(engine, ids)}); the pages follow "
+                         "one next token, so it is not used: type a single token (the list above shows how this "
+                         "model splits it). Following the model's top guess instead."), icon=":material/call_split:")
+    return None
 
 
 def target_id(engine: Engine, text: str | None) -> int | None:
-    """The first token of ``text`` as the model would predict it (as the Lens pages read it); None for no target."""
+    """The id of the one-token target ``text`` as the model would predict it; None for no target."""
     if not text:
         return None
-    return attempt(engine.token_id, text, "target token", first=True)
+    return attempt(engine.token_id, text, "target token")
 
 
 def png_available() -> bool:
