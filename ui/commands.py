@@ -100,18 +100,21 @@ def lens_decode(model: str, folder: str, prompt: str, target: str | None, pos: i
             f"--prompt {quote(prompt)}{extra} --pos {pos}")
 
 
+def _prompt_flags(prompts: tuple[str, ...]) -> str:
+    return " ".join(f"--prompt {quote(p)}" for p in prompts)
+
+
 def compare_impaired(model: str, cluster: str, mode: str, intensity: float, seed: int, site: str,
-                     prompt: str, pool: int) -> str:
-    """``python -m compare impaired``: CKA per layer, clean vs impaired."""
+                     prompts: tuple[str, ...]) -> str:
+    """``python -m compare impaired``: CKA per layer, clean vs impaired, over exactly the page's prompts."""
     return (f"{PYTHON} -m compare impaired --model {quote(repo_path(model))} --cluster {quote(cluster)} "
-            f"--mode {mode} --intensity {intensity:g} --seed {seed} --site {site} --prompt {quote(prompt)} "
-            f"--prompts {PROMPTS} --pool {pool}")
+            f"--mode {mode} --intensity {intensity:g} --seed {seed} --site {site} {_prompt_flags(prompts)}")
 
 
-def compare_models(model: str, other: str, site: str, prompt: str, pool: int) -> str:
-    """``python -m compare models``: CKA of every layer pair of two models."""
-    return (f"{PYTHON} -m compare models --model {quote(repo_path(model))} --other {quote(repo_path(other))} --site {site} "
-            f"--prompt {quote(prompt)} --prompts {PROMPTS} --pool {pool}")
+def compare_models(model: str, other: str, site: str, prompts: tuple[str, ...]) -> str:
+    """``python -m compare models``: CKA of every layer pair of two models, over exactly the page's prompts."""
+    return (f"{PYTHON} -m compare models --model {quote(repo_path(model))} --other {quote(repo_path(other))} "
+            f"--site {site} {_prompt_flags(prompts)}")
 
 
 def logit_lens(model: str, prompt: str, target: str | None) -> str:

@@ -92,7 +92,7 @@ RULES: dict[str, Rule] = {
     "lens_head": Number(0, 10_000, whole=True), "train_kind": Choice(KINDS),
     "train_steps": Number(1, 20_000, whole=True),
     # compare page
-    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 10_000, whole=True), "model_b": Text(500),
+    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 500, whole=True), "cka_set": Text(100), "model_b": Text(500),
     # edit page
     "edit_new": Text(200), "edit_subject": Text(200), "edit_new_text": Text(200),
     "edit_method": Choice(EDIT_METHODS), "edit_layer": Number(0, 10_000, whole=True),
