@@ -24,7 +24,8 @@ from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
 from ui.commands import cluster_find, repo_path
 from ui.config import cluster_folder
-from ui.links import FIND_METHODS, note_unavailable
+from ui.jobs import heavy_job
+from ui.links import FIND_METHODS, cap, note_unavailable
 from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
 
 CUSTOM = "custom units…"
@@ -148,11 +149,11 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
                                "kmeans / agglomerative: group units by activation profile")
     percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
                               disabled=method not in TOPIC_METHODS)
-    k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
+    k = int(c2.number_input("Groups (k)", 2, cap("find_k", 64), 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
     site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
         label, what = (ATTRIBUTING, "prompt passes") if method == "attribution" else (READING, "prompts")
-        with progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:
+        with heavy_job("your cluster search"), progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:
             if method in TOPIC_METHODS:
                 found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
             else:
@@ -183,7 +184,7 @@ def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[
     store = st.session_state.setdefault(DESCRIBED, {})
     key = (model, cluster)
     if st.button("Describe: top prompts and promoted tokens", key="describe_go"):
-        with progress_bar(READING, READING + " {done}/{total} prompts") as tick:
+        with heavy_job("describing the cluster"), progress_bar(READING, READING + " {done}/{total} prompts") as tick:
             store[key] = attempt(describe_cluster, engine, cluster, prompts, progress=tick)
     desc: ClusterDescription | None = store.get(key)
     if desc is None:

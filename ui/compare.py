@@ -15,6 +15,7 @@ from ui.commands import compare_impaired, compare_models
 from ui.config import compare_allow_list
 from ui.impair import ImpairSetup, intensity_slider
 from promptsets.schema import KeywordPrompt
+from ui.links import cap
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
@@ -44,7 +45,7 @@ def pool_picker(prompts: tuple[KeywordPrompt, ...]) -> tuple[str, ...]:
     c1, c2 = st.columns(2)
     which = c1.selectbox("Pooled prompts", (EVERY_TOPIC, *topics), key="cka_set", bind="query-params",
                          help="held-out keyword prompts pooled with yours: every topic in turn, or one topic's")
-    n = int(c2.number_input("How many", 0, 500, 24, key="cka_pool", bind="query-params",
+    n = int(c2.number_input("How many", 0, cap("cka_pool", 500), 24, key="cka_pool", bind="query-params",
                             help="CKA needs many positions; these prompts' positions are pooled with yours"))
     extra = pooled_prompts(prompts, which, n)
     with st.expander(md_escape(f"Pooled with your prompt: {len(extra)} held-out keyword prompts ({which})"),

@@ -26,6 +26,7 @@ from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.impair import MODE_LABELS, intensity_slider
+from ui.jobs import heavy_job
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
 
 SAMPLES = 8
@@ -175,7 +176,8 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     key = (model, case, result.delta, cluster, mode)
     store = st.session_state.setdefault("_edit_curves", {})
     if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):
-        with progress_bar("Impairing at every intensity…", "{done}/{total} runs over the intensities") as tick:
+        with heavy_job("your robustness curves"), progress_bar("Impairing at every intensity…",
+                                                            "{done}/{total} runs over the intensities") as tick:
             store[key] = attempt(robustness_curves, engine, case, result.delta, cluster, mode, GRIDS[mode], SAMPLES,
                                  baseline_seeds=(0,), progress=tick)
     curves = store.get(key)

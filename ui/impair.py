@@ -24,6 +24,8 @@ from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import cluster_sweep, impair_run
+from ui.jobs import heavy_job
+from ui.links import cap
 from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
@@ -88,7 +90,7 @@ def impair_controls(engine: Engine, model: str, prompt: str, mean_texts: tuple[s
         positions = pick_positions(token_labels(model, prompt))
     noisy = mode in NOISY
     c1, c2, c3 = st.columns(3)
-    samples = c1.number_input("K samples", 1, 64, 8, key="k", bind="query-params", disabled=not noisy,
+    samples = c1.number_input("K samples", 1, cap("k", 64), 8, key="k", bind="query-params", disabled=not noisy,
                               help="noise draws per run; the chart shows their mean and spread")
     seed = c2.number_input("Seed", 0, 1_000_000, 0, key="seed", bind="query-params", disabled=not noisy,
                            help="the same seed gives the same noise")
@@ -189,7 +191,8 @@ def curves_table(curves: ImpairmentCurves) -> pd.DataFrame:
 
 
 def _compute(model: str, setup: ImpairSetup, prompts: list[KeywordPrompt], xs: tuple[float, ...]) -> ImpairmentCurves | None:
-    with progress_bar("Impairing the cluster at each intensity…", "{done}/{total} intensity runs") as tick:
+    with heavy_job("your curves"), progress_bar("Impairing the cluster at each intensity…",
+                                                "{done}/{total} intensity runs") as tick:
         return attempt(impairment_curves, load_engine(model), setup.cluster, prompts, setup.mode, xs,
                        seeds=(setup.seed,), samples=min(setup.samples, 4), positions=setup.positions, progress=tick)
 
@@ -206,8 +209,8 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
         return
     c1, c2, c3 = st.columns(3)
     metric = c1.selectbox("Metric", METRICS, index=2, format_func=METRIC_LABELS.get, key="metric", bind="query-params")
-    n_points = int(c2.number_input("Intensities", 3, 21, 6, key="points", bind="query-params"))
-    n_prompts = int(c3.number_input("Held-out prompts per topic", 2, 500, 15, key="per_topic", bind="query-params"))
+    n_points = int(c2.number_input("Intensities", 3, cap("points", 21), 6, key="points", bind="query-params"))
+    n_prompts = int(c3.number_input("Held-out prompts per topic", 2, cap("per_topic", 500), 15, key="per_topic", bind="query-params"))
     xs = intensity_grid(setup.mode, n_points)
     key = (model, setup.cluster, setup.mode, setup.positions, setup.seed, setup.samples, xs, n_prompts)
     store = st.session_state.setdefault(STORE, {})

@@ -9,6 +9,7 @@ from memory.inject import InjectionResult, InjectionSpec, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_heatmap, memory_inject, positions_arg
+from ui.jobs import heavy_job
 from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
@@ -63,7 +64,8 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
     store = st.session_state.setdefault(STORE, {})
     if st.button("Sweep layers × scales", key="mem_sweep", type="primary"):
         case = SweepCase("0", prompt, answer, base.memory)
-        with progress_bar("Injecting at every layer and scale…", "{done}/{total} injections") as tick:
+        with heavy_job("your heatmap"), progress_bar("Injecting at every layer and scale…",
+                                                  "{done}/{total} injections") as tick:
             store[key] = attempt(sweep_layer_scale, load_engine(model), [case], spec, progress=tick)
     sweep = store.get(key)
     if sweep is None:
