@@ -303,10 +303,15 @@ def chart_config(name: str) -> dict:
     return {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
 
 
-def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None) -> None:
+def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None,
+                selectable: bool = False) -> Any:
     """Draw ``fig`` and its one-line caption, then one row of downloads: the figure as HTML
-    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked."""
-    st.plotly_chart(fig, key=key, config=chart_config(name))
+    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked.
+
+    ``selectable``: clicking a point reruns the page; returns the chart's selection event (else None).
+    """
+    event = st.plotly_chart(fig, key=key, config=chart_config(name), on_select="rerun" if selectable else "ignore",
+                            selection_mode="points")
     st.caption(caption)
     buttons = [("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True, full_html=True), "html", "text/html")]
     if png_available():
@@ -317,6 +322,7 @@ def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.Dat
     for label, data, ext, mime in buttons:
         row.download_button(label, data=data, file_name=f"{name}.{ext}", mime=mime, key=f"{key}_{ext}",
                             on_click="ignore", icon=":material/download:")
+    return event if selectable else None
 
 
 def cli_snippet(command: str) -> None:
