@@ -26,7 +26,7 @@ from ui.commands import cluster_find, repo_path
 from ui.config import cluster_folder
 from ui.jobs import heavy_job
 from ui.links import FIND_METHODS, cap, note_unavailable
-from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
+from ui.shell import CACHE_TTL, USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
 
 CUSTOM = "custom units…"
 FOUND_KEY = "_found_clusters"
@@ -38,7 +38,7 @@ READING = "Reading activations…"
 ATTRIBUTING = "Attributing each answer to units, in rounds…"
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
 def _read_folder(folder: str, stamps: tuple[float, ...]) -> tuple[dict[str, tuple[Cluster, str]], tuple[str, ...]]:
     """name -> (cluster, its file) for every readable cluster file of ``folder``, and the unreadable files."""
     out: dict[str, tuple[Cluster, str]] = {}

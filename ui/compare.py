@@ -16,7 +16,7 @@ from ui.config import compare_allow_list
 from ui.impair import ImpairSetup, intensity_slider
 from promptsets.schema import KeywordPrompt
 from ui.links import cap
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
                   "prompt's positions (1 = same geometry, lower = the impairment reshaped that layer).")
@@ -54,14 +54,14 @@ def pool_picker(prompts: tuple[KeywordPrompt, ...]) -> tuple[str, ...]:
     return extra
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
 def cached_cka_impaired(model: str, prompts: tuple[str, ...], interventions: tuple[Intervention, ...],
                         site: str) -> CkaResult:
     """Per-layer CKA, clean vs impaired, positions of all ``prompts`` pooled (small: one number per layer)."""
     return cka_clean_vs_impaired(load_engine(model), prompts, interventions, site)
 
 
-@st.cache_data(max_entries=32, show_spinner="Comparing the two models…")
+@st.cache_data(max_entries=32, ttl=CACHE_TTL, show_spinner="Comparing the two models…")
 def cached_cka_models(model_a: str, model_b: str, prompts: tuple[str, ...], site: str) -> ModelCkaResult:
     """Layer x layer CKA between two models that share a tokenizer."""
     return cka_between_models(load_engine(model_a), load_engine(model_b), prompts, site)

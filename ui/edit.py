@@ -27,7 +27,7 @@ from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.impair import MODE_LABELS, intensity_slider
 from ui.jobs import heavy_job
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
@@ -99,19 +99,19 @@ def pick_spec(engine: Engine) -> EditSpec:
     return EditSpec(method=method, layer=layer, rank=rank, alpha=alpha)
 
 
-@st.cache_data(max_entries=64, show_spinner="Editing…")
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner="Editing…")
 def cached_edit(model: str, case: EditCase, spec: EditSpec) -> EditResult:
     """One edit (its WeightDelta is small and hashable), trained once per (model, fact, spec)."""
     return apply_edit(load_engine(model), case.fact, spec, demo_texts(model, 0)[0])
 
 
-@st.cache_data(max_entries=64, show_spinner="Scoring the edit…")
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner="Scoring the edit…")
 def cached_scores(model: str, case: EditCase, delta: WeightDelta) -> EditScores:
     """Before/after rows and the four scores (general damage on the demo's held-out documents)."""
     return score_edit(load_engine(model), case, delta, demo_texts(model, 24)[1])
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=512, ttl=CACHE_TTL, show_spinner=False)
 def live_accuracy(model: str, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str,
                   intensity: float) -> tuple[float, float, float]:
     """(edited fact accuracy, its mean p(new), learned facts' accuracy) at one intensity, over K samples."""

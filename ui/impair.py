@@ -26,7 +26,7 @@ from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import cluster_sweep, impair_run
 from ui.jobs import heavy_job
 from ui.links import cap
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
@@ -42,7 +42,7 @@ SPEC_CAPTION = ("Specificity = the target topic's drop minus the other topics' m
                 "above the dashed random-cluster line means the cluster is topic-specific.")
 
 
-@st.cache_data(max_entries=32, show_spinner="Measuring mean activations…")
+@st.cache_data(max_entries=32, ttl=CACHE_TTL, show_spinner="Measuring mean activations…")
 def mean_activations(model: str, site: str, texts: tuple[str, ...]) -> np.ndarray:
     """``(n_layers, width)`` clean mean of every unit at ``site`` over ``texts`` (for mean ablation)."""
     return unit_means(load_engine(model), texts, site)
@@ -116,7 +116,7 @@ def intensity_slider(mode: str, key: str = "intensity", top: float = SLIDERS["no
                      key=f"{key}_noise", bind="query-params")
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
+@st.cache_data(max_entries=1024, ttl=CACHE_TTL, show_spinner=False)
 def next_token_probs(model: str, prompt: str, interventions: tuple[Intervention, ...], samples: int,
                      k: int, target: int | None) -> NextTokenProbs:
     """Top-k clean vs impaired next-token probabilities; keyed by the hashable intervention specs."""

@@ -18,7 +18,7 @@ from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from promptsets.paths import DEMO_DIR
 from ui.commands import lens_decode, lens_train, logit_lens
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
@@ -43,19 +43,19 @@ def load_lens_set(model: str, folder: str, stamp: float) -> LensSet:
     return load_lenses(Path(folder), load_engine(model))
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner=False)
 def cached_logit_lens(model: str, prompt: str, target: str | None) -> LogitLensResult:
     """Top-5 logit-lens tokens per layer and position (small arrays)."""
     return decode_logit_lens(load_engine(model), prompt, k=TOP_K, target=target)
 
 
-@st.cache_data(max_entries=128, show_spinner="Decoding every head…")
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner="Decoding every head…")
 def cached_heads(model: str, folder: str, stamp: float, prompt: str, target: str | None) -> HeadLensResult:
     """Top-5 tokens of every head at every position through the trained lenses (small arrays)."""
     return decode_heads(load_engine(model), load_lens_set(model, folder, stamp), prompt, k=TOP_K, target=target)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner=False)
 def cached_pattern(model: str, prompt: str, layer: int) -> PatternResult:
     """One layer's attention pattern ``(n_heads, pos, pos)``, so moving the position slider reruns no model."""
     return attention_pattern(load_engine(model), prompt, layer)

@@ -10,7 +10,7 @@ from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_heatmap, memory_inject, positions_arg
 from ui.jobs import heavy_job
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
@@ -19,7 +19,7 @@ HEAT_CAPTION = ("Each cell is one (layer, scale) injection; colour = how many ti
                 "became (blue: more, red: less, white: unchanged).")
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=512, ttl=CACHE_TTL, show_spinner=False)
 def cached_injection(model: str, prompt: str, answer: str | None, spec: InjectionSpec) -> InjectionResult:
     """One injection's before/after numbers (small), keyed by the frozen spec."""
     return inject_memory(load_engine(model), prompt, answer, spec, top_k=8)

@@ -33,6 +33,9 @@ from ui.config import (DEMO_NAME, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_
 T = TypeVar("T")
 
 FALLBACK_PROMPT = "The founder of Pothasix was born in"
+# Every cache keyed by what a session typed keeps at most max_entries results, each for at most
+# this long: a room of distinct prompts cannot grow the server past the bounds in docs/workshop.md.
+CACHE_TTL = 1800
 SELECTION_KEY = "_lenslab_selection"
 # Every core package's user-facing error derives from the one root; plus a file the user
 # named that does not exist. Anything else is a bug and surfaces as one.
@@ -95,14 +98,14 @@ def load_engine(model: str) -> Engine:
     return Engine.load(model, device=app_device(), dtype=app_dtype())
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner=False)
 def token_labels(model: str, prompt: str) -> tuple[str, ...]:
     """``"i: token"`` per position of ``prompt`` (Plotly merges repeated labels, so the position leads)."""
     engine = load_engine(model)
     return tuple(f"{i}: {t!r}" for i, t in enumerate(engine.token_strs(engine.encode(prompt))))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
 def prompt_topic(prompt: str) -> str | None:
     """The demo topic of ``prompt`` (None for a free-text prompt); the prompt files are read once per prompt."""
     return topic_of(prompt)
@@ -201,7 +204,7 @@ def render_sidebar() -> Selection:
     return sel
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
 def _prompt_limit_of(model: str) -> tuple[int, int]:
     """(tokens the model reads, the prompt box's max_chars). Past ``n_ctx`` times the longest token no
     text fits the model, so the box never cuts a prompt the model could read: it is refused by count."""
