@@ -291,11 +291,33 @@ def _stats(seconds: list[float], lost: int) -> dict[str, float]:
     return {"moves": len(ms), "median": statistics.median(ms) if ms else float("nan"), "p95": p95, "lost": lost}
 
 
-def hall(n: int, seconds: float) -> None:
-    """Part 4: N participants on a workshop server, every live control in turn, a move every 2 s."""
+async def _control_cpu(url: str, pid: int, moves: int) -> dict[str, float]:
+    """Server CPU ms per move of each control alone (one participant, ``moves`` moves, the first not counted)."""
+    out = {}
+    for name, (page, query, key, value) in HALL.items():
+        p, rng = Participant(url, page, query, key), random.Random(0)
+        await p.open()
+        cpu = 0.0
+        for i in range(moves + 1):
+            await asyncio.sleep(0.3)
+            cpu0 = cpu_seconds(pid)
+            await p.move(value(rng))
+            await asyncio.sleep(0.2)  # what the server does after the run
+            cpu += (cpu_seconds(pid) - cpu0) if i else 0.0
+        await p.close()
+        out[name] = 1000 * cpu / moves
+    return out
+
+
+def hall(n: int, seconds: float, moves: int = 20) -> None:
+    """Part 4: each control's CPU per move alone, then N participants on a workshop server, every live
+    control in turn, a move every 2 s."""
     from app_latency import streamlit_server
 
     with streamlit_server("serve.py", env={"LENSLAB_WORKSHOP": "1"}, timeout=600) as (url, proc, _):
+        alone = asyncio.run(_control_cpu(url, proc.pid, moves))
+        print(f"\nServer CPU per move, one participant, {moves} moves: "
+              + ", ".join(f"{name} {ms:.0f} ms" for name, ms in alone.items()))
         rows = asyncio.run(_hall(url, proc.pid, n, seconds))
     whole = rows["all controls"]
     print(f"\nLecture hall: {n} participants on one workshop server, a move every 2 s for {seconds:g} s "
@@ -318,7 +340,7 @@ def main() -> int:
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start")
     if args.hall:
-        hall(args.hall, args.seconds)
+        hall(args.hall, args.seconds, args.moves)
         load = os.getloadavg()
         print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
         return 0
