@@ -188,11 +188,13 @@ def render_sidebar() -> Selection:
                                   help='"demo" for the shipped model, or a local folder, or a Hugging Face name in your cache')
         _prompt_picker(workshop)
         first = _default()
-        limit = _prompt_limit(resolve_model(model))
+        from ui.prompt_box import count_tokens, prompt_limit  # it reads the model through this module
+
+        limit = prompt_limit(resolve_model(model))
         prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
                               bind="query-params", max_chars=limit[1] if limit else PROMPT_URL_CHARS, height=90,
                               help=f"at most {limit[0]:,} tokens, what the model reads" if limit else None)
-        _count_tokens(sel_model=resolve_model(model), prompt=prompt, limit=limit)
+        count_tokens(resolve_model(model), prompt, limit)
         target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
                                max_chars=200,
                                help="the next token whose probability and rank the pages follow, with its leading space "
@@ -202,38 +204,6 @@ def render_sidebar() -> Selection:
                     target=target if target.strip() else None, workshop=workshop)
     st.session_state[SELECTION_KEY] = sel
     return sel
-
-
-@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
-def _prompt_limit_of(model: str) -> tuple[int, int]:
-    """(tokens the model reads, the prompt box's max_chars). Past ``n_ctx`` times the longest token no
-    text fits the model, so the box never cuts a prompt the model could read: it is refused by count."""
-    engine = load_engine(model)
-    longest = max(map(len, engine.tokenizer.get_vocab()), default=1)
-    return engine.spec.n_ctx, min(PROMPT_URL_CHARS, engine.spec.n_ctx * longest + 1)
-
-
-def _prompt_limit(model: str) -> tuple[int, int] | None:
-    """``_prompt_limit_of``, or None when the model does not load (the page says why)."""
-    try:
-        return _prompt_limit_of(model)
-    except USER_ERRORS:
-        return None
-
-
-@st.cache_data(max_entries=256, ttl=600, show_spinner=False)
-def _n_tokens(model: str, prompt: str) -> int:
-    return len(load_engine(model).tokenizer.encode(prompt))
-
-
-def _count_tokens(sel_model: str, prompt: str, limit: tuple[int, int] | None) -> None:
-    """A caption under the prompt box: its length in tokens against what the model reads (the page shows the error)."""
-    if limit is None or not prompt:
-        return
-    n = _n_tokens(sel_model, prompt)
-    over = " (too long: shorten it)" if n > limit[0] else ""
-    chars = f"; {len(prompt):,} of {max_prompt_chars():,} characters" if workshop_mode() else ""
-    st.caption(f"{n:,} of {limit[0]:,} tokens{chars}{over}")
 
 
 def selection() -> Selection:
