@@ -79,7 +79,7 @@ CASES = {
     "clusters-custom": ("app_pages/clusters.py", {"cluster": "custom units…", "cluster_units": "1:3-5, 2:7"}, (),
                         ["cluster find", "cluster describe"]),
     "impair": ("app_pages/impair.py", {"k": "2", "points": "3", "per_topic": "2"}, ("curves_go",),
-               ["-c", "cluster sweep"]),
+               ["-c", "-c"]),
     "impair-custom": ("app_pages/impair.py", {"cluster": "custom units…", "cluster_units": "3:0-15", "k": "2"}, (),
                       ["-c"]),
     "impair-mean": ("app_pages/impair.py", {"mode": "mean", "pos": "last"}, (), ["-c"]),
@@ -171,3 +171,16 @@ def test_the_heatmap_command_prints_the_gains_on_screen(app_model):
     printed = run_as_printed(page_commands(at)[-1])
     rows = [[float(g) for g in re.findall(r"x([-\d.e+]+)", line)] for line in printed.splitlines() if line.startswith("layer")]
     assert [[f"{g:.4g}" for g in row] for row in shown] == [[f"{g:.4g}" for g in row] for row in rows]
+
+
+@pytest.mark.timeout(900)
+def test_the_curves_command_prints_the_curves_on_screen(app_model):
+    at = pressed("app_pages/impair.py", {"k": "2", "points": "3", "per_topic": "2"}, "curves_go")
+    assert len(charts(at)) >= 2, "the curves chart is drawn under the live chart"
+    shown = {t["name"].removesuffix(" (target)"): array(t["y"]) for t in charts(at)[1]["data"]
+             if "random" not in t["name"]}
+    printed = run_as_printed(page_commands(at)[-1])
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in printed.splitlines() if line.strip()}
+    assert set(rows) == set(shown), (rows, shown)
+    for topic, values in rows.items():
+        assert [f"{v:.4f}" for v in shown[topic]] == [f"{v:.4f}" for v in values], topic

@@ -63,6 +63,22 @@ def impair_run(model: str, cluster: str, prompt: str, target: str | None, mode: 
     return f"{PYTHON} -c {quote(code)}"
 
 
+def impair_curves(model: str, cluster: str, mode: str, intensities: tuple[float, ...], seed: int, samples: int,
+                  positions: object, per_topic: int, metric: str) -> str:
+    """A Python one-liner printing the Impair page's curves: ``metric`` per topic at each intensity, over the
+    first ``per_topic`` held-out keyword prompts of each topic (the page's prompts, not the whole split)."""
+    code = ("from engine import Engine; from cluster.spec import load_cluster; from cluster.curves import impairment_curves; "
+            "from promptsets.schema import load_keyword_prompts; import itertools; "
+            f"e = Engine.load({repo_path(model)!r}); "
+            f"h = [p for p in load_keyword_prompts({PROMPTS!r}) if p.split == 'heldout']; "
+            f"ps = [p for _, g in itertools.groupby(sorted(h, key=lambda p: p.topic), key=lambda p: p.topic) "
+            f"for p in list(g)[:{per_topic}]]; "
+            f"c = impairment_curves(e, load_cluster({cluster!r}), ps, {mode!r}, {tuple(intensities)!r}, seeds=({seed},), "
+            f"samples={samples}, positions={positions!r}); "
+            f"[print(t, ' '.join(f'{{v:.4f}}' for v in c.curve({metric!r}, t))) for t in c.topics]")
+    return f"{PYTHON} -c {quote(code)}"
+
+
 def memory_inject(model: str, prompt: str, memory: str, answer: str | None, layer: int, scale: float,
                   source: str, normalise: bool, positions: str) -> str:
     """``python -m memory inject`` for one injection."""

@@ -23,7 +23,7 @@ from engine import Engine
 from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
-from ui.commands import cluster_sweep, impair_run
+from ui.commands import impair_curves, impair_run
 from ui.jobs import heavy_job
 from ui.links import cap
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
@@ -224,5 +224,5 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
                 table=curves_table(curves))
     if curves.target in curves.topics and len(curves.topics) > 1:
         show_figure(plot_specificity(curves, metric), "specificity", SPEC_CAPTION, key="spec_fig")
-    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, ",".join(f"{x:g}" for x in xs),
-                              setup.seed, min(setup.samples, 4)))
+    cli_snippet(impair_curves(model, cluster_ref(setup.cluster), setup.mode, xs, setup.seed, min(setup.samples, 4),
+                              setup.positions, n_prompts, metric))
