@@ -32,7 +32,8 @@ case "${1:-}" in
   app)
     setup
     # serve.py runs app.py after warming the shared caches (the first visitor waits no longer than the rest).
-    exec .venv/bin/streamlit run serve.py --server.headless true "${@:2}"
+    # It prints "LensLab is ready" once a page has answered; Streamlit's own earlier line is hidden.
+    exec .venv/bin/streamlit run serve.py --server.headless true --logger.hideWelcomeMessage true "${@:2}"
     ;;
   test)
     setup

@@ -19,7 +19,7 @@ with st.expander("Find clusters", expanded=False):
     if prompts:
         find_panel(engine, sel.model, prompts)
     else:
-        st.info("Finding clusters needs the demo's keyword prompts (assets/demo/prompts); build them with `python -m world build`.")
+        st.info("Finding clusters needs the demo's keyword prompts (assets/demo/prompts); build them with `.venv/bin/python -m world build`.")
 with st.expander("Load a cluster file"):
     upload_panel(engine)
 

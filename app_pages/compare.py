@@ -3,7 +3,7 @@
 import streamlit as st
 
 from compare.layers import COMPARE_SITES
-from ui.compare import impaired_cka_panel, models_cka_panel, second_model_picker
+from ui.compare import impaired_cka_panel, models_cka_panel, pool_picker, second_model_picker
 from ui.config import resolve_model
 from ui.impair import impair_controls
 from ui.shell import attempt, keyword_prompts, open_page
@@ -13,14 +13,9 @@ engine, sel = open_page(
     "Linear CKA measures how similar two sets of activations are up to rotation and scale, over the token "
     "positions of some prompts. Compare each layer before and after impairing a cluster, or two models' layers.",
 )
-c1, c2 = st.columns(2)
-site = c1.selectbox("Activations compared", COMPARE_SITES, key="cka_site", bind="query-params",
+site = st.selectbox("Activations compared", COMPARE_SITES, key="cka_site", bind="query-params",
                     help="resid_post: the residual stream after the block; attn_out / mlp_out: what the block writes")
-extra = tuple(p.prompt for p in keyword_prompts() if p.split == "heldout")
-n_extra = int(c2.number_input("Demo prompts pooled with yours", 0, len(extra), min(24, len(extra)),
-                              key="cka_pool", bind="query-params", disabled=not extra,
-                              help="CKA needs many positions; the sidebar prompt's are pooled with these"))
-prompts = (sel.prompt, *extra[:n_extra])
+prompts = (sel.prompt, *pool_picker(keyword_prompts()))
 
 st.subheader("Clean vs impaired")
 setup = attempt(impair_controls, engine, sel.model, sel.prompt, prompts)

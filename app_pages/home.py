@@ -18,6 +18,7 @@ st.page_link("app_pages/lens.py", label="**Lens**: what each layer and each atte
 st.page_link("app_pages/clusters.py", label="**Clusters**: groups of MLP neurons tied to a topic; find, inspect, save", icon=":material/hub:")
 st.page_link("app_pages/impair.py", label="**Impair**: add noise to a cluster and watch the next-token probabilities move", icon=":material/tune:")
 st.page_link("app_pages/memory.py", label="**Memory**: inject an entity's tokens into an attention layer and see the answer change", icon=":material/vaccines:")
+st.page_link("app_pages/edit.py", label="**Edit**: rewrite one fact in the model's weights and see how robust the edit is", icon=":material/edit_note:")
 st.page_link("app_pages/patch.py", label="**Patch**: swap one site's activation between a clean and a corrupted prompt; see which sites carry the answer", icon=":material/swap_horiz:")
 st.page_link("app_pages/compare.py", label="**Compare**: how much an impairment, or another model, changes each layer's geometry", icon=":material/compare_arrows:")
 

@@ -16,6 +16,6 @@ setup = attempt(impair_controls, engine, sel.model, sel.prompt, mean_texts)
 if setup is None:
     st.stop()
 
-live_panel(sel.model, sel.prompt, target_id(engine, sel.target, sel.prompt), setup)
+live_panel(sel.model, sel.prompt, target_id(engine, sel.target, sel.prompt), setup, sel.target)
 st.divider()
 curves_panel(sel.model, setup, prompts)

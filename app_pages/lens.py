@@ -19,7 +19,7 @@ if sel.workshop:  # the teacher's lens folder; no server path is typed or traine
     folder = workshop_lens_folder(sel.model)
 else:
     folder = st.text_input("Lens folder", value=default_lens_folder(sel.model), key="lenses", bind="query-params",
-                           help="a folder written by `python -m lens train` for this model")
+                           help="a folder written by `.venv/bin/python -m lens train` for this model")
 stamp = lens_stamp(folder)
 lenses = None if stamp is None else attempt(load_lens_set, sel.model, folder, stamp)
 if lenses is not None:

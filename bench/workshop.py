@@ -1,6 +1,7 @@
 """Can one small server carry a workshop room? Each live control next to a trivial app, then N participants.
 
 Run: python bench/workshop.py [--moves 12] [--participants 1,5,10,20] [--seconds 60] [--no-settings]
+     python bench/workshop.py --hall 200 (only part 4)
 
 1. Table (real headless Chromium, one control at a time): for the Impair slider, the
    Memory scale and the Lens position, the server's CPU seconds per move, press -> chart
@@ -13,6 +14,10 @@ Run: python bench/workshop.py [--moves 12] [--participants 1,5,10,20] [--seconds
    run finished), moves lost (no reply in 10 s), the server's peak RSS; and the first
    visitor's first chart after the server reports ready (LensLab served by serve.py,
    which warms its caches before it reports ready, next to the trivial app).
+4. Lecture hall (--hall N): N participants on a workshop server, spread over every live
+   control in turn (Impair intensity, Memory scale, Lens position; Patch's when that page
+   exists), each moving its control every 2 s; median and p95 move -> run finished, lost
+   moves, server CPU per move and peak RSS, overall and per control.
 Ratios are what count: the machine is shared, so absolute times move with its load.
 """
 
@@ -227,6 +232,102 @@ def room(counts: list[int], seconds: float) -> None:
                   f"{r['rss']:>13.0f}")
 
 
+# name -> (page, query string, slider key, a random value for a move)
+HALL = {
+    "Impair intensity": ("impair", "", "intensity_noise", lambda rng: round(rng.uniform(0.1, 9.9), 1)),
+    "Memory scale": ("memory", MEMORY_VIEW[1:], "mem_scale", lambda rng: rng.randrange(1, 31) / 2),
+    "Lens position": ("lens", "prompt=" + quote("The founder of Pothasix was born in"), "lens_pos",
+                      lambda rng: rng.randrange(0, 64)),
+}
+if (ROOT / "app_pages" / "patch.py").is_file():
+    HALL["Patch"] = ("patch", "", "patch_layer", lambda rng: rng.randrange(0, 4))
+
+
+async def _hall(url: str, pid: int, n: int, seconds: float) -> dict[str, dict[str, float]]:
+    names = [list(HALL)[i % len(HALL)] for i in range(n)]
+    people = []
+    for name in names:
+        page, query, key, _ = HALL[name]
+        people.append(Participant(url, page, query, key))
+        await people[-1].open()
+    done: dict[str, list[float]] = {name: [] for name in HALL}
+    lost = dict.fromkeys(HALL, 0)
+    peak, cpu0 = rss_mb(pid), cpu_seconds(pid)
+    t_end = time.perf_counter() + seconds
+
+    async def person(i: int, p: Participant) -> None:
+        rng, name = random.Random(i), names[i]
+        start, k = time.perf_counter() + 2.0 * i / n, 0
+        while (due := start + 2.0 * k) < t_end:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                done[name].append((await p.move(HALL[name][3](rng), timeout=10.0)).done_s)
+            except (TimeoutError, asyncio.TimeoutError):
+                lost[name] += 1
+                return
+            k += 1
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, rss_mb(pid))
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(*(person(i, p) for i, p in enumerate(people)))
+    watcher.cancel()
+    cpu = cpu_seconds(pid) - cpu0
+    for p in people:
+        await p.close()
+    rows = {name: _stats(done[name], lost[name]) for name in HALL}
+    rows["all controls"] = _stats([s for v in done.values() for s in v], sum(lost.values()))
+    rows["all controls"].update(cpu=1000 * cpu / max(1, rows["all controls"]["moves"]), rss=peak)
+    return rows
+
+
+def _stats(seconds: list[float], lost: int) -> dict[str, float]:
+    ms = sorted(1000 * s for s in seconds)
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))] if ms else float("nan")
+    return {"moves": len(ms), "median": statistics.median(ms) if ms else float("nan"), "p95": p95, "lost": lost}
+
+
+async def _control_cpu(url: str, pid: int, moves: int) -> dict[str, float]:
+    """Server CPU ms per move of each control alone (one participant, ``moves`` moves, the first not counted)."""
+    out = {}
+    for name, (page, query, key, value) in HALL.items():
+        p, rng = Participant(url, page, query, key), random.Random(0)
+        await p.open()
+        cpu = 0.0
+        for i in range(moves + 1):
+            await asyncio.sleep(0.3)
+            cpu0 = cpu_seconds(pid)
+            await p.move(value(rng))
+            await asyncio.sleep(0.2)  # what the server does after the run
+            cpu += (cpu_seconds(pid) - cpu0) if i else 0.0
+        await p.close()
+        out[name] = 1000 * cpu / moves
+    return out
+
+
+def hall(n: int, seconds: float, moves: int = 20) -> None:
+    """Part 4: each control's CPU per move alone, then N participants on a workshop server, every live
+    control in turn, a move every 2 s."""
+    from app_latency import streamlit_server
+
+    with streamlit_server("serve.py", env={"LENSLAB_WORKSHOP": "1"}, timeout=600) as (url, proc, _):
+        alone = asyncio.run(_control_cpu(url, proc.pid, moves))
+        print(f"\nServer CPU per move, one participant, {moves} moves: "
+              + ", ".join(f"{name} {ms:.0f} ms" for name, ms in alone.items()))
+        rows = asyncio.run(_hall(url, proc.pid, n, seconds))
+    whole = rows["all controls"]
+    print(f"\nLecture hall: {n} participants on one workshop server, a move every 2 s for {seconds:g} s "
+          f"(goals: median <= 250 ms, p95 <= 1000 ms, 0 lost)")
+    print(f"{'control':<18}{'moves':>7}{'median ms':>11}{'p95 ms':>9}{'lost':>6}")
+    for name, r in rows.items():
+        print(f"{name:<18}{r['moves']:>7}{r['median']:>11.0f}{r['p95']:>9.0f}{r['lost']:>6}")
+    print(f"server CPU per move {whole['cpu']:.0f} ms; peak RSS {whole['rss']:.0f} MB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=12, help="slider moves per control")
@@ -234,9 +335,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each room run")
     parser.add_argument("--no-settings", action="store_true", help="skip the per-setting comparison")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium table")
+    parser.add_argument("--hall", type=int, default=0, help="run only the lecture hall with this many participants")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start")
+    if args.hall:
+        hall(args.hall, args.seconds, args.moves)
+        load = os.getloadavg()
+        print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+        return 0
     if not args.no_browser:
         table(args.moves)
     if not args.no_settings:

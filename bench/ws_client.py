@@ -1,7 +1,8 @@
 """A light participant for bench/workshop.py: Streamlit's own websocket protocol, no browser.
 
 It opens a session on a page (a full script run), then moves one slider the way the
-browser does: a fragment rerun carrying the slider's new value. Each move reports the
+browser does: a fragment rerun carrying the slider's new value (a number for a slider,
+the option's label for a select slider such as the Lens position). Each move reports the
 seconds until the first chart arrived and until the run finished.
 """
 
@@ -24,6 +25,7 @@ class Reply:
     done_s: float
     slider_id: str
     fragment_id: str
+    options: tuple[str, ...] = ()
 
 
 class Participant:
@@ -35,22 +37,27 @@ class Participant:
         self.page_hash = ""
         self.slider_id = ""
         self.fragment_id = ""
+        self.options: tuple[str, ...] = ()  # a select slider's labels (empty for a numeric slider)
 
     async def open(self, timeout: float = 300.0) -> Reply:
         """Connect and run the page once (what opening the link does)."""
         stream = self.url.replace("http://", "ws://") + "/_stcore/stream"
         self.ws = await websockets.connect(stream, subprotocols=["streamlit"], max_size=None, open_timeout=timeout)
         reply = await self._run(BackMsg(), timeout)
-        self.slider_id, self.fragment_id = reply.slider_id, reply.fragment_id
+        self.slider_id, self.fragment_id, self.options = reply.slider_id, reply.fragment_id, reply.options
         return reply
 
     async def move(self, value: float, timeout: float = 60.0) -> Reply:
-        """Set the slider to ``value``: a rerun of the slider's fragment only, as the browser sends it."""
+        """Set the slider to ``value`` (a select slider: the option at ``int(value)``, wrapping): a rerun of
+        the slider's fragment only, as the browser sends it."""
         msg = BackMsg()
         states = WidgetStates()
         widget = states.widgets.add()
         widget.id = self.slider_id
-        widget.double_array_value.data.extend([value])
+        if self.options:
+            widget.string_array_value.data.extend([self.options[int(value) % len(self.options)]])
+        else:
+            widget.double_array_value.data.extend([value])
         msg.rerun_script.widget_states.CopyFrom(states)
         msg.rerun_script.fragment_id = self.fragment_id
         return await self._run(msg, timeout)
@@ -65,7 +72,7 @@ class Participant:
         msg.rerun_script.page_script_hash = self.page_hash
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        chart, slider_id, fragment_id = None, self.slider_id, self.fragment_id
+        chart, slider_id, fragment_id, options = None, self.slider_id, self.fragment_id, self.options
         deadline = start + timeout
         while True:
             fm = ForwardMsg()
@@ -80,8 +87,10 @@ class Participant:
                     chart = time.perf_counter() - start
                 elif what in ("slider", "select_slider") and getattr(element, what).id.endswith(self.slider_key):
                     slider_id, fragment_id = getattr(element, what).id, fm.delta.fragment_id
+                    if what == "select_slider":
+                        options = tuple(element.select_slider.options)
             elif kind == "script_finished":
-                return Reply(chart, time.perf_counter() - start, slider_id, fragment_id)
+                return Reply(chart, time.perf_counter() - start, slider_id, fragment_id, options)
 
 
 async def _recv(ws, deadline: float) -> bytes:

@@ -27,6 +27,7 @@ from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, NonFiniteError, ShapeError
 from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
 from engine.generate import Generation, generate_ids
+from engine.labels import token_label
 from engine.interventions import Intervention
 from engine.hub import Progress, local_folder
 from engine.loading import load_pretrained, stored_fingerprint
@@ -143,9 +144,9 @@ class Engine:
         return one_token(self.tokenizer, ids, head, text, what, first, prompt, note)
 
     def token_strs(self, ids: Sequence[int]) -> list[str]:
-        """Each token's own text, e.g. ``[" Paris", ","]``."""
+        """Each token's own text, e.g. ``[" Paris", ","]``; part of a character shows its bytes, ``"<0xF0>"``."""
         self._need_tokenizer()
-        return [self.tokenizer.decode([int(i)]) for i in ids]
+        return [token_label(self.tokenizer, i) for i in ids]
 
     def _need_tokenizer(self) -> None:
         if self.tokenizer is None:

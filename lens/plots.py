@@ -31,11 +31,11 @@ def _hover(strs: np.ndarray, probs: np.ndarray, head: str, target: str | None,
 
 
 def _heatmap(z: np.ndarray, text: np.ndarray, hover: np.ndarray, x: list[str], y: list[str],
-             title: str, xtitle: str, ytitle: str) -> go.Figure:
+             title: str, xtitle: str, ytitle: str, ztitle: str = "p") -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=y, text=text, texttemplate="%{text}", hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>", colorscale=COLORSCALE, zmin=0.0, zmax=1.0,
-        colorbar=dict(title="p"),
+        colorbar=dict(title=ztitle),
     ))
     fig.update_layout(title=title, xaxis_title=xtitle, yaxis_title=ytitle,
                       xaxis=dict(type="category"), yaxis=dict(type="category"))
@@ -63,20 +63,26 @@ def plot_logit_lens(result: LogitLensResult) -> go.Figure:
                     [str(l) for l in result.layers], f"Logit lens ({result.site})", "position", "layer")
 
 
-def plot_head_grid(result: HeadLensResult, pos: int) -> go.Figure:
-    """Layer x head grid at prompt position ``pos``: each head's top token and probability; target on hover."""
+def plot_head_grid(result: HeadLensResult, pos: int, by_target: bool = True) -> go.Figure:
+    """Layer x head grid at prompt position ``pos``: each head's top token; colour = p(target) when there is a
+    target and ``by_target``, else the top token's probability (the target's p and rank on hover)."""
     p = result.col(pos)
+    by_target = by_target and result.target_prob is not None
     label = html.escape(result.labels[result.positions[p]], quote=False)
     n_layers, n_heads = result.top_ids.shape[:2]
     text = np.empty((n_layers, n_heads), dtype=object)
     hover = np.empty((n_layers, n_heads), dtype=object)
     for i, layer in enumerate(result.layers):
         for h in range(n_heads):
-            text[i, h] = f"{show_token(result.top_strs[i, h, p, 0])}<br>{result.top_probs[i, h, p, 0]:.2f}"
+            shown = result.target_prob[i, h, p] if by_target else result.top_probs[i, h, p, 0]
+            text[i, h] = f"{show_token(result.top_strs[i, h, p, 0])}<br>{shown:.2f}"
             hover[i, h] = _hover(result.top_strs[i, h, p], result.top_probs[i, h, p], f"L{layer}H{h}",
                                  result.target, *_target(result, (i, h, p)))
-    return _heatmap(result.top_probs[:, :, p, 0], text, hover, [f"H{h}" for h in range(n_heads)],
-                    [f"L{l}" for l in result.layers], f"{result.lens} at position {label}", "head", "layer")
+    z = result.target_prob[:, :, p] if by_target else result.top_probs[:, :, p, 0]
+    what = f"colour = p(target {quoted(result.target)})" if by_target else "colour = p(top token)"
+    return _heatmap(z, text, hover, [f"H{h}" for h in range(n_heads)], [f"L{l}" for l in result.layers],
+                    f"{result.lens} at position {label}; {what}", "head", "layer",
+                    "p(target)" if by_target else "p(top)")
 
 
 def plot_head_topk(result: HeadLensResult, layer: int, head: int, pos: int) -> go.Figure:

@@ -28,11 +28,15 @@ def _reduce(values: np.ndarray, statistic: Statistic) -> np.ndarray:
     raise MemorySpecError(f"unknown statistic {statistic!r}; use 'median' or 'mean'")
 
 
-def _log2_ticks(z: np.ndarray) -> tuple[list[float], list[str]]:
-    lo, hi = int(np.floor(np.nanmin(z))), int(np.ceil(np.nanmax(z)))
-    step = max(1, (hi - lo) // 8)
-    vals = list(range(lo, hi + 1, step))
-    return [float(v) for v in vals], [f"×{2.0 ** v:g}" for v in vals]
+# The gain's colour is log2(gain) clipped to [-CLIP, CLIP] (x1/16 to x16), so one collapsed cell
+# (layer 0 at x0.00004) cannot stretch the scale until the x2-x4 repairs look white.
+GAIN_CLIP = 4
+
+
+def _gain_ticks() -> tuple[list[float], list[str]]:
+    """Colour-bar ticks at every power of two from x1/16 to x16, written as plain factors."""
+    vals = list(range(-GAIN_CLIP, GAIN_CLIP + 1))
+    return [float(v) for v in vals], [f"×{2.0 ** v:.2f}".rstrip("0").rstrip(".") for v in vals]
 
 
 def plot_layer_scale_heatmap(sweep: LayerScaleSweep, metric: HeatMetric = "gain",
@@ -44,10 +48,10 @@ def plot_layer_scale_heatmap(sweep: LayerScaleSweep, metric: HeatMetric = "gain"
     s = sweep.select(label) if label is not None else sweep
     if metric == "gain":
         raw = _reduce(s.gain, statistic)
-        z = np.log2(np.maximum(raw, 1e-12))
-        tickvals, ticktext = _log2_ticks(z)
-        colorbar = dict(title=f"{statistic} gain", tickvals=tickvals, ticktext=ticktext)
-        heat = dict(colorscale="RdBu", zmid=0.0, colorbar=colorbar)
+        z = np.clip(np.log2(np.maximum(raw, 1e-12)), -GAIN_CLIP, GAIN_CLIP)
+        tickvals, ticktext = _gain_ticks()
+        colorbar = dict(title=f"{statistic} gain<br>(log scale)", tickvals=tickvals, ticktext=ticktext)
+        heat = dict(colorscale="RdBu", zmin=-GAIN_CLIP, zmax=GAIN_CLIP, zmid=0.0, colorbar=colorbar)
         hover = "layer %{y}<br>scale %{x}<br>gain ×%{customdata:.3g}<extra></extra>"
     elif metric == "p_after":
         raw = _reduce(s.p_after, statistic)
@@ -63,6 +67,11 @@ def plot_layer_scale_heatmap(sweep: LayerScaleSweep, metric: HeatMetric = "gain"
     if label:
         title += f" ({escape(label, quote=False)})"
     fig.update_layout(title=title, xaxis_title="scale τ", yaxis_title="layer", yaxis_autorange="reversed")
+    if metric == "gain":
+        lo, hi = ticktext[0], ticktext[-1]
+        fig.add_annotation(text=f"colour: log2 gain clipped to [-{GAIN_CLIP}, {GAIN_CLIP}]; cells beyond {lo} or {hi} "
+                                "take the end colour (hover for the exact gain)",
+                           xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left", font_size=11)
     return fig
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from test_app_helpers import app_model, assert_clean, open_app  # noqa: F401
+from test_app_helpers import app_model, assert_clean, charts, array, metric_values, open_app  # noqa: F401
+from ui.commands import PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEW = {"prompt": "The founder of Bridirkex was born in", "target": " Peicenton"}
@@ -23,7 +27,7 @@ VIEW = {"prompt": "The founder of Bridirkex was born in", "target": " Peicenton"
 
 def page_commands(at) -> list[str]:
     """The commands in the page's "Reproduce" boxes."""
-    return [c.value for c in at.code if c.value.startswith("python ")]
+    return [c.value for c in at.code if c.value.startswith(PYTHON + " ")]
 
 
 def cli_of(command: str) -> str:
@@ -35,7 +39,7 @@ def cli_of(command: str) -> str:
 def run_command(command: str, out: Path) -> str:
     """Run one printed command in this process from the repository root; its stdout."""
     argv = shlex.split(command)
-    assert argv[0] == "python", command
+    assert argv[0] == PYTHON, command
     buf = io.StringIO()
     if argv[1] == "-c":
         with contextlib.redirect_stdout(buf):
@@ -75,10 +79,11 @@ CASES = {
     "clusters-custom": ("app_pages/clusters.py", {"cluster": "custom units…", "cluster_units": "1:3-5, 2:7"}, (),
                         ["cluster find", "cluster describe"]),
     "impair": ("app_pages/impair.py", {"k": "2", "points": "3", "per_topic": "2"}, ("curves_go",),
-               ["cluster sweep", "cluster sweep"]),
+               ["-c", "-c"]),
     "impair-custom": ("app_pages/impair.py", {"cluster": "custom units…", "cluster_units": "3:0-15", "k": "2"}, (),
-                      ["cluster sweep"]),
-    "memory": ("app_pages/memory.py", {"memory": " Krothux"}, ("mem_sweep",), ["memory inject", "memory sweep"]),
+                      ["-c"]),
+    "impair-mean": ("app_pages/impair.py", {"mode": "mean", "pos": "last"}, (), ["-c"]),
+    "memory": ("app_pages/memory.py", {"memory": " Krothux"}, ("mem_sweep",), ["memory inject", "-c"]),
     "compare": ("app_pages/compare.py", {"model_b": "demo", "k": "2", "cka_pool": "4"}, (),
                 ["compare impaired", "compare models"]),
     "lens": ("app_pages/lens.py", {}, (), ["-c", "lens decode"]),
@@ -103,3 +108,79 @@ def test_a_fresh_lens_folder_offers_a_training_command_that_runs(app_model, tmp_
     monkeypatch.chdir(ROOT)
     run_command(command, tmp_path)
     assert (folder / "lenses.json").is_file() or any(folder.glob("*.json")), "the command trained no lenses"
+
+
+def run_as_printed(command: str) -> str:
+    """Run ``command`` in a shell from the repository root, as a user pastes it; its stdout.
+
+    The project's interpreter is ``.venv/bin/python`` (what ./run.sh sets up); where this
+    checkout has none, the interpreter running the tests stands in for it.
+    """
+    if not (ROOT / PYTHON).is_file():
+        command = shlex.quote(sys.executable) + command[len(PYTHON):]
+    done = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    """The number ``pattern`` (one group) finds in ``text``."""
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in {text!r}"
+    return float(found.group(1))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("query", [{"intensity_noise": "3.5", "k": "3", "seed": "4", "pos": "last"},
+                                   {"mode": "scale", "intensity_scale": "0.2"}])
+def test_the_impair_command_prints_the_numbers_on_screen(app_model, query):
+    at = pressed("app_pages/impair.py", query)
+    shown = metric_values(at)
+    label = next(k for k in shown if k.startswith("p(target"))
+    printed = run_as_printed(page_commands(at)[0])
+    assert number(r"KL from clean ([-\d.e]+)", printed) == float(shown["KL from clean (nats)"])
+    assert number(r"p\(target .*?\) ([-\d.e]+)", printed) == float(shown[label])
+    assert number(r"rank (\d+)", printed) == float(shown["Target rank"])
+
+
+@pytest.mark.timeout(900)
+def test_the_memory_command_prints_the_probability_on_screen(app_model):
+    at = pressed("app_pages/memory.py", {"memory": " Krothux", "mem_layer": "1", "mem_scale": "5"})
+    shown = metric_values(at)
+    printed = run_as_printed(page_commands(at)[0])
+    before = next(v for k, v in shown.items() if k.endswith(") before"))
+    p_before, p_after = number(r"before ([-\d.e]+)", printed), number(r"after ([-\d.e]+)", printed)
+    assert f"{p_before:.4f}" == before and f"{p_after:.4f}" == shown["after injection"], printed
+
+
+@pytest.mark.timeout(900)
+def test_the_compare_command_prints_the_bars_on_screen(app_model):
+    at = pressed("app_pages/compare.py", {"k": "2", "cka_pool": "3", "intensity_noise": "6"})
+    bars = array(charts(at)[0]["data"][0]["y"])
+    printed = run_as_printed(page_commands(at)[0])
+    cka = [float(v) for v in re.findall(r"layer \d+: ([-\d.]+)", printed)]
+    assert len(cka) == len(bars) and all(f"{b:.4f}" == f"{c:.4f}" for b, c in zip(bars, cka)), (bars, cka)
+
+
+@pytest.mark.timeout(900)
+def test_the_heatmap_command_prints_the_gains_on_screen(app_model):
+    at = pressed("app_pages/memory.py", {"memory": " Krothux"}, "mem_sweep")
+    heat = next(f for f in charts(at) if f["data"][0]["type"] == "heatmap")["data"][0]
+    shown = array(heat["customdata"])
+    printed = run_as_printed(page_commands(at)[-1])
+    rows = [[float(g) for g in re.findall(r"x([-\d.e+]+)", line)] for line in printed.splitlines() if line.startswith("layer")]
+    assert [[f"{g:.4g}" for g in row] for row in shown] == [[f"{g:.4g}" for g in row] for row in rows]
+
+
+@pytest.mark.timeout(900)
+def test_the_curves_command_prints_the_curves_on_screen(app_model):
+    at = pressed("app_pages/impair.py", {"k": "2", "points": "3", "per_topic": "2"}, "curves_go")
+    assert len(charts(at)) >= 2, "the curves chart is drawn under the live chart"
+    shown = {t["name"].removesuffix(" (target)"): array(t["y"]) for t in charts(at)[1]["data"]
+             if "random" not in t["name"]}
+    printed = run_as_printed(page_commands(at)[-1])
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in printed.splitlines() if line.strip()}
+    assert set(rows) == set(shown), (rows, shown)
+    for topic, values in rows.items():
+        assert [f"{v:.4f}" for v in shown[topic]] == [f"{v:.4f}" for v in values], topic

@@ -39,3 +39,19 @@ def test_a_model_with_another_tokenizer_shows_an_error(app_model, tiny_model_dir
         assert_clean(at)
     else:
         assert_user_error(at, "tokenizer")
+
+
+def test_compare_says_which_prompts_it_pooled_and_the_user_picks_the_set(app_model):
+    from ui.compare import pooled_prompts
+    from ui.shell import keyword_prompts
+
+    at = open_app(PAGE, {"cka_pool": "8"})
+    listed = at.get("text")[0].value.splitlines()
+    assert len(listed) == 8
+    topics = {p.topic for p in keyword_prompts() if p.prompt in listed}
+    assert len(topics) >= 4, "every topic in turn, not the first topic's prompts"
+    assert any("8 held-out keyword prompts (every topic)" in e.proto.label.replace("\\", "") for e in at.expander)
+    at.selectbox(key="cka_set").set_value("artist").run()
+    listed = at.get("text")[0].value.splitlines()
+    assert listed == list(pooled_prompts(keyword_prompts(), "artist", 8))
+    assert {p.topic for p in keyword_prompts() if p.prompt in listed} == {"artist"}

@@ -95,3 +95,46 @@ def test_an_uploaded_cluster_name_and_detail_are_shown_as_text(app_model):
     at.switch_page("app_pages/impair.py").run()
     _assert_no_markup(at)
     assert charts(at)
+
+
+URLS = " see https://evil.example/x, www.evil.example or me@evil.example"
+# What Streamlit's Markdown would turn into a link once its backslash escapes are undone:
+# link syntax, a bare URL, a www. name or an e-mail address.
+LINKABLE = re.compile(r"\]\(|[a-z][a-z0-9+.-]*://|(?<![^\W_])www\.|[\w.+-]@[\w-]+\.\w", re.I)
+
+
+def _rendered(at) -> list[str]:
+    """Every Markdown-rendered string on the page (main area, sidebar, metric labels), escapes undone."""
+    values = _markdown_values(at) + [m.label for m in at.metric]
+    for kind in ("markdown", "caption", "error", "warning", "info", "success"):
+        values += [el.value for el in getattr(at.sidebar, kind)]
+    return [re.sub(r"\\(.)", r"\1", v) for v in values]
+
+
+def _linkable_texts(at) -> list[str]:
+    """The rendered strings that Streamlit's Markdown would turn into a link."""
+    return [v for v in _rendered(at) if LINKABLE.search(v)]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_urls_in_echoed_user_text_stay_inert(app_model, page):
+    query = {"memory": URLS, "cluster": "https://evil.example/cluster", "lenses": "no-such-folder" + URLS,
+             "edit_subject": "Pothasix", "edit_new_text": URLS}
+    at = _open(page, "The founder of Pothasix" + URLS, URLS, query)
+    assert not at.exception, [e.value for e in at.exception]
+    if page != "app_pages/home.py":
+        assert any("evil" in v for v in _rendered(at)), "the page echoes the hostile text somewhere"
+    assert not _linkable_texts(at)
+
+
+def test_an_uploaded_cluster_name_with_a_url_stays_inert(app_model):
+    import json
+
+    name = "athlete https://evil.example me@evil.example"
+    body = {"format": "lenslab-cluster", "version": 1, "name": name, "neurons": [[0, 1], [1, 2]], "detail": name}
+    at = open_app("app_pages/clusters.py")
+    at.file_uploader(key="cluster_upload").upload("c.json", json.dumps(body).encode(), "application/json").run()
+    assert at.success
+    at.selectbox(key="cluster").set_value(name).run()
+    assert not at.exception
+    assert not _linkable_texts(at)

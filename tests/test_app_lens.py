@@ -70,3 +70,28 @@ def test_lenses_of_another_model_show_an_error(app_model, tmp_path):
     assert json.loads((folder / "lens.json").read_text())
     at = open_app(PAGE, {"lenses": str(folder)})
     assert_user_error(at, "model")
+
+
+def test_the_grid_is_coloured_by_the_target_with_a_toggle_for_the_top_token(app_model):
+    from ui.lens import cached_heads, lens_stamp
+    from ui.config import default_lens_folder
+
+    at = open_app(PAGE, {"prompt": "Drinex plays", "target": " cycling"})
+    assert_clean(at)
+    folder = default_lens_folder(app_model)
+    heads = cached_heads(app_model, folder, lens_stamp(folder), "Drinex plays", " cycling")
+    last = heads.target_prob.shape[2] - 1
+    np.testing.assert_allclose(grid_cells(at), heads.target_prob[:, :, last], atol=1e-6)
+    at.toggle(key="lens_top").set_value(True).run()
+    np.testing.assert_allclose(grid_cells(at), heads.top_probs[:, :, last, 0], atol=1e-6)
+    grid = next(el for el in at.get("plotly_chart") if json.loads(el.proto.spec)["layout"]["xaxis"]["title"]["text"] == "head")
+    assert grid.proto.selection_mode, "a click on a cell selects it (the page reruns with that head)"
+
+
+def test_a_click_on_a_grid_cell_names_its_layer_and_head():
+    from ui.lens import clicked_head
+
+    event = {"selection": {"points": [{"x": "H2", "y": "L1", "z": 0.4}]}}
+    assert clicked_head(event, (0, 1, 2, 3), 4) == (1, 2)
+    assert clicked_head({"selection": {"points": []}}, (0, 1, 2, 3), 4) is None
+    assert clicked_head({"selection": {"points": [{"x": "H9", "y": "L1"}]}}, (0, 1, 2, 3), 4) is None

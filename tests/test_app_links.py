@@ -44,12 +44,27 @@ def test_an_unknown_cluster_in_a_link_is_said_to_be_unavailable(app_model):
     assert charts(at)
 
 
-def test_a_multi_token_target_says_only_its_first_token_is_followed(app_model):
+@pytest.mark.parametrize("page", ["app_pages/lens.py", IMPAIR, "app_pages/memory.py", "app_pages/compare.py",
+                                  "app_pages/edit.py"])
+def test_a_multi_token_target_is_refused_with_a_notice_not_cut(app_model, page):
     at = open_app()
     at.sidebar.text_input(key="target").set_value(" Bogrolixian Peicenton").run()
-    at.switch_page(IMPAIR).run()
-    assert not at.exception
-    assert "first token" in warnings_text(at) and "tokens" in warnings_text(at)
+    at.switch_page(page).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notice = warnings_text(at)
+    assert "tokens (" in notice and "not used" in notice and "single token" in notice, notice
+    assert not [m for m in at.metric if "Bog" in m.label], "no number follows a cut target"
+
+
+def test_a_multi_token_new_object_is_refused_not_cut(app_model):
+    at = open_app()
+    at.sidebar.text_area(key="prompt").set_value("Our friend Dadon plays").run()
+    at.switch_page("app_pages/edit.py").run()
+    at.text_input(key="edit_subject").set_value("Dadon").run()
+    at.text_input(key="edit_new_text").set_value(" Bogrolixian Peicenton").run()
+    assert not at.exception and not at.error
+    assert "tokens (" in warnings_text(at) and "single token" in warnings_text(at)
+    assert not at.metric, "no edit was made with the first token"
 
 
 def test_the_nan_error_names_a_big_cluster_briefly(app_model):

@@ -67,7 +67,10 @@ def test_workshop_mode_pins_the_model_and_caps_the_prompt(app_model, monkeypatch
     assert at.sidebar.selectbox(key="_set").value == "starter prompts"
     at.sidebar.text_area(key="prompt").set_value("word " * 100).run()
     assert len(at.sidebar.text_area(key="prompt").value) == 500, "an over-long prompt is kept and reported, not cut"
-    assert_user_error(at, "500 characters", "at most 200")
+    assert any("500 of 200 characters" in c.value for c in at.sidebar.caption)
+    at.switch_page("app_pages/impair.py").run()
+    assert_user_error(at, "has 500", "at most 200")
+    assert len(at.error) + len(at.sidebar.error) == 1, "one error, not two"
     linked = open_link("app_pages/impair.py", {"prompt": "word " * 100})
     assert_user_error(linked, "at most 200")
     assert not charts(linked), "an over-long prompt must not be run"
@@ -80,3 +83,28 @@ def test_unknown_model_shows_an_error_on_every_page(app_model):
         at.switch_page(page).run()
         assert_user_error(at, "no-such-model")
         assert not charts(at)
+
+
+def test_the_start_page_links_every_page(app_model):
+    from promptsets.paths import REPO_ROOT
+
+    at = open_app()
+    linked = {el.proto.page for el in at.get("page_link")}  # each page's URL path, named after its file
+    pages = {p.stem for p in (REPO_ROOT / "app_pages").glob("*.py") if p.name != "home.py"}
+    assert pages <= linked, f"not linked from Start: {sorted(pages - linked)}"
+
+
+def test_the_prompt_box_counts_tokens_and_a_long_prompt_is_one_error(app_model):
+    from engine import Engine
+
+    n_ctx = Engine.load(app_model).spec.n_ctx
+    at = open_app("app_pages/impair.py")
+    box = at.sidebar.text_area(key="prompt")
+    assert box.max_chars < 16_000, "the box's limit follows what the model reads"
+    long = "Drinex plays " * n_ctx
+    box.set_value(long).run()
+    assert at.sidebar.text_area(key="prompt").value == long, "the box keeps it; the page refuses it"
+    assert any(f"of {n_ctx} tokens" in c.value and "too long" in c.value for c in at.sidebar.caption)
+    assert_user_error(at, "tokens", f"at most {n_ctx}")
+    assert len(at.error) + len(at.sidebar.error) == 1, "one error, not two"
+    assert not charts(at)

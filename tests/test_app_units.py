@@ -74,7 +74,7 @@ def test_unit_lists_parse_ranges_and_refuse_nonsense():
 
 def test_prompt_sets_and_starters_come_with_answers():
     sets = available_sets()
-    assert sets == ("keywords", "facts", "two-hop"), f"demo prompt sets missing under {DEMO_PROMPTS}"
+    assert sets == (STARTERS, "keywords", "facts", "two-hop"), f"demo prompt sets missing under {DEMO_PROMPTS}"
     starters = load_set(STARTERS)
     assert 3 <= len(starters) <= 20
     assert all(c.prompt and c.answer and c.prompt in c.label for c in starters)
@@ -105,3 +105,19 @@ def test_app_pages_stay_thin_and_never_touch_torch():
         text = path.read_text(encoding="utf-8")
         assert len(text.splitlines()) <= 100, f"{path.name} is over 100 lines"
         assert "import torch" not in text, path.name
+
+
+def test_every_cache_a_session_can_fill_is_bounded_in_entries_and_time():
+    import ast
+
+    unbounded = []
+    for path in sorted((ROOT / "ui").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or not node.args.args:
+                continue  # a cache without arguments holds one value
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "cache_data":
+                    given = {k.arg for k in deco.keywords}
+                    if not {"max_entries", "ttl"} <= given:
+                        unbounded.append(f"{path.name}:{node.name}")
+    assert not unbounded, f"caches keyed by session input without max_entries and ttl: {unbounded}"

@@ -88,3 +88,37 @@ def test_the_cluster_folder_is_the_teachers(workshop, tmp_path, monkeypatch):
     at = open_app("app_pages/impair.py")
     assert_clean(at)
     assert at.selectbox(key="cluster").options == ["drill", "toxic", "custom units…"]
+
+
+def test_a_link_cannot_raise_one_attendees_work_past_the_workshop_caps(workshop):
+    from ui.links import WORKSHOP_CAPS
+
+    at = open_link("app_pages/impair.py", {"k": "64", "per_topic": "500"})
+    assert not at.exception and not at.error
+    assert "more than this workshop allows" in warnings_text(at)
+    assert at.number_input(key="k").value <= WORKSHOP_CAPS["k"]
+    assert at.number_input(key="k").max == WORKSHOP_CAPS["k"]
+    assert at.number_input(key="per_topic").max == WORKSHOP_CAPS["per_topic"]
+    assert charts(at), "the page still draws with the capped value"
+
+
+def test_heavy_jobs_wait_their_turn_and_say_their_place(workshop):
+    import threading
+
+    from ui.jobs import job_queue
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_attendee() -> None:
+        with job_queue().turn():
+            held.set()
+            release.wait(30)
+
+    threading.Thread(target=other_attendee, daemon=True).start()
+    held.wait(10)
+    threading.Timer(3.0, release.set).start()  # the other job ends while this one waits
+    at = open_app("app_pages/memory.py", {"memory": " Loteix"})
+    at.button(key="mem_sweep").click().run()
+    assert_clean(at)
+    assert release.is_set(), "the heatmap ran only after the other job ended"
+    assert any(f["data"][0]["type"] == "heatmap" for f in charts(at))

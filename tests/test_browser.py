@@ -107,3 +107,29 @@ def test_an_edit_in_one_session_never_shows_in_another(server_env, tmp_path):
         assert "rugby" in top and p > 0.9
         assert page.locator("[data-testid='stException']").count() == 0
         assert other.locator("[data-testid='stException']").count() == 0
+
+
+def _cluster_caption(page) -> str:
+    """The caption under the Cluster box: "<name>: N units ..." (the cluster the run uses)."""
+    caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text=" units in layers").first
+    caption.wait_for(timeout=120_000)
+    return caption.inner_text()
+
+
+@pytest.mark.timeout(300)
+def test_after_a_prompt_change_the_link_opens_on_the_cluster_shown(server_env):
+    if not demo_built():
+        pytest.fail("the topic clusters need the built demo; run `python -m world build`")
+    with running_app(server_env) as url, browser_page() as page:
+        page.goto(f"{url}/impair?prompt=Drinex+plays&target=+cycling")
+        assert _cluster_caption(page).startswith("athlete:")
+        box = page.get_by_label("Prompt", exact=True)
+        box.fill("Brikri paints")
+        box.press("Control+Enter")
+        page.get_by_text("artist:").first.wait_for(timeout=120_000)
+        page.wait_for_function("() => location.search.includes('Brikri')", timeout=60_000)
+        shown, link = _cluster_caption(page), page.url
+        assert shown.startswith("artist:"), shown
+        fresh = page.context.browser.new_context().new_page()  # a new browser session on the link
+        fresh.goto(link)
+        assert _cluster_caption(fresh) == shown, f"{link} opens on another cluster"

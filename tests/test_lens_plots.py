@@ -46,7 +46,7 @@ def test_logit_lens_heatmap_labels_every_position_uniquely():
 
 def test_head_grid_shows_top_token_and_target_rank_on_hover():
     result = _heads()
-    fig = plot_head_grid(result, pos=-1)
+    fig = plot_head_grid(result, pos=-1, by_target=False)
     heat = fig.data[0]
     assert np.asarray(heat.z).shape == (2, 3)
     assert list(heat.y) == ["L1", "L3"] and list(heat.x) == ["H0", "H1", "H2"]
@@ -54,6 +54,9 @@ def test_head_grid_shows_top_token_and_target_rank_on_hover():
     assert hover.startswith("L3H2") and "rank 4" in hover and "p 0.250" in hover
     top, prob = result.top_strs[0, 0, -1, 0], result.top_probs[0, 0, -1, 0]
     assert np.asarray(heat.text)[0, 0] == f"{top}<br>{prob:.2f}"
+    by_target = plot_head_grid(result, pos=-1).data[0]  # the default colour: the target's probability
+    np.testing.assert_allclose(np.asarray(by_target.z), result.target_prob[:, :, -1])
+    assert "p(target" in plot_head_grid(result, pos=-1).layout.title.text
     with pytest.raises(IndexError, match="positions 0-4"):
         plot_head_grid(result, pos=9)
 
@@ -63,7 +66,8 @@ def test_head_grid_of_a_single_decoded_position():
     one = HeadLensResult(
         lens=full.lens, layers=full.layers, tokens=full.tokens, token_ids=full.token_ids, positions=(2,),
         top_ids=full.top_ids[:, :, 2:3], top_probs=full.top_probs[:, :, 2:3], top_strs=full.top_strs[:, :, 2:3])
-    np.testing.assert_array_equal(plot_head_grid(one, pos=2).data[0].z, plot_head_grid(full, pos=2).data[0].z)
+    np.testing.assert_array_equal(plot_head_grid(one, pos=2).data[0].z,
+                                  plot_head_grid(full, pos=2, by_target=False).data[0].z)
     assert "2:  the" in plot_head_grid(one, pos=2).layout.title.text
     with pytest.raises(IndexError, match="was not decoded"):
         plot_head_grid(one, pos=1)

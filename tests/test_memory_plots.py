@@ -23,9 +23,21 @@ def test_heatmap_shows_median_gain_per_layer_and_scale():
     heat = fig.data[0]
     bridge = sweep.select("bridge")
     np.testing.assert_allclose(np.asarray(heat.customdata), np.median(bridge.gain, axis=0))
-    np.testing.assert_allclose(np.asarray(heat.z), np.log2(np.median(bridge.gain, axis=0)))
+    np.testing.assert_allclose(np.asarray(heat.z), np.clip(np.log2(np.median(bridge.gain, axis=0)), -4, 4))
     assert list(heat.y) == ["L0", "L1", "L2", "L3"] and len(heat.x) == 5
     assert "bridge" in fig.layout.title.text
+
+
+def test_heatmap_colour_is_clipped_so_a_collapse_does_not_whiten_the_repairs():
+    sweep = make_sweep()
+    sweep.p_after[:, 0, :] = sweep.p_before[:, None] * 4e-5  # layer 0 collapses the answer
+    sweep.p_after[:, 1, :] = sweep.p_before[:, None] * 4  # layer 1 repairs it x4
+    heat = plot_layer_scale_heatmap(sweep).data[0]
+    assert (heat.zmin, heat.zmax, heat.zmid) == (-4, 4, 0)
+    z = np.asarray(heat.z)
+    assert np.allclose(z[0], -4) and np.allclose(z[1], 2), "x4 sits half-way to the end colour, not near white"
+    assert list(heat.colorbar.ticktext) == ["×0.06", "×0.12", "×0.25", "×0.5", "×1", "×2", "×4", "×8", "×16"]
+    np.testing.assert_allclose(np.asarray(heat.customdata)[0], 4e-5)  # hover keeps the exact gain
 
 
 def test_heatmap_of_probability_and_bad_options():

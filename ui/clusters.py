@@ -24,8 +24,9 @@ from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
 from ui.commands import cluster_find, repo_path
 from ui.config import cluster_folder
-from ui.links import FIND_METHODS, note_unavailable
-from ui.shell import USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
+from ui.jobs import heavy_job
+from ui.links import FIND_METHODS, cap, note_unavailable
+from ui.shell import CACHE_TTL, USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
 
 CUSTOM = "custom units…"
 FOUND_KEY = "_found_clusters"
@@ -37,7 +38,7 @@ READING = "Reading activations…"
 ATTRIBUTING = "Attributing each answer to units, in rounds…"
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
 def _read_folder(folder: str, stamps: tuple[float, ...]) -> tuple[dict[str, tuple[Cluster, str]], tuple[str, ...]]:
     """name -> (cluster, its file) for every readable cluster file of ``folder``, and the unreadable files."""
     out: dict[str, tuple[Cluster, str]] = {}
@@ -99,25 +100,32 @@ def remember_cluster(cluster: Cluster) -> Cluster:
 
 
 def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None) -> Cluster:
-    """A cluster selectbox bound to the URL, opening on the cluster of ``topic`` if there is one;
-    "custom units…" reads units and site by hand.
+    """A cluster selectbox bound to the URL; "custom units…" reads units and site by hand.
 
+    Until one is chosen, the cluster of ``topic`` (else the first) is used and the box says so: the
+    widget's default never depends on the prompt, so a link carries every choice a user made, and
+    a link without one opens on the cluster the same prompt picks (URL, screen and run agree).
     Raises ClusterError when the typed units do not parse or do not exist in this model.
     """
     shipped, skipped = shipped_clusters(engine)
     known = {**shipped, **found_clusters()}
     names = [*known, CUSTOM]
-    first = next((i for i, c in enumerate(known.values()) if topic and c.topic == topic), 0)
+    auto = next((n for n, c in known.items() if topic and c.topic == topic), next(iter(known), CUSTOM))
+    why = "the prompt's topic" if topic and known.get(auto) and known[auto].topic == topic else "the first"
     note_unavailable(key, names, "cluster", "clusters found or loaded in another browser session stay there: "
                      "download the cluster there and load its file here")
-    name = st.selectbox("Cluster", names, index=first, key=key, bind="query-params",
-                        help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own units")
+    chosen = st.selectbox("Cluster", names, index=None, key=key, bind="query-params",
+                          placeholder=f"{auto} ({why})",
+                          help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own "
+                               "units; until you choose, the prompt's topic cluster is used")
+    name = chosen or auto
     if skipped:
         st.caption(md_escape(f"Left out {len(skipped)} shipped cluster file(s) made for another model: "
                              f"{', '.join(skipped)}."))
     if name != CUSTOM:
         cluster = known[name]
-        st.caption(md_escape(f"{cluster.size} {cluster.site} units in layers {', '.join(map(str, cluster.layers))}"
+        st.caption(md_escape(f"{cluster.name}: {cluster.size} {cluster.site} units in layers "
+                             f"{', '.join(map(str, cluster.layers))}"
                              + (f"; topic {cluster.topic}" if cluster.topic else "")
                              + ("; found or loaded in this session only" if name in found_clusters() else "")))
         return cluster
@@ -141,11 +149,11 @@ def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -
                                "kmeans / agglomerative: group units by activation profile")
     percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
                               disabled=method not in TOPIC_METHODS)
-    k = int(c2.number_input("Groups (k)", 2, 64, 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
+    k = int(c2.number_input("Groups (k)", 2, cap("find_k", 64), 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
     site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
         label, what = (ATTRIBUTING, "prompt passes") if method == "attribution" else (READING, "prompts")
-        with progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:
+        with heavy_job("your cluster search"), progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:
             if method in TOPIC_METHODS:
                 found = attempt(TOPIC_METHODS[method], engine, prompts, percent, site=site, progress=tick)
             else:
@@ -176,7 +184,7 @@ def describe_panel(engine: Engine, model: str, cluster: Cluster, prompts: tuple[
     store = st.session_state.setdefault(DESCRIBED, {})
     key = (model, cluster)
     if st.button("Describe: top prompts and promoted tokens", key="describe_go"):
-        with progress_bar(READING, READING + " {done}/{total} prompts") as tick:
+        with heavy_job("describing the cluster"), progress_bar(READING, READING + " {done}/{total} prompts") as tick:
             store[key] = attempt(describe_cluster, engine, cluster, prompts, progress=tick)
     desc: ClusterDescription | None = store.get(key)
     if desc is None:

@@ -12,20 +12,24 @@ LENSLAB_LENSES: the lens folder (default: the model's own, see ``default_lens_fo
 LENSLAB_CLUSTERS: the folder of clusters every picker offers (default: the demo's).
 LENSLAB_COMPARE: comma-separated models Compare may load as its second model (default: none).
 LENSLAB_PROMPTS: the prompt folder a workshop offers (default: the model's, see ``default_prompt_source``).
+LENSLAB_STARTERS: the starter prompts, a JSONL file of {"label", "prompt", "answer"[, "memory"]}
+(default: assets/starters.jsonl for the demo world's sets, one per topic and two-hop prompts the
+demo answers wrong; for other sets, a few held-out prompts of each).
 
-The sidebar offers prompt sets as (label, prompt, answer) choices: the demo world's for the
-demo, the English sets for any other model, or a folder of the user's own JSONL files; a
-workshop opens on a short starter selection of them.
+The sidebar offers the starters and the prompt sets as (label, prompt, answer) choices: the demo
+world's for the demo, the English sets for any other model, or a folder of the user's own JSONL
+files; a workshop opens on the starters.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES, DEMO_PROMPTS, ENGLISH_PROMPTS
+from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_LENSES, DEMO_PROMPTS, ENGLISH_PROMPTS, REPO_ROOT
 from promptsets.schema import (
     FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, PromptSetError,
     load_fact_prompts, load_keyword_prompts, load_two_hop_prompts,
@@ -41,6 +45,9 @@ LENSES_ENV = "LENSLAB_LENSES"
 CLUSTERS_ENV = "LENSLAB_CLUSTERS"
 COMPARE_ENV = "LENSLAB_COMPARE"
 PROMPTS_ENV = "LENSLAB_PROMPTS"
+STARTERS_ENV = "LENSLAB_STARTERS"
+DEFAULT_STARTERS = REPO_ROOT / "assets" / "starters.jsonl"
+MAX_STARTERS = 200
 WORKSHOP_MAX_CHARS = 200
 MAX_CHARS = 4000
 # A prompt in a link or the prompt box may run to this many characters, so an over-long
@@ -173,15 +180,27 @@ class PromptChoice:
     memory: str = ""
 
 
+def starters_file(prompts_dir: Path = DEMO_PROMPTS) -> Path | None:
+    """The teacher's starter prompts (LENSLAB_STARTERS), else the shipped ones for the demo world's sets;
+    None: the starters are a selection of ``prompts_dir`` (see ``sampled_starters``)."""
+    if os.environ.get(STARTERS_ENV):
+        return Path(os.environ[STARTERS_ENV])
+    return DEFAULT_STARTERS if Path(prompts_dir).resolve() == DEMO_PROMPTS.resolve() else None
+
+
 def available_sets(prompts_dir: Path = DEMO_PROMPTS) -> tuple[str, ...]:
-    """Names of the prompt sets whose file exists."""
-    return tuple(name for name, file in SET_FILES.items() if (Path(prompts_dir) / file).is_file())
+    """Names of the prompt sets whose file exists (the starters first)."""
+    sets = tuple(name for name, file in SET_FILES.items() if (Path(prompts_dir) / file).is_file())
+    file = starters_file(prompts_dir)
+    starters = (STARTERS,) if (file.is_file() if file else sets) else ()
+    return starters + sets
 
 
 def load_set(name: str, prompts_dir: Path = DEMO_PROMPTS) -> tuple[PromptChoice, ...]:
-    """All prompts of set ``name`` (or the starter selection); PromptSetError if its file is missing or bad."""
+    """All prompts of set ``name`` (or the starters); PromptSetError if its file is missing or bad."""
     if name == STARTERS:
-        return starter_prompts(prompts_dir)
+        file = starters_file(prompts_dir)
+        return starter_prompts(file) if file else sampled_starters(prompts_dir)
     if name == "keywords":
         rows = load_keyword_prompts(prompts_dir)
         return tuple(PromptChoice(f"[{r.topic}] {r.prompt} →{r.answer}", r.prompt, r.answer) for r in rows)
@@ -194,8 +213,33 @@ def load_set(name: str, prompts_dir: Path = DEMO_PROMPTS) -> tuple[PromptChoice,
     raise PromptSetError(f"unknown prompt set {name!r}; choose one of {', '.join(SET_FILES)}")
 
 
-def starter_prompts(prompts_dir: Path = DEMO_PROMPTS, per_group: int = 2) -> tuple[PromptChoice, ...]:
-    """A short, varied list for workshops: a few held-out keyword prompts per topic, facts and two-hop prompts."""
+def _starter(line: str, where: str) -> PromptChoice:
+    try:
+        row = json.loads(line)
+        fields = {k: row[k] for k in ("prompt", "answer")}
+    except (ValueError, KeyError, TypeError):
+        raise PromptSetError(f"{where} is not a JSON object with \"prompt\" and \"answer\"; "
+                             'write one {"label", "prompt", "answer"[, "memory"]} object per line') from None
+    if not all(isinstance(row.get(k, ""), str) for k in ("label", "prompt", "answer", "memory")):
+        raise PromptSetError(f"{where}: label, prompt, answer and memory must be text")
+    label = row.get("label") or f"{fields['prompt']} →{fields['answer']}"
+    return PromptChoice(label, fields["prompt"], fields["answer"], row.get("memory", ""))
+
+
+def starter_prompts(path: Path | None = None) -> tuple[PromptChoice, ...]:
+    """The starter prompts of ``path`` (default: ``starters_file()``); PromptSetError naming the line if one is bad."""
+    path = Path(path or starters_file())
+    try:
+        lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise PromptSetError(f"cannot read the starter prompts {path}: {err}; set {STARTERS_ENV} to a JSONL file") from None
+    if not lines or len(lines) > MAX_STARTERS:
+        raise PromptSetError(f"{path} has {len(lines)} starter prompts; give 1 to {MAX_STARTERS}, one JSON object a line")
+    return tuple(_starter(line, f"{path.name} line {n}") for n, line in lines)
+
+
+def sampled_starters(prompts_dir: Path, per_group: int = 2) -> tuple[PromptChoice, ...]:
+    """Starters for sets that ship none: a few held-out keyword prompts per topic, facts and two-hop prompts."""
     out: list[PromptChoice] = []
     sets = available_sets(prompts_dir)
     if "keywords" in sets:

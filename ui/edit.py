@@ -27,7 +27,8 @@ from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.generate import show_continuations
 from ui.impair import MODE_LABELS, intensity_slider
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
+from ui.jobs import heavy_job
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
 
 SAMPLES = 8
 GRIDS = {"noise": tuple(float(x) for x in range(9)), "negative_noise": tuple(float(x) for x in range(9)),
@@ -71,6 +72,12 @@ def pick_case(engine: Engine, prompt: str, is_demo: bool) -> EditCase | None:
     if not subject.strip() or not new.strip():
         st.info("Type the subject and the new object to edit the fact.")
         return None
+    ids = engine.token_ids(new, "new object")
+    if len(ids) > 1:
+        st.warning(md_escape(f"The new object {new[:60]!r} is {len(ids)} tokens ({token_list(engine, ids)}); an edit "
+                             "writes one next token, so it is not cut to its first: type a single token."),
+                   icon=":material/call_split:")
+        return None
     return EditCase(Fact(prompt, subject, new, _clean_top(engine, prompt)))
 
 
@@ -93,19 +100,19 @@ def pick_spec(engine: Engine) -> EditSpec:
     return EditSpec(method=method, layer=layer, rank=rank, alpha=alpha)
 
 
-@st.cache_data(max_entries=64, show_spinner="Editing…")
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner="Editing…")
 def cached_edit(model: str, case: EditCase, spec: EditSpec) -> EditResult:
     """One edit (its WeightDelta is small and hashable), trained once per (model, fact, spec)."""
     return apply_edit(load_engine(model), case.fact, spec, demo_texts(model, 0)[0])
 
 
-@st.cache_data(max_entries=64, show_spinner="Scoring the edit…")
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner="Scoring the edit…")
 def cached_scores(model: str, case: EditCase, delta: WeightDelta) -> EditScores:
     """Before/after rows and the four scores (general damage on the demo's held-out documents)."""
     return score_edit(load_engine(model), case, delta, demo_texts(model, 24)[1])
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=512, ttl=CACHE_TTL, show_spinner=False)
 def live_accuracy(model: str, case: EditCase, delta: WeightDelta, cluster: Cluster, mode: str,
                   intensity: float) -> tuple[float, float, float]:
     """(edited fact accuracy, its mean p(new), learned facts' accuracy) at one intensity, over K samples."""
@@ -170,7 +177,8 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     key = (model, case, result.delta, cluster, mode)
     store = st.session_state.setdefault("_edit_curves", {})
     if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):
-        with progress_bar("Impairing at every intensity…", "{done}/{total} runs over the intensities") as tick:
+        with heavy_job("your robustness curves"), progress_bar("Impairing at every intensity…",
+                                                            "{done}/{total} runs over the intensities") as tick:
             store[key] = attempt(robustness_curves, engine, case, result.delta, cluster, mode, GRIDS[mode], SAMPLES,
                                  baseline_seeds=(0,), progress=tick)
     curves = store.get(key)

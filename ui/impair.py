@@ -23,9 +23,11 @@ from engine import Engine
 from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
-from ui.commands import cluster_sweep
+from ui.commands import impair_curves, impair_run
 from ui.generate import show_continuations
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
+from ui.jobs import heavy_job
+from ui.links import cap
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
@@ -41,7 +43,7 @@ SPEC_CAPTION = ("Specificity = the target topic's drop minus the other topics' m
                 "above the dashed random-cluster line means the cluster is topic-specific.")
 
 
-@st.cache_data(max_entries=32, show_spinner="Measuring mean activations…")
+@st.cache_data(max_entries=32, ttl=CACHE_TTL, show_spinner="Measuring mean activations…")
 def mean_activations(model: str, site: str, texts: tuple[str, ...]) -> np.ndarray:
     """``(n_layers, width)`` clean mean of every unit at ``site`` over ``texts`` (for mean ablation)."""
     return unit_means(load_engine(model), texts, site)
@@ -89,7 +91,7 @@ def impair_controls(engine: Engine, model: str, prompt: str, mean_texts: tuple[s
         positions = pick_positions(token_labels(model, prompt))
     noisy = mode in NOISY
     c1, c2, c3 = st.columns(3)
-    samples = c1.number_input("K samples", 1, 64, 8, key="k", bind="query-params", disabled=not noisy,
+    samples = c1.number_input("K samples", 1, cap("k", 64), 8, key="k", bind="query-params", disabled=not noisy,
                               help="noise draws per run; the chart shows their mean and spread")
     seed = c2.number_input("Seed", 0, 1_000_000, 0, key="seed", bind="query-params", disabled=not noisy,
                            help="the same seed gives the same noise")
@@ -115,7 +117,7 @@ def intensity_slider(mode: str, key: str = "intensity", top: float = SLIDERS["no
                      key=f"{key}_noise", bind="query-params")
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
+@st.cache_data(max_entries=1024, ttl=CACHE_TTL, show_spinner=False)
 def next_token_probs(model: str, prompt: str, interventions: tuple[Intervention, ...], samples: int,
                      k: int, target: int | None) -> NextTokenProbs:
     """Top-k clean vs impaired next-token probabilities; keyed by the hashable intervention specs."""
@@ -142,7 +144,7 @@ def show_metrics(result: NextTokenProbs) -> None:
 
 
 @st.fragment
-def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) -> None:
+def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup, target_text: str | None = None) -> None:
     """Slider + chart; reruns alone when the slider moves."""
     intensity = intensity_slider(setup.mode, top=setup.noise_max)
     ivs = setup.interventions(1.0 if intensity is None else intensity)
@@ -157,7 +159,8 @@ def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup) 
         show_metrics(result)
     generation_panel(model, prompt, ivs)
     x = 1.0 if intensity is None else intensity
-    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, f"{x:g}", setup.seed, setup.samples))
+    cli_snippet(impair_run(model, cluster_ref(setup.cluster), prompt, target_text, setup.mode, x, setup.seed,
+                           setup.samples, setup.positions, TOP_K))
 
 
 def intensity_grid(mode: str, n: int) -> tuple[float, ...]:
@@ -190,7 +193,8 @@ def curves_table(curves: ImpairmentCurves) -> pd.DataFrame:
 
 
 def _compute(model: str, setup: ImpairSetup, prompts: list[KeywordPrompt], xs: tuple[float, ...]) -> ImpairmentCurves | None:
-    with progress_bar("Impairing the cluster at each intensity…", "{done}/{total} intensity runs") as tick:
+    with heavy_job("your curves"), progress_bar("Impairing the cluster at each intensity…",
+                                                "{done}/{total} intensity runs") as tick:
         return attempt(impairment_curves, load_engine(model), setup.cluster, prompts, setup.mode, xs,
                        seeds=(setup.seed,), samples=min(setup.samples, 4), positions=setup.positions, progress=tick)
 
@@ -200,15 +204,15 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
     """A button that computes the curves with progress, then the curves and their downloads."""
     st.subheader("Impairment curves per topic")
     if not prompts:
-        st.info("Impairment curves need the demo's keyword prompts (assets/demo/prompts); rebuild them with `python -m world build`.")
+        st.info("Impairment curves need the demo's keyword prompts (assets/demo/prompts); rebuild them with `.venv/bin/python -m world build`.")
         return
     if setup.mode not in SLIDERS:
         st.info("Zero and mean ablation have no intensity, so no curve: choose noise, negative noise or scale.")
         return
     c1, c2, c3 = st.columns(3)
     metric = c1.selectbox("Metric", METRICS, index=2, format_func=METRIC_LABELS.get, key="metric", bind="query-params")
-    n_points = int(c2.number_input("Intensities", 3, 21, 6, key="points", bind="query-params"))
-    n_prompts = int(c3.number_input("Held-out prompts per topic", 2, 500, 15, key="per_topic", bind="query-params"))
+    n_points = int(c2.number_input("Intensities", 3, cap("points", 21), 6, key="points", bind="query-params"))
+    n_prompts = int(c3.number_input("Held-out prompts per topic", 2, cap("per_topic", 500), 15, key="per_topic", bind="query-params"))
     xs = intensity_grid(setup.mode, n_points)
     key = (model, setup.cluster, setup.mode, setup.positions, setup.seed, setup.samples, xs, n_prompts)
     store = st.session_state.setdefault(STORE, {})
@@ -222,8 +226,8 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
                 table=curves_table(curves))
     if curves.target in curves.topics and len(curves.topics) > 1:
         show_figure(plot_specificity(curves, metric), "specificity", SPEC_CAPTION, key="spec_fig")
-    cli_snippet(cluster_sweep(model, cluster_ref(setup.cluster), setup.cluster.name, setup.mode, ",".join(f"{x:g}" for x in xs),
-                              setup.seed, min(setup.samples, 4)))
+    cli_snippet(impair_curves(model, cluster_ref(setup.cluster), setup.mode, xs, setup.seed, min(setup.samples, 4),
+                              setup.positions, n_prompts, metric))
 
 
 @st.fragment

@@ -6,6 +6,7 @@ the others later into the same lenses, and a stopped training continues from its
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -19,17 +20,18 @@ from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from promptsets.paths import DEMO_DIR
 from ui.commands import lens_decode, lens_train, logit_lens
-from ui.shell import attempt, cli_snippet, load_engine, progress_bar, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
                  "predicts next if decoded there; colour = that token's probability; hover for the top 5 and the target.")
-GRID_CAPTION = ("Each cell is one attention head (column) of one layer (row) at the chosen position: the top token "
-                "its write decodes to through its lens, with its probability as colour; hover for the target's probability and rank.")
+GRID_CAPTION = ("Each cell is one attention head (column) of one layer (row) at the chosen position: the top token its "
+                "write decodes to; colour = the target's probability (or the top token's); click a cell to pick that head.")
 TOPK_CAPTION = "Each bar is one of the chosen head's top tokens; bar length = probability; dashed line = the target."
 PATTERN_CAPTION = "Each cell is how much a query position (row) attends to a key position (column); colour = attention weight."
 DEFAULT_DATA = DEMO_DIR / "corpus.txt"
 CHECKPOINT_EVERY = 25  # steps: a training stopped from the browser loses at most this many
+CLICKED = "_lens_clicked"
 
 
 def lens_stamp(folder: str) -> float | None:
@@ -44,19 +46,19 @@ def load_lens_set(model: str, folder: str, stamp: float) -> LensSet:
     return load_lenses(Path(folder), load_engine(model))
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner=False)
 def cached_logit_lens(model: str, prompt: str, target: str | None) -> LogitLensResult:
     """Top-5 logit-lens tokens per layer and position (small arrays)."""
     return decode_logit_lens(load_engine(model), prompt, k=TOP_K, target=target)
 
 
-@st.cache_data(max_entries=128, show_spinner="Decoding every head…")
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner="Decoding every head…")
 def cached_heads(model: str, folder: str, stamp: float, prompt: str, target: str | None) -> HeadLensResult:
     """Top-5 tokens of every head at every position through the trained lenses (small arrays)."""
     return decode_heads(load_engine(model), load_lens_set(model, folder, stamp), prompt, k=TOP_K, target=target)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner=False)
 def cached_pattern(model: str, prompt: str, layer: int) -> PatternResult:
     """One layer's attention pattern ``(n_heads, pos, pos)``, so moving the position slider reruns no model."""
     return attention_pattern(load_engine(model), prompt, layer)
@@ -84,9 +86,14 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
     if result is None:
         return
     labels = result.labels
-    label = st.select_slider("Position", labels, value=labels[-1], key="lens_pos", bind="query-params")
+    c1, c2 = st.columns([3, 1])
+    label = c1.select_slider("Position", labels, value=labels[-1], key="lens_pos", bind="query-params")
+    top = c2.toggle("Colour by the top token", key="lens_top", bind="query-params", disabled=target is None,
+                    help="off: colour = the target's probability (sidebar); on: the top token's own probability")
     pos = labels.index(label)
-    show_figure(plot_head_grid(result, pos), "head-grid", GRID_CAPTION, key="head_grid")
+    event = show_figure(plot_head_grid(result, pos, by_target=not top), "head-grid", GRID_CAPTION, key="head_grid",
+                        selectable=True)
+    pick_from_grid(event, result.layers, result.n_heads)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", result.layers, index=len(result.layers) - 1, key="lens_layer", bind="query-params")
     head = c2.selectbox("Head", range(result.n_heads), key="lens_head", bind="query-params")
@@ -98,6 +105,27 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
         if pattern is not None:
             show_figure(plot_attention_pattern(pattern, head), f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
     cli_snippet(lens_decode(model, folder, prompt, target, pos))
+
+
+def clicked_head(event: Any, layers: tuple[int, ...], n_heads: int) -> tuple[int, int] | None:
+    """(layer, head) of the grid cell a click selected ("L2", "H1"), or None for no click."""
+    points = (event or {}).get("selection", {}).get("points", [])
+    if not points:
+        return None
+    x, y = str(points[0].get("x", "")), str(points[0].get("y", ""))
+    try:
+        layer, head = int(y.removeprefix("L")), int(x.removeprefix("H"))
+    except ValueError:
+        return None
+    return (layer, head) if layer in layers and 0 <= head < n_heads else None
+
+
+def pick_from_grid(event: Any, layers: tuple[int, ...], n_heads: int) -> None:
+    """A new click on the grid chooses that head in the Layer and Head boxes (and so in the URL)."""
+    picked = clicked_head(event, layers, n_heads)
+    if picked is not None and picked != st.session_state.get(CLICKED):
+        st.session_state["lens_layer"], st.session_state["lens_head"] = picked
+    st.session_state[CLICKED] = picked
 
 
 def train_panel(model: str, folder: str, n_layers: int, have: tuple[int, ...] = ()) -> bool:

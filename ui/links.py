@@ -42,6 +42,8 @@ NOISE_DEFAULT_MAX = 10.0
 # What a workshop's teacher fixes: a link cannot change it.
 WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model"}
 NOTES_KEY = "_lenslab_url_notes"
+# A workshop caps what one attendee's runs may cost, so no one holds the shared CPU.
+WORKSHOP_CAPS = {"k": 8, "points": 6, "per_topic": 15, "find_k": 16, "cka_pool": 48}
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,10 @@ RULES: dict[str, Rule] = {
     "mem_pos": Choice(POSITIONS), "mem_layer": Number(0, 10_000, whole=True), "mem_scale": Number(0.0, 15.0),
     # lens page
     "lenses": Text(1000), "lens_pos": Text(400), "lens_layer": Number(0, 10_000, whole=True),
-    "lens_head": Number(0, 10_000, whole=True), "train_kind": Choice(KINDS),
+    "lens_head": Number(0, 10_000, whole=True), "lens_top": Choice(("true", "false")), "train_kind": Choice(KINDS),
     "train_steps": Number(1, 20_000, whole=True),
     # compare page
-    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 10_000, whole=True), "model_b": Text(500),
+    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 500, whole=True), "cka_set": Text(100), "model_b": Text(500),
     # edit page
     "edit_new": Text(200), "edit_subject": Text(200), "edit_new_text": Text(200),
     "edit_method": Choice(EDIT_METHODS), "edit_layer": Number(0, 10_000, whole=True),
@@ -152,9 +154,16 @@ def check_params(params: Mapping[str, str], workshop: bool = False) -> dict[str,
             out[key] = f"{key}={_short(value)} cannot be set by a link: this workshop fixes {WORKSHOP_FIXED[key]}"
             continue
         why = check_param(key, value, params)
+        if why is None and workshop and key in WORKSHOP_CAPS and float(value) > WORKSHOP_CAPS[key]:
+            why = f"{key}={_short(value)} is more than this workshop allows (at most {WORKSHOP_CAPS[key]})"
         if why is not None:
             out[key] = why
     return out
+
+
+def cap(key: str, hi: int) -> int:
+    """A widget's upper bound ``hi``, lowered to the workshop's cap for ``key`` in a workshop."""
+    return min(hi, WORKSHOP_CAPS[key]) if key in WORKSHOP_CAPS and workshop_mode() else hi
 
 
 def _drop(key: str) -> None:

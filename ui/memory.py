@@ -10,9 +10,10 @@ from memory.build import build_memory
 from memory.inject import InjectionResult, InjectionSpec, inject_at, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
-from ui.commands import memory_inject, memory_sweep, positions_arg
+from ui.commands import memory_heatmap, memory_inject, positions_arg
 from ui.generate import show_continuations
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
+from ui.jobs import heavy_job
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
@@ -21,7 +22,7 @@ HEAT_CAPTION = ("Each cell is one (layer, scale) injection; colour = how many ti
                 "became (blue: more, red: less, white: unchanged).")
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=512, ttl=CACHE_TTL, show_spinner=False)
 def cached_injection(model: str, prompt: str, answer: str | None, spec: InjectionSpec) -> InjectionResult:
     """One injection's before/after numbers (small), keyed by the frozen spec."""
     return inject_memory(load_engine(model), prompt, answer, spec, top_k=8)
@@ -67,7 +68,8 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
     store = st.session_state.setdefault(STORE, {})
     if st.button("Sweep layers × scales", key="mem_sweep", type="primary"):
         case = SweepCase("0", prompt, answer, base.memory)
-        with progress_bar("Injecting at every layer and scale…", "{done}/{total} injections") as tick:
+        with heavy_job("your heatmap"), progress_bar("Injecting at every layer and scale…",
+                                                  "{done}/{total} injections") as tick:
             store[key] = attempt(sweep_layer_scale, load_engine(model), [case], spec, progress=tick)
     sweep = store.get(key)
     if sweep is None:
@@ -75,10 +77,10 @@ def sweep_panel(model: str, prompt: str, answer: str, base: InjectionSpec) -> No
         return
     show_figure(plot_layer_scale_heatmap(sweep, "gain"), "memory-heatmap", HEAT_CAPTION, key="mem_heat",
                 table=sweep_table(sweep))
-    cli_snippet(memory_sweep(model, base.source, base.normalise, positions_arg(base.positions)))
+    cli_snippet(memory_heatmap(model, prompt, answer, base.memory, base.source, base.normalise, base.positions))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
 def injection_of(model: str, spec: InjectionSpec) -> tuple[Inject, ...]:
     """The engine intervention that injects ``spec``'s memory (a hashable value)."""
     engine = load_engine(model)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -30,13 +30,16 @@ from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
 from ui.config import (DEMO_NAME, OWN_SOURCE, PROMPT_SOURCES, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device,
                        app_dtype, available_sets, check_prompt_folder, default_choice, default_prompt_source,
-                       device_label, load_set, max_prompt_chars, resolve_model, topic_of, torch_threads,
-                       workshop_mode, workshop_prompt_folder)
+                       device_label, load_set, max_prompt_chars, resolve_model, starters_file, topic_of,
+                       torch_threads, workshop_mode, workshop_prompt_folder)
 from ui.fetch import fetch_in_sidebar
 
 T = TypeVar("T")
 
 FALLBACK_PROMPT = "The founder of Pothasix was born in"
+# Every cache keyed by what a session typed keeps at most max_entries results, each for at most
+# this long: a room of distinct prompts cannot grow the server past the bounds in docs/workshop.md.
+CACHE_TTL = 1800
 SELECTION_KEY = "_lenslab_selection"
 # Every core package's user-facing error derives from the one root; plus a file the user
 # named that does not exist. Anything else is a bug and surfaces as one.
@@ -44,11 +47,21 @@ USER_ERRORS: tuple[type[Exception], ...] = (LensLabError, FileNotFoundError)
 # Emphasis, code, links and images, HTML and autolinks (``<``, ``https:``, ``www.``, ``a@b``), math,
 # strikethrough, tables, entities, headings and Streamlit's ``:icon:`` / ``:red[...]`` directives.
 _MARKDOWN = re.compile(r"([\\`*_\[\]()<>$:~|&@.#])")
+# Streamlit's Markdown links bare URLs, ``www.`` names and e-mail addresses found in the text
+# *after* escapes are undone, so escaping alone leaves them clickable. An invisible word joiner
+# inside each trigger ("://", "www.", "@") breaks the pattern and leaves the text as it reads.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(://|(?<![^\W_])www(?=\.)|@)", re.IGNORECASE)
+
+
+def inert(text: object) -> str:
+    """``text`` with a word joiner inside every bare-URL, ``www.`` and e-mail trigger, so nothing autolinks."""
+    return _AUTOLINK.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], str(text))
 
 
 def md_escape(text: object) -> str:
-    """``text`` with every Markdown-significant character backslash-escaped, so it shows as typed."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """``text`` with every Markdown-significant character backslash-escaped and no autolink, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", inert(text))
 
 
 def show_error(err: Exception) -> None:
@@ -89,7 +102,7 @@ def load_engine(model: str) -> Engine:
     return Engine.load(model, device=app_device(), dtype=app_dtype(), offline=workshop_mode())
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner=False)
 def token_labels(model: str, prompt: str) -> tuple[str, ...]:
     """``"i: token"`` per position of ``prompt`` (Plotly merges repeated labels, so the position leads)."""
     engine = load_engine(model)
@@ -147,9 +160,15 @@ def _default(folder: str) -> PromptChoice | None:
         return None
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _load_set(name: str, folder: str):
+@st.cache_data(max_entries=16, ttl=300, show_spinner=False)
+def _load_set(name: str, folder: str, source: tuple[str, float] | None):
+    """A prompt set's choices; ``source`` (the starters file and its time stamp) re-reads an edited file."""
     return load_set(name, Path(folder))
+
+
+def _source(name: str, folder: str) -> tuple[str, float] | None:
+    path = starters_file(Path(folder))
+    return (str(path), path.stat().st_mtime) if name == STARTERS and path and path.is_file() else None
 
 
 def _pick_prompt() -> None:
@@ -186,16 +205,15 @@ def _prompt_folder(model: str, workshop: bool) -> str:
 
 
 def _prompt_picker(folder: str, workshop: bool) -> None:
-    sets = available_sets(Path(folder)) if folder else ()
-    names = ((STARTERS,) if sets else ()) + sets
+    names = available_sets(Path(folder)) if folder else ()
     if not names:
         return
-    name = st.selectbox("Prompt set", names, index=0 if workshop else None, key="_set",
+    name = st.selectbox("Prompt set", names, index=0 if workshop and names[0] == STARTERS else None, key="_set",
                         placeholder="pick a prompt set…")
     if name is None:
         return
     try:
-        choices = _load_set(name, folder)
+        choices = _load_set(name, folder, _source(name, folder))
     except PromptSetError as err:
         show_error(err)
         return
@@ -218,13 +236,13 @@ def render_sidebar() -> Selection:
         folder = _prompt_folder(resolve_model(model), workshop)
         _prompt_picker(folder, workshop)
         first = _default(folder) if folder else None
-        # The box takes more than the limit so an over-long paste is kept and reported, not cut silently.
+        from ui.prompt_box import count_tokens, prompt_limit  # it reads the model through this module
+
+        limit = prompt_limit(resolve_model(model))
         prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
-                              bind="query-params", max_chars=PROMPT_URL_CHARS, height=90,
-                              help=f"at most {max_prompt_chars():,} characters")
-        if len(prompt) > max_prompt_chars():
-            st.error(f"The prompt has {len(prompt):,} characters; this app takes at most {max_prompt_chars():,}: "
-                     "shorten it.", icon=":material/error:")
+                              bind="query-params", max_chars=limit[1] if limit else PROMPT_URL_CHARS, height=90,
+                              help=f"at most {limit[0]:,} tokens, what the model reads" if limit else None)
+        count_tokens(resolve_model(model), prompt, limit)
         target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
                                max_chars=200,
                                help="the next token whose probability and rank the pages follow, with its leading space "
@@ -249,21 +267,31 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
     try:
         engine = load_engine(sel.model)
         if needs_prompt:
-            if len(sel.prompt) > max_prompt_chars():
-                raise PromptTooLongError(f"this app takes prompts of at most {max_prompt_chars()} characters; "
-                                           f"yours has {len(sel.prompt)}: shorten it")
+            if sel.workshop and len(sel.prompt) > max_prompt_chars():
+                raise PromptTooLongError(f"this workshop takes prompts of at most {max_prompt_chars()} characters; "
+                                         f"yours has {len(sel.prompt)}: shorten it")
             engine.encode(sel.prompt)
     except EngineError as err:
         show_error(err)
         st.stop()
-    note_target(engine, sel.target, sel.prompt if needs_prompt else None)
+    target = single_target(engine, sel.target, sel.prompt if needs_prompt else None)
+    if target != sel.target:
+        sel = replace(sel, target=target)
+        st.session_state[SELECTION_KEY] = sel
     return engine, sel
 
 
-def note_target(engine: Engine, text: str | None, prompt: str | None = None) -> None:
-    """Say so when the target is several tokens after ``prompt``: the pages follow only its first."""
+def token_list(engine: Engine, ids: list[int], at_most: int = 6, head: list[int] | None = None) -> str:
+    """``' St', 'ug', 'ax'``: the pieces of a multi-token text, as the model reads them (after ``head``)."""
+    more = ", …" if len(ids) > at_most else ""
+    return ", ".join(map(repr, piece_texts(engine.tokenizer, ids[:at_most], head))) + more
+
+
+def single_target(engine: Engine, text: str | None, prompt: str | None = None) -> str | None:
+    """``text`` when it is one token after ``prompt``; a multi-token target is refused with a notice naming its
+    tokens (the pages then follow the model's top guess), never cut to its first token."""
     if not text:
-        return
+        return None
     try:
         if prompt:
             head = engine.encode(prompt)
@@ -271,20 +299,21 @@ def note_target(engine: Engine, text: str | None, prompt: str | None = None) -> 
         else:
             head, ids = None, engine.token_ids(text, "target token")
     except EngineError:
-        return  # the page that reads the target shows this error itself
-    pieces = piece_texts(engine.tokenizer, ids[:6], head)
-    if len(ids) > 1 and pieces[0].strip():  # a bare marker first is refused: the page shows that error
-        more = ", …" if len(ids) > 6 else ""
-        st.info(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({', '.join(map(repr, pieces))}{more}); "
-                          f"the pages follow its first token, {pieces[0]!r}."), icon=":material/info:")
+        return text  # the page that reads the target shows this error itself
+    if len(ids) <= 1 or not piece_texts(engine.tokenizer, ids[:1], head)[0].strip():
+        return text  # one token; or a bare word-start marker first, whose own error (with the fix) the page shows
+    st.warning(md_escape(f"The target {text[:60]!r} is {len(ids)} tokens ({token_list(engine, ids, head=head)}); the "
+                         "pages follow one next token, so it is not used: type a single token (the list above shows "
+                         "how this model splits it). Following the model's top guess instead."),
+               icon=":material/call_split:")
+    return None
 
 
 def target_id(engine: Engine, text: str | None, prompt: str | None = None) -> int | None:
-    """The first token of ``text`` as the model would predict it after ``prompt`` (as the Lens pages read it);
-    None for no target."""
+    """The id of the one-token target ``text`` as the model would predict it after ``prompt``; None for no target."""
     if not text:
         return None
-    return attempt(engine.token_id, text, "target token", first=True, prompt=prompt)
+    return attempt(engine.token_id, text, "target token", prompt=prompt)
 
 
 def png_available() -> bool:
@@ -300,10 +329,15 @@ def chart_config(name: str) -> dict:
     return {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
 
 
-def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None) -> None:
+def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None,
+                selectable: bool = False) -> Any:
     """Draw ``fig`` and its one-line caption, then one row of downloads: the figure as HTML
-    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked."""
-    st.plotly_chart(fig, key=key, config=chart_config(name))
+    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked.
+
+    ``selectable``: clicking a point reruns the page; returns the chart's selection event (else None).
+    """
+    event = st.plotly_chart(fig, key=key, config=chart_config(name), on_select="rerun" if selectable else "ignore",
+                            selection_mode="points")
     st.caption(caption)
     buttons = [("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True, full_html=True), "html", "text/html")]
     if png_available():
@@ -314,6 +348,7 @@ def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.Dat
     for label, data, ext, mime in buttons:
         row.download_button(label, data=data, file_name=f"{name}.{ext}", mime=mime, key=f"{key}_{ext}",
                             on_click="ignore", icon=":material/download:")
+    return event if selectable else None
 
 
 def cli_snippet(command: str) -> None:

@@ -7,8 +7,10 @@ says it is ready; everything here is what the first page run would compute anywa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from typing import Callable
 
 from cluster.plots import plot_next_token_probs
 from lens.plots import plot_head_grid, plot_logit_lens
@@ -56,3 +58,44 @@ def _warm() -> None:
         load_lens_set(model, folder, stamp)
         heads = cached_heads(model, folder, stamp, prompt, target)
         plot_head_grid(heads, len(heads.labels) - 1)
+
+
+def local_url() -> str:
+    """Where this server listens, as seen from this machine."""
+    from streamlit import config
+
+    address = config.get_option("server.address") or "localhost"
+    return f"http://{address}:{config.get_option('server.port')}"
+
+
+async def first_page_answers(url: str, page: str = "impair", timeout: float = 120.0) -> float:
+    """Seconds until a session opened on ``page`` (over Streamlit's websocket) finished its first run."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    start = time.perf_counter()
+    async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                  max_size=None, open_timeout=timeout) as ws:
+        msg = BackMsg()
+        msg.rerun_script.page_name = page
+        await ws.send(msg.SerializeToString())
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(ws.recv(), timeout))
+            if reply.WhichOneof("type") == "script_finished":
+                return time.perf_counter() - start
+
+
+async def announce_when_ready(warm_s: float, say: Callable[[str], None], tries: int = 600) -> None:
+    """Once the server listens and a first page run has finished, ``say`` that it is ready (and the warm-up time)."""
+    url = local_url()
+    for _ in range(tries):
+        try:
+            answered = await first_page_answers(url)
+        except (OSError, asyncio.TimeoutError, ValueError):
+            await asyncio.sleep(0.2)  # not listening yet
+            continue
+        say(f"\n  LensLab is ready: {url}  (warm-up {warm_s:.1f} s; the Impair page answered in {answered:.2f} s)\n")
+        return
+    log.error("the app did not answer its own first request; see the errors above")
