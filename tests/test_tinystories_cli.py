@@ -99,3 +99,27 @@ def test_compare_impaired_prints_cka_per_layer(clusters, capsys):
                          "--cluster", str(clusters / "animal.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [l.split(":")[0] for l in lines if l.startswith("layer ")] == ["layer 0", "layer 1"]
+
+
+def test_every_command_runs_in_bfloat16_on_the_cpu(clusters, work, capsys):
+    """bfloat16 on the CPU stands in for a GPU: every command runs on the real Llama, edits included."""
+    bf16, out = ["--device", "cpu", "--dtype", "bfloat16"], work / "bf16"
+    assert lens_main(["--threads", "1", "train", "--model", MODEL, "--out", str(out / "lenses"), "--data", str(STORIES),
+                      "--steps", "20", "--fixed", "--lr", "3e-3", "--batch-size", "4", *bf16]) == 0
+    assert lens_main(["decode", "--model", MODEL, "--lenses", str(out / "lenses"), "--prompt", "Lily hugged her ",
+                      "--target", "mom", *bf16]) == 0
+    assert cluster_main(["find", "--model", MODEL, "--prompts", str(PROMPTS), "--method", "attribution",
+                         "--percent", "5", "--rounds", "1", "--out", str(out / "clusters"), "--threads", "1", *bf16]) == 0
+    assert cluster_main(["sweep", "--model", MODEL, "--prompts", str(PROMPTS), "--cluster",
+                         str(clusters / "animal.json"), "--modes", "noise", "--intensities", "0,2", "--samples", "2",
+                         "--out", str(out / "sweep"), "--threads", "1", *bf16]) == 0
+    assert "bfloat16" in (out / "sweep" / "animal-sweep.csv").read_text().splitlines()[1]
+    assert memory_main(["inject", "--model", MODEL, "--prompt", "Lily heard a meow. It was a ", "--memory", "meow",
+                        "--answer", "cat", "--layer", "0", "--scale", "5", "--threads", "1", *bf16]) == 0
+    assert edit_main(["apply", "--model", MODEL, "--prompt", "Lily had a pet ", "--subject", "Lily", "--new", "cat",
+                      "--prompts", str(PROMPTS), "--method", "rank_one", "--layer", "1", "--heldout", "0",
+                      "--threads", "1", *bf16]) == 0
+    assert compare_main(["impaired", "--model", MODEL, "--prompts", str(PROMPTS), "--pool", "8",
+                         "--cluster", str(clusters / "animal.json"), *bf16]) == 0
+    text = capsys.readouterr().out
+    assert "P('cat') before" in text and "efficacy 100%" in text

@@ -3,7 +3,10 @@ from a folder of the user's own JSONL files, and runs what it offers without an 
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from test_app_helpers import APP, TIMEOUT, assert_clean, charts
@@ -12,12 +15,21 @@ from tinystories import PROMPTS, STORIES, TINYSTORIES, needs_tinystories
 pytestmark = needs_tinystories
 
 
-@pytest.fixture
-def tinystories_app(monkeypatch):
-    """The app with "demo" standing for TinyStories (as a teacher's LENSLAB_MODEL would)."""
+@pytest.fixture(params=["float32", "bfloat16"])
+def tinystories_app(request, monkeypatch):
+    """The app with "demo" standing for TinyStories (as a teacher's LENSLAB_MODEL would), in float32 and in
+    bfloat16 on the CPU (the stand-in for a GPU); the shared caches are emptied so no engine of the other
+    precision is reused."""
     for name in ("LENSLAB_WORKSHOP", "LENSLAB_LENSES", "LENSLAB_CLUSTERS", "LENSLAB_COMPARE", "LENSLAB_PROMPTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LENSLAB_MODEL", str(TINYSTORIES))
+    monkeypatch.setenv("LENSLAB_DEVICE", "cpu")
+    monkeypatch.setenv("LENSLAB_DTYPE", request.param)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield request.param
+    st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 def open_page(page: str, query: dict, prompt: str = "Lily hugged her ", target: str = "mom") -> AppTest:
@@ -33,6 +45,7 @@ def open_page(page: str, query: dict, prompt: str = "Lily hugged her ", target: 
     at.query_params.update(query)
     at.run()
     assert_clean(at)
+    assert any(f"Runs on cpu, {os.environ['LENSLAB_DTYPE']}" in c.value for c in at.sidebar.caption)
     return at
 
 
