@@ -12,16 +12,18 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from cli.entry import INTERRUPTED, import_command
+
 # Command -> (module whose main(argv) runs it, what it does).
 COMMANDS = {
-    "engine": ("engine.__main__", "fetch a model from the Hugging Face Hub (safetensors only)"),
+    "engine": ("engine.cli", "fetch a model from the Hugging Face Hub (safetensors only)"),
     "lens": ("lens.cli", "train, evaluate and import Attention Lenses"),
     "cluster": ("cluster.cli", "find neuron clusters, impairment curves and sweeps"),
     "memory": ("memory.cli", "memory injection: one prompt, or a sweep"),
     "edit": ("edit.cli", "rewrite a fact in one layer; edit sweeps"),
     "compare": ("compare.cli", "linear CKA, clean against impaired or between models"),
     "patch": ("patch.cli", "activation patching, clean against corrupted"),
-    "world": ("world.__main__", "build and check the demo model's synthetic world"),
+    "world": ("world.cli", "build and check the demo model's synthetic world"),
 }
 SERVE = Path(__file__).resolve().parent.parent / "serve.py"
 
@@ -58,8 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = ", ".join(["app", *(n for n, (m, _) in COMMANDS.items() if _available(m))])
         print(f"error: unknown command {name!r}; the commands are {known}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module = import_command(COMMANDS[name][0])
+    if module is None:
+        return INTERRUPTED
+    try:
+        return int(module.main(rest) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

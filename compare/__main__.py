@@ -1,7 +1,7 @@
-"""``python -m compare``: see compare/cli.py."""
+"""Entry point of ``python -m compare``."""
 
 import sys
 
-from compare.cli import main
+from cli.entry import run_main
 
-sys.exit(main())
+sys.exit(run_main("compare.cli"))

@@ -2,11 +2,6 @@
 
 import sys
 
-try:
-    from edit.cli import main
+from cli.entry import run_main
 
-    code = main()
-except KeyboardInterrupt:  # Ctrl-C before a command runs (torch takes seconds to import): one line, as later
-    print("interrupted", file=sys.stderr)
-    code = 130
-sys.exit(code)
+sys.exit(run_main("edit.cli"))

@@ -1,7 +1,7 @@
-"""``python -m patch``: see patch/cli.py."""
+"""Entry point of ``python -m patch``."""
 
 import sys
 
-from patch.cli import main
+from cli.entry import run_main
 
-sys.exit(main())
+sys.exit(run_main("patch.cli"))

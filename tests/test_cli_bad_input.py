@@ -18,7 +18,7 @@ from memory.cli import main as memory_main
 from test_cluster_engine import tiny_prompts
 from test_lens_original import Spec, _ckpt
 from tiny_models import SENTENCES
-from world.__main__ import main as world_main
+from world.cli import main as world_main
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 

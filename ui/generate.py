@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.interventions import Intervention
-from ui.shell import attempt, load_engine
+from ui.shell import CACHE_TTL, attempt, load_engine
 
 NEW_TOKENS = 20
 CAPTION = (f"Greedy continuations of the prompt ({NEW_TOKENS} new tokens at most), without and with the "
@@ -13,7 +13,7 @@ CAPTION = (f"Greedy continuations of the prompt ({NEW_TOKENS} new tokens at most
            "and noise uses its first sample.")
 
 
-@st.cache_data(max_entries=256, show_spinner="Generating…")
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner="Generating…")
 def cached_continuation(model: str, prompt: str, interventions: tuple[Intervention, ...]) -> str:
     """The greedy continuation of ``prompt`` under ``interventions``, keyed by their hashable values."""
     return load_engine(model).generate(prompt, interventions, max_new_tokens=NEW_TOKENS).text

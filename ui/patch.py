@@ -14,7 +14,7 @@ from patch.pairs import PromptPair, fact_pairs
 from patch.plots import GRIDS, patch_rows, plot_patch
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from ui.commands import repo_path
-from ui.shell import attempt, cli_snippet, load_engine, md_escape, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
 
 FIELDS = ("patch_clean", "patch_corrupted", "patch_answer", "patch_bad_answer")
 METRIC_HELP = ("logit_diff: logit of the clean answer minus logit of the corrupted answer; "
@@ -30,7 +30,7 @@ SHARE_CAPTION = ("colour = the share of the clean-vs-corrupted gap the patched r
                  "(red 0: the corrupted run's value, blue 1: the clean run's, white 0.5).")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=CACHE_TTL, show_spinner=False)
 def demo_pairs(model: str) -> tuple[PromptPair, ...]:
     """Pairs from the demo facts with prompts of equal token lengths (none for another model or without the sets)."""
     if Path(model).resolve() != DEMO_DIR.resolve() or not (Path(DEMO_PROMPTS) / "facts.jsonl").is_file():
@@ -38,7 +38,7 @@ def demo_pairs(model: str) -> tuple[PromptPair, ...]:
     return tuple(attempt(fact_pairs, load_engine(model), DEMO_PROMPTS) or ())
 
 
-@st.cache_data(max_entries=64, show_spinner="Patching every site…")
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner="Patching every site…")
 def cached_patch(model: str, spec: PatchSpec) -> PatchResult:
     """Every site's share (small arrays), keyed by the frozen spec."""
     return patch_sites(load_engine(model), spec)

@@ -120,7 +120,7 @@ def prompt_topic(prompt: str) -> str | None:
     return _prompt_topic(prompt, _prompts_folder())
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
 def _prompt_topic(prompt: str, folder: str) -> str | None:
     try:
         return topic_of(prompt, Path(folder))
@@ -152,7 +152,7 @@ class Selection:
     prompts: str = ""  # the folder of the prompt sets the sidebar offers ("" for none)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=300, show_spinner=False)
 def _default(folder: str) -> PromptChoice | None:
     try:
         return default_choice(Path(folder))
