@@ -1,7 +1,12 @@
-"""Entry point of ``python -m engine``."""
+"""Entry point of ``python -m engine`` (the engine imports no other LensLab package, so not cli.entry)."""
 
 import sys
 
-from cli.entry import run_main
+try:
+    from engine.cli import main
 
-sys.exit(run_main("engine.cli"))
+    code = main()
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -23,6 +23,22 @@ from tiny_models import FAMILIES, save_tiny_model  # noqa: E402
 torch.set_num_threads(1)
 
 
+# Modules that start browsers, servers, subprocesses or Ray, or train and rebuild on real models: all of
+# them run in ./run.sh test; `pytest -m "not slow"` leaves them out while you work.
+SLOW_MODULES = frozenset({
+    "test_browser", "test_warmup", "test_ray_sweeps", "test_cli_interrupt", "test_fault_injection",
+    "test_sweep_files", "test_sweep_resume", "test_lens_integrity", "test_app_commands", "test_engine_download",
+    "test_engine_lean", "test_tinystories_cli", "test_tinystories_pages", "test_cluster_science",
+    "test_answer_tokens", "test_precision", "test_patch_cli", "test_world", "test_memory_demo",
+})
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 # The engine tests run on every device this machine has: the CPU, and CUDA where there is one.
 DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 

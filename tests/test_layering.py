@@ -13,10 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-            "ray_sweeps", "ui",
+            "ray_sweeps", "patch", "ui",
             "app_pages")
 CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "ray_sweeps")
+        "ray_sweeps", "patch")
 
 
 def _imports(path: Path) -> set[str]:
