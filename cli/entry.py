@@ -12,6 +12,7 @@ import importlib
 import signal
 import sys
 from types import ModuleType
+from typing import Callable
 
 INTERRUPTED = 130
 
@@ -40,3 +41,18 @@ def run_main(module: str) -> int:
     except KeyboardInterrupt:  # between the import and the command's own handler
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
+
+
+def lazy_exports(package: str, homes: dict[str, list[str]]) -> tuple[Callable[[str], object], list[str]]:
+    """``(__getattr__, __all__)`` for ``package`` whose public names (``{module: [names]}``) import on first use
+    (PEP 562), so ``python -m package`` gets to ``run_main`` before torch loads."""
+    where = {name: module for module, names in homes.items() for name in names}
+
+    def __getattr__(name: str) -> object:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name]), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__, sorted(where)

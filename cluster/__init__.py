@@ -4,10 +4,10 @@ The core never imports Streamlit; pages call these functions with a
 ``progress(done, total)`` callback and plot the results with ``cluster.plots``.
 """
 
-from importlib import import_module
+from cli.entry import lazy_exports
 
-# Where each public name lives; imported lazily (see ``__getattr__``).
-_FROM = {
+# Where each public name lives; imported on first use, so `python -m cluster` starts before torch loads.
+_HOMES = {
     "cluster.curves": ["ImpairmentCurves", "impairment_curves"],
     "cluster.describe": ["ClusterDescription", "describe_cluster"],
     "cluster.errors": ["ClusterError", "ClusterMismatchError"],
@@ -15,14 +15,4 @@ _FROM = {
     "cluster.impair": ["METRICS", "EvalSet", "impairs", "make_eval_set", "random_cluster", "score"],
     "cluster.spec": ["Cluster", "check_cluster", "load_cluster", "save_cluster"],
 }
-_WHERE = {name: module for module, names in _FROM.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    """Import a public name on first use, so ``python -m cluster`` starts, and answers Ctrl-C, before torch loads."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)

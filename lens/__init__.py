@@ -7,10 +7,10 @@
     result = decode_heads(eng, lenses, "The founder of Zentrix was born in", target=" Marlow")
 """
 
-from importlib import import_module
+from cli.entry import lazy_exports
 
-# Where each public name lives; imported lazily (see ``__getattr__``).
-_FROM = {
+# Where each public name lives; imported on first use, so `python -m lens` starts before torch loads.
+_HOMES = {
     "lens.decode": ["HeadLensResult", "LogitLensResult", "PatternResult", "attention_pattern", "decode_heads",
                     "decode_layer", "decode_logit_lens", "load_lenses", "logit_lens", "resolve_target",
                     "topk_stats"],
@@ -22,14 +22,4 @@ _FROM = {
     "lens.storage": ["LensSet", "ModuleLens"],
     "lens.train": ["train_lenses"],
 }
-_WHERE = {name: module for module, names in _FROM.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    """Import a public name on first use, so ``python -m lens`` starts, and answers Ctrl-C, before torch loads."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)

@@ -5,10 +5,10 @@ memory text's unique tokens, unnormalised, added at all positions of layer L,
 swept over layers and scales 1..15.
 """
 
-from importlib import import_module
+from cli.entry import lazy_exports
 
-# Where each public name lives; imported lazily (see ``__getattr__``).
-_FROM = {
+# Where each public name lives; imported on first use, so `python -m memory` starts before torch loads.
+_HOMES = {
     "memory.build": ["MEMORY_SOURCES", "MemorySpec", "build_memory", "memory_token_ids"],
     "memory.errors": ["MemorySpecError", "SweepResumeError"],
     "memory.evaluate": ["RepairReport", "RepairStats", "choose_layer_scale", "format_report", "leave_one_out",
@@ -19,14 +19,4 @@ _FROM = {
                      "plot_top_tokens"],
     "memory.sweep": ["LayerScaleSweep", "SweepCase", "SweepSpec", "sweep_layer_scale"],
 }
-_WHERE = {name: module for module, names in _FROM.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    """Import a public name on first use, so ``python -m memory`` starts, and answers Ctrl-C, before torch loads."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)
