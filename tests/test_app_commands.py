@@ -184,3 +184,18 @@ def test_the_curves_command_prints_the_curves_on_screen(app_model):
     assert set(rows) == set(shown), (rows, shown)
     for topic, values in rows.items():
         assert [f"{v:.4f}" for v in shown[topic]] == [f"{v:.4f}" for v in values], topic
+
+
+@pytest.mark.timeout(900)
+def test_the_edit_command_prints_the_bars_on_screen(app_model):
+    from test_app_edit import bars, open_fact
+
+    at = open_fact({"edit_new": " cycling"})
+    assert_clean(at)
+    before, after = bars(at, "before"), bars(at, "after the edit")
+    command = next(c for c in page_commands(at) if " -m edit apply " in c)
+    printed = run_as_printed(command)
+    rows = re.findall(r"p ([\d.]+) -> ([\d.]+)", printed)
+    assert len(rows) == len(before) == len(after), printed
+    assert [f"{b:.3f}" for b in before] == [b for b, _ in rows], printed
+    assert [f"{a:.3f}" for a in after] == [a for _, a in rows], printed
