@@ -194,7 +194,8 @@ def test_the_edit_command_prints_the_bars_on_screen(app_model):
     assert_clean(at)
     before, after = bars(at, "before"), bars(at, "after the edit")
     command = next(c for c in page_commands(at) if " -m edit apply " in c)
-    printed = run_as_printed(command)
+    assert all(line.startswith(("#", PYTHON + " -m edit apply ")) for line in command.splitlines()), command
+    printed = run_as_printed(command)  # the whole box, as pasted: the sweep it mentions is only a comment
     rows = re.findall(r"p ([\d.]+) -> ([\d.]+)", printed)
     assert len(rows) == len(before) == len(after), printed
     assert [f"{b:.3f}" for b in before] == [b for b, _ in rows], printed

@@ -14,6 +14,7 @@ import pytest
 from patch import cli
 from test_app_helpers import (app_model, array, assert_clean, assert_every_chart_captioned,  # noqa: F401
                               assert_user_error, charts, metric_values, open_app)
+from ui.commands import PYTHON
 
 PAGE = "app_pages/patch.py"
 PAIR = {"patch_clean": "Higrus plays", "patch_corrupted": "Cuhel plays", "patch_answer": " football",
@@ -27,8 +28,8 @@ def heatmaps(at) -> list[np.ndarray]:
 
 def cli_output(at) -> str:
     """Run the page's reproduce command in this process; its stdout."""
-    command = next(c.value for c in at.code if c.value.startswith("python -m patch"))
-    argv = shlex.split(command)[3:]
+    command = next(c.value for c in at.code if c.value.startswith(PYTHON + " -m patch"))
+    argv = shlex.split(command)[3:]  # after `.venv/bin/python -m patch`
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert cli.main(argv) == 0, command
@@ -91,7 +92,7 @@ def test_a_shared_link_keeps_the_metric_and_direction(app_model):
     assert_clean(at)
     assert at.radio(key="patch_metric").value == "prob" and at.radio(key="patch_dir").value == "noise"
     assert at.query_params["patch_dir"] == ["noise"] or at.query_params["patch_dir"] == "noise"
-    assert "--metric prob --direction noise" in next(c.value for c in at.code if c.value.startswith("python -m patch"))
+    assert "--metric prob --direction noise" in next(c.value for c in at.code if c.value.startswith(PYTHON + " -m patch"))
 
 
 TINYSTORIES = Path("../shared/models/tinystories-656k")
@@ -121,5 +122,5 @@ def test_the_page_opens_on_a_demo_pair_and_picking_another_fills_the_boxes(app_m
     pair = at.selectbox(key="_patch_pair").value
     assert at.text_input(key="patch_clean").value == pair.clean
     assert at.text_input(key="patch_bad_answer").value == pair.corrupted_answer
-    command = next(c.value for c in at.code if c.value.startswith("python -m patch"))
+    command = next(c.value for c in at.code if c.value.startswith(PYTHON + " -m patch"))
     assert shlex.quote(pair.corrupted) in command

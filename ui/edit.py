@@ -173,7 +173,9 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     spec = result.spec
     cli_snippet(edit_apply(model, case.fact.prompt, case.fact.subject, case.fact.new, spec.method, spec.layer,
                            spec.rank, spec.alpha, str(shipped) if shipped.is_file() else None, mode)
-                + "\n" + edit_sweep(model, spec.layer, spec.rank, spec.alpha, mode))
+                # The sweep is a comment: the box, pasted whole, reproduces only the number on screen.
+                + "\n# the same for 50 demo edits per method (minutes):\n# "
+                + edit_sweep(model, spec.layer, spec.rank, spec.alpha, mode))
     key = (model, case, result.delta, cluster, mode)
     store = st.session_state.setdefault("_edit_curves", {})
     if st.button("Measure robustness curves", key="edit_curves_btn", type="primary"):

@@ -13,7 +13,7 @@ from patch.compute import DIRECTIONS, METRICS, PatchResult, PatchSpec, patch_sit
 from patch.pairs import PromptPair, fact_pairs
 from patch.plots import GRIDS, patch_rows, plot_patch
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
-from ui.commands import repo_path
+from ui.commands import PYTHON, repo_path
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
 
 FIELDS = ("patch_clean", "patch_corrupted", "patch_answer", "patch_bad_answer")
@@ -78,7 +78,7 @@ def pair_inputs(model: str, prompt: str, target: str | None) -> PatchSpec | None
 def patch_command(model: str, spec: PatchSpec) -> str:
     """``python -m patch`` with the page's settings."""
     bad = f" --corrupted-answer {quote(spec.corrupted_answer)}" if spec.corrupted_answer else ""
-    return (f"python -m patch --model {quote(repo_path(model))} --clean {quote(spec.clean)} "
+    return (f"{PYTHON} -m patch --model {quote(repo_path(model))} --clean {quote(spec.clean)} "
             f"--corrupted {quote(spec.corrupted)} --answer {quote(spec.clean_answer)}{bad} "
             f"--metric {spec.metric} --direction {spec.direction}")
 
