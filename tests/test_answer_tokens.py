@@ -11,11 +11,10 @@ import pytest
 
 from engine import Engine, MultiTokenError
 from promptsets.paths import DEMO_DIR
+from tinystories import TINYSTORIES, requires_tinystories
 
 ROOT = Path(__file__).resolve().parent.parent
-TINYSTORIES = Path("../shared/models/tinystories-656k")
-needs_tinystories = pytest.mark.skipif(not (ROOT / TINYSTORIES / "config.json").is_file(),
-                                       reason=f"the real Llama-family model is not at {TINYSTORIES}")
+needs_tinystories = requires_tinystories
 STORY = "Once upon a time there was a"
 
 

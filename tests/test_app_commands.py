@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app_helpers import app_model, assert_clean, charts, array, metric_values, open_app  # noqa: F401
+from test_app_helpers import app_model, assert_clean, charts, array, metric_values, open_app, open_typed  # noqa: F401
 from ui.commands import PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +60,7 @@ def run_command(command: str, out: Path) -> str:
 
 def pressed(page: str, query: dict, *buttons: str):
     """Open ``page`` on the view with ``query``, press ``buttons`` (which add figures and their commands)."""
-    at = open_app()
-    at.sidebar.text_area(key="prompt").set_value(VIEW["prompt"]).run()
-    at.sidebar.text_input(key="target").set_value(VIEW["target"]).run()
-    at.switch_page(page)
-    at.query_params.update(query)
-    at.run()
+    at = open_typed(page, VIEW["prompt"], VIEW["target"], query)
     for key in buttons:
         at.button(key=key).click().run()
     assert_clean(at)

@@ -5,20 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from test_app_helpers import (app_model, array, assert_clean, assert_every_chart_captioned,  # noqa: F401
-                              assert_user_error, charts, metric_values, open_app)
+                              assert_user_error, charts, metric_values, open_app, open_typed)
 
 PAGE = "app_pages/edit.py"
 FACT = {"prompt": "Dadon plays", "target": " rugby"}
 
 
 def open_fact(query: dict | None = None):
-    at = open_app()
-    at.sidebar.text_area(key="prompt").set_value(FACT["prompt"]).run()
-    at.sidebar.text_input(key="target").set_value(FACT["target"]).run()
-    at.switch_page(PAGE)
-    if query:
-        at.query_params.update(query)
-    return at.run()
+    return open_typed(PAGE, FACT["prompt"], FACT["target"], query)
 
 
 def bars(at, name: str) -> np.ndarray:

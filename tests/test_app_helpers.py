@@ -51,6 +51,17 @@ def open_app(page: str | None = None, query: dict | None = None) -> AppTest:
     return at
 
 
+def open_typed(page: str, prompt: str, target: str, query: dict | None = None) -> AppTest:
+    """The app with ``prompt`` and ``target`` typed in the sidebar, then ``page`` with URL ``query``, run."""
+    at = open_app()
+    at.sidebar.text_area(key="prompt").set_value(prompt).run()
+    at.sidebar.text_input(key="target").set_value(target).run()
+    at.switch_page(page)
+    if query:
+        at.query_params.update(query)
+    return at.run()
+
+
 def open_link(page: str, query: dict) -> AppTest:
     """Open ``page`` as a fresh browser session would open a shared link carrying ``query``."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)

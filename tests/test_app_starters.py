@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from test_app_helpers import app_model, assert_user_error, demo_built, open_app  # noqa: F401
+from test_app_helpers import app_model, assert_user_error, open_app  # noqa: F401
 from ui.config import DEFAULT_STARTERS, STARTERS, starter_prompts
 
 
@@ -25,7 +25,6 @@ def test_the_shipped_starters_cover_every_topic_and_open_without_an_insult():
     assert sum(bool(c.memory) for c in starters) >= 2, "two-hop starters carry the memory to inject"
 
 
-@pytest.mark.skipif(not demo_built(), reason="needs the built demo model in assets/demo")
 def test_the_two_hop_starters_are_answered_wrong_and_memory_repairs_them():
     from engine import Engine
     from memory.inject import InjectionSpec, inject_memory

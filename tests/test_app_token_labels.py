@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from test_app_helpers import app_model, assert_clean, charts, open_app  # noqa: F401
+from tinystories import TINYSTORIES, requires_tinystories
 
-TINYSTORIES = Path("../shared/models/tinystories-656k")
 EMOJI = "The party 🎉 café"
 
 
@@ -27,7 +27,7 @@ def test_byte_level_pieces_of_an_emoji_show_their_bytes(app_model):
             assert label == whole, "a whole token keeps its own text"
 
 
-@pytest.mark.skipif(not TINYSTORIES.is_dir(), reason="needs ../shared/models/tinystories-656k (a real Llama tokenizer)")
+@requires_tinystories
 def test_sentencepiece_labels_are_the_pieces_text():
     from engine import Engine
 

@@ -17,9 +17,10 @@ from lens.baselines import fit_token_table, table_kl
 from lens.evaluate import constant_kl, mean_final_distribution
 from memory.build import build_memory
 from memory.decompose import cosine, direct_gain, project_out, unembedding_rows
+from tinystories import TINYSTORIES, requires_tinystories
 
-MODEL = Path("../shared/models/tinystories-656k")
-pytestmark = pytest.mark.skipif(not MODEL.is_dir(), reason=f"{MODEL} is absent (a real Llama for tokenizer checks)")
+MODEL = TINYSTORIES
+pytestmark = requires_tinystories
 TEXTS = ["Once upon a time, there was a little girl named Lily.", "Lily liked to play with her ball in the park.",
          "One day, Tom saw a big dog.", "The dog was happy and they played all day."]
 

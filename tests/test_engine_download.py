@@ -17,6 +17,7 @@ from engine import Engine
 from engine.errors import ModelLoadError
 from fake_hub import FakeHub
 from tiny_models import save_tiny_model
+from tinystories import TINYSTORIES, requires_tinystories
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME, PICKLED, CUSTOM = "lab/tiny-gpt2", "lab/pickle-only", "lab/custom-code"
@@ -190,10 +191,9 @@ def test_a_workshop_never_downloads_and_says_how_to_fetch(hub, tmp_path, monkeyp
     assert hub.served == []
 
 
-TINYSTORIES = ROOT / ".." / "shared" / "models" / "tinystories-656k"
 
 
-@pytest.mark.skipif(not (TINYSTORIES / "config.json").is_file(), reason="needs ../shared/models/tinystories-656k")
+@requires_tinystories
 def test_a_real_llama_with_a_sentencepiece_tokenizer_downloads_and_reads_as_its_folder(tmp_path, monkeypatch):
     served = tmp_path / "served"
     shutil.copytree(TINYSTORIES, served)

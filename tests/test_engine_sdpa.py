@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM
 
 from engine import Ablate, Engine, Impair, Inject
 from engine.attention import patterns_of
+from tinystories import TINYSTORIES, requires_tinystories
 
 PROMPT = "The founder of Zentrix was born in Marlow. Tovaren plays tennis."
 SITES = ("resid", "attn", "z", "mlp_input", "mlp_hidden", "mlp", "logits")
@@ -90,11 +91,9 @@ def test_a_pattern_request_stays_in_its_thread(tiny_model_dir):
         assert eng.adapter.attend(1, h, frame)[1] is None  # and nothing is left asking once the call is over
 
 
-TINYSTORIES = Path(__file__).resolve().parent.parent / "../shared/models/tinystories-656k"
 
 
-@pytest.mark.skipif(not (TINYSTORIES / "config.json").is_file(),
-                    reason="the real Llama-family model is not at ../shared/models/tinystories-656k")
+@requires_tinystories
 def test_a_real_llama_with_shared_key_heads_equals_eager():
     """TinyStories-656K: 8 query heads share 4 key/value heads, rotary positions, trained weights."""
     eng = Engine.load(str(TINYSTORIES))

@@ -14,8 +14,8 @@ import torch
 from engine import Ablate, Engine, GenerationError, Impair, Inject, NonFiniteError, PromptTooLongError, WeightDelta
 from engine.generate import generation_positions
 from promptsets.paths import DEMO_DIR
+from tinystories import TINYSTORIES, requires_tinystories
 
-TINYSTORIES = Path("../shared/models/tinystories-656k")
 PROMPT = "The founder of Zentrix was"
 
 
@@ -153,7 +153,7 @@ def test_bad_settings_are_refused_before_any_hook(tiny):
     assert no_hooks(tiny)
 
 
-@pytest.mark.skipif(not TINYSTORIES.is_dir(), reason="needs ../shared/models/tinystories-656k (a real Llama)")
+@requires_tinystories
 def test_tinystories_continues_once_upon_a_time_as_the_model_does():
     engine = Engine.load(TINYSTORIES)
     got = engine.generate("Once upon a time", max_new_tokens=24)

@@ -8,7 +8,7 @@ from cluster.spec import load_cluster
 from engine import Engine
 from memory.build import build_memory
 from memory.inject import inject_at
-from test_app_helpers import app_model, assert_clean, open_app  # noqa: F401
+from test_app_helpers import app_model, assert_clean, open_app, open_typed  # noqa: F401
 
 IMPAIR = {"prompt": "Higrus is a professional", "target": " football"}
 MEMORY = {"prompt": "The founder of Bridirkex was born in", "target": " Peicenton"}
@@ -20,12 +20,7 @@ def texts(at) -> list[str]:
 
 
 def opened(page: str, sidebar: dict, query: dict):
-    at = open_app()
-    at.sidebar.text_area(key="prompt").set_value(sidebar["prompt"]).run()
-    at.sidebar.text_input(key="target").set_value(sidebar["target"]).run()
-    at.switch_page(page)
-    at.query_params.update(query)
-    at.run()
+    at = open_typed(page, sidebar["prompt"], sidebar["target"], query)
     assert_clean(at)
     return at
 

@@ -13,8 +13,8 @@ from engine import Engine, Patch
 from engine.errors import OutOfRangeError
 from patch import PatchError, PatchSpec, patch_sites
 from patch.compute import metric_of, site_patches
+from tinystories import TINYSTORIES, requires_tinystories
 
-TINYSTORIES = Path("../shared/models/tinystories-656k")
 # Prompts of the tiny GPT-2's tokenizer: the same length, different at the first 4 positions.
 TINY = PatchSpec("Tovaren plays tennis", "Melisande plays tennis", " p", " t")
 # The same length, different at position 0 only ("Zentrix" and "The" are one token each).
@@ -117,7 +117,7 @@ def test_a_patch_is_a_value(tiny):
     assert a == b and hash(a) == hash(b)
 
 
-@pytest.mark.skipif(not TINYSTORIES.is_dir(), reason="needs ../shared/models/tinystories-656k (a real Llama)")
+@requires_tinystories
 def test_tinystories_llama_matches_the_loop():
     engine = Engine.load(TINYSTORIES)
     spec = PatchSpec("Once upon a time, there was a little girl named Lily. Lily",

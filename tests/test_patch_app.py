@@ -15,6 +15,7 @@ from patch import cli
 from test_app_helpers import (app_model, array, assert_clean, assert_every_chart_captioned,  # noqa: F401
                               assert_user_error, charts, metric_values, open_app)
 from ui.commands import PYTHON
+from tinystories import TINYSTORIES, requires_tinystories
 
 PAGE = "app_pages/patch.py"
 PAIR = {"patch_clean": "Higrus plays", "patch_corrupted": "Cuhel plays", "patch_answer": " football",
@@ -95,10 +96,9 @@ def test_a_shared_link_keeps_the_metric_and_direction(app_model):
     assert "--metric prob --direction noise" in next(c.value for c in at.code if c.value.startswith(PYTHON + " -m patch"))
 
 
-TINYSTORIES = Path("../shared/models/tinystories-656k")
 
 
-@pytest.mark.skipif(not TINYSTORIES.is_dir(), reason="needs ../shared/models/tinystories-656k (a real Llama)")
+@requires_tinystories
 def test_the_page_runs_on_the_tinystories_llama(app_model):
     at = open_app()
     at.sidebar.text_input(key="model").set_value(str(TINYSTORIES.resolve())).run()
