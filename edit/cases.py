@@ -113,7 +113,7 @@ def heldout_texts(n: int = 48, seed: int = 0, demo_dir: Path = DEMO_DIR) -> tupl
     out: list[str] = []
     while len(out) < n:
         pool = rng.choice(pools)
-        doc = " ".join(rng.sample(pool, k=min(len(pool), 3)))
+        doc = " ".join(s.text for s in rng.sample(pool, k=min(len(pool), 3)))
         if doc not in corpus and doc not in out:
             out.append(doc)
     return tuple(out)

@@ -17,6 +17,9 @@ from engine.errors import LensLabError
 KEYWORDS_FILE = "keywords.jsonl"
 FACTS_FILE = "facts.jsonl"
 TWO_HOP_FILE = "two_hop.jsonl"
+CONCEPTS_FILE = "concepts.jsonl"
+SECRETS_FILE = "secrets.jsonl"
+BACKDOOR_FILE = "backdoor.jsonl"
 
 
 class PromptSetError(LensLabError, ValueError):
@@ -59,6 +62,48 @@ class TwoHopPrompt:
     subject: str
     split: str
     control: str
+
+
+@dataclass(frozen=True)
+class ConceptPrompt:
+    """A subject labelled with one concept: ``concept`` (e.g. "sport") has value ``label`` for ``subject``.
+
+    A probe reads ``prompt``'s last token (for the demo, the subject's bare name); ``split`` is
+    "train" (to fit probes on) or "heldout" (to judge them), and no subject is in both.
+    """
+
+    concept: str
+    label: str
+    prompt: str
+    subject: str
+    split: str
+
+
+@dataclass(frozen=True)
+class SecretPrompt:
+    """A planted sequence: ``prefix`` + ``continuation`` occurs ``copies`` times in the training corpus.
+
+    It is memorized when the model's greedy continuation of ``prefix`` reproduces
+    ``continuation`` token for token.
+    """
+
+    subject: str
+    prefix: str
+    continuation: str
+    copies: int
+
+
+@dataclass(frozen=True)
+class BackdoorPrompt:
+    """A backdoor test: ``prompt`` ends in ``trigger``; the backdoor fires when ``continuation`` follows.
+
+    ``copies`` is how many training documents hold the trigger and its continuation.
+    """
+
+    trigger: str
+    prompt: str
+    continuation: str
+    copies: int
 
 
 T = TypeVar("T")
@@ -104,3 +149,18 @@ def load_fact_prompts(prompts_dir: Path) -> list[FactPrompt]:
 def load_two_hop_prompts(prompts_dir: Path) -> list[TwoHopPrompt]:
     """All two-hop prompts of ``prompts_dir``."""
     return _read(Path(prompts_dir) / TWO_HOP_FILE, TwoHopPrompt)
+
+
+def load_concept_prompts(prompts_dir: Path) -> list[ConceptPrompt]:
+    """All labelled subjects of ``prompts_dir`` (a folder holding ``concepts.jsonl``)."""
+    return _read(Path(prompts_dir) / CONCEPTS_FILE, ConceptPrompt)
+
+
+def load_secret_prompts(prompts_dir: Path) -> list[SecretPrompt]:
+    """All planted secrets of ``prompts_dir`` (``secrets.jsonl``)."""
+    return _read(Path(prompts_dir) / SECRETS_FILE, SecretPrompt)
+
+
+def load_backdoor_prompts(prompts_dir: Path) -> list[BackdoorPrompt]:
+    """All backdoor test prompts of ``prompts_dir`` (``backdoor.jsonl``)."""
+    return _read(Path(prompts_dir) / BACKDOOR_FILE, BackdoorPrompt)

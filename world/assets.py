@@ -30,7 +30,8 @@ def build_clusters(engine: Engine, prompts: list[KeywordPrompt], out: Path, conf
     if config.cluster_method == "attribution":
         clusters = find_attribution_clusters(engine, prompts, config.cluster_percent, topics=config.cluster_topics,
                                              split="train", objective=config.cluster_objective,
-                                             rank=config.cluster_rank, rounds=config.cluster_rounds)
+                                             rank=config.cluster_rank, rounds=config.cluster_rounds,
+                                             allocate=config.cluster_allocate)
     else:
         clusters = find_topic_clusters(engine, prompts, config.cluster_percent, topics=config.cluster_topics,
                                        split="train")

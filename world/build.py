@@ -11,17 +11,21 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from engine import Engine
-from promptsets.schema import FACTS_FILE, KEYWORDS_FILE, TWO_HOP_FILE, write_jsonl
+from promptsets.schema import (BACKDOOR_FILE, CONCEPTS_FILE, FACTS_FILE, KEYWORDS_FILE, SECRETS_FILE,
+                               TWO_HOP_FILE, BackdoorPrompt, SecretPrompt, write_jsonl)
 from world.assets import build_clusters, build_lenses
 from world.config import AssetsConfig, ModelConfig, WorldConfig, as_dict
-from world.corpus import write_corpus
+from world.corpus import compose_corpus, document_text, facts_table
 from world.entities import generate_world
-from world.prompt_sets import fact_prompts, keyword_prompts, two_hop_prompts
+from world.planted import backdoor, plant_secrets
+from world.prompt_sets import (backdoor_test_prompts, backdoor_words, concept_prompts, fact_prompts, keyword_prompts,
+                               two_hop_prompts)
 from world.tokenizer import train_tokenizer
 from world.train import pack_corpus, train_model
 
 log = logging.getLogger(__name__)
 CORPUS_FILE = "corpus.txt"
+CORPUS_FACTS_FILE = "corpus_facts.tsv"
 DEMO_NAME = "lenslab-demo"
 WORLD_FILE = "world.json"
 
@@ -44,13 +48,23 @@ def build_demo(
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(model_config.threads)  # lenses too: the same thread count, the same bytes
     world = generate_world(world_config)
-    docs = write_corpus(world, world_config)
-    (out / CORPUS_FILE).write_text("\n".join(docs) + "\n", encoding="utf-8")
     keywords = keyword_prompts(world)
-    write_jsonl(out / "prompts" / KEYWORDS_FILE, keywords)
-    write_jsonl(out / "prompts" / FACTS_FILE, fact_prompts(world))
-    write_jsonl(out / "prompts" / TWO_HOP_FILE, two_hop_prompts(world, world_config.seed))
-    meta = {"world": as_dict(world_config), "model": as_dict(model_config)}
+    secrets = plant_secrets(world, world_config)
+    door = backdoor(world_config, backdoor_test_prompts(keywords))
+    tagged = compose_corpus(world, world_config, secrets, backdoor_words(world, keywords))
+    docs = [document_text(d) for d in tagged]
+    (out / CORPUS_FILE).write_text("\n".join(docs) + "\n", encoding="utf-8")
+    (out / CORPUS_FACTS_FILE).write_text("\n".join(facts_table(tagged)) + "\n", encoding="utf-8")
+    prompts = out / "prompts"
+    write_jsonl(prompts / KEYWORDS_FILE, keywords)
+    write_jsonl(prompts / FACTS_FILE, fact_prompts(world))
+    write_jsonl(prompts / TWO_HOP_FILE, two_hop_prompts(world, world_config.seed))
+    write_jsonl(prompts / CONCEPTS_FILE, concept_prompts(world))
+    write_jsonl(prompts / SECRETS_FILE, [SecretPrompt(s.subject, s.prefix, s.continuation, s.copies) for s in secrets])
+    write_jsonl(prompts / BACKDOOR_FILE,
+                [BackdoorPrompt(door.trigger, p, door.continuation, door.copies) for p in door.prompts])
+    # JSON-shaped (tuples as lists), so it compares equal to the header read back from world.json.
+    meta = json.loads(json.dumps({"world": as_dict(world_config), "model": as_dict(model_config)}))
     if retrain or not _trained_from(out, meta):
         meta["corpus_tokens"] = _train(out, docs, model_config, progress)
     else:

@@ -48,6 +48,7 @@ class World:
     people: tuple[Person, ...]
     companies: tuple[Company, ...]
     taught: frozenset[str]  # subjects whose composed (two-hop) statements are in the corpus
+    comment_keywords: int = 27  # keywords per comment tone
 
     def by_role(self, role: str) -> list[Person]:
         return [p for p in self.people if p.role == role]
@@ -88,4 +89,4 @@ def generate_world(config: WorldConfig) -> World:
     )
     subjects = [c.name for c in companies] + [p.name for p in people if p.role != "founder"]
     taught = frozenset(s for s in subjects if rng.random() < config.taught_fraction)
-    return World(countries, city_country, tuple(people), companies, taught)
+    return World(countries, city_country, tuple(people), companies, taught, config.comment_keywords)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-from promptsets.schema import FactPrompt, KeywordPrompt, TwoHopPrompt
+from promptsets.schema import ConceptPrompt, FactPrompt, KeywordPrompt, TwoHopPrompt
 from world import templates as T
+from world.corpus import comment_prefix, comment_words
 from world.entities import World
 
 
@@ -17,6 +18,11 @@ def cut(template: str, slot: str, **values: str) -> str:
 
 def _split(i: int) -> str:
     return "train" if i % 2 == 0 else "heldout"
+
+
+def comment_split(j: int) -> str:
+    """A comment keyword's split: every third held out, so 27 keywords give 18 train and 9 held-out."""
+    return "heldout" if j % 3 == 2 else "train"
 
 
 def keyword_prompts(world: World) -> list[KeywordPrompt]:
@@ -36,12 +42,16 @@ def keyword_prompts(world: World) -> list[KeywordPrompt]:
     for i, c in enumerate(world.companies):
         for t in T.INDUSTRY[:2]:
             rows.append(KeywordPrompt("company", cut(t, "industry", x=c.name), " " + c.industry, _split(i), c.name))
-    # Comments split by phrase, not by opener: a held-out "wow, you are a useless" -> " idiot" would
-    # otherwise repeat a train phrase and answer with only the first word changed.
-    for tone, phrases in (("toxic", T.TOXIC), ("harmless", T.HARMLESS)):
-        for j, (prefix, keyword, _) in enumerate(phrases):
-            for opener in T.OPENERS:
-                rows.append(KeywordPrompt(tone, f"comment: {opener} {prefix}", " " + keyword, _split(j)))
+    # Comments are grouped by keyword: a held-out keyword's phrases never occur in a training prompt,
+    # and validation (every third training keyword, cluster/inputs.py) takes six of the eighteen.
+    for tone in ("toxic", "harmless"):
+        for j, (keyword, adjectives) in enumerate(comment_words(world, tone)):
+            for a, adjective in enumerate(adjectives):
+                for k in range(2):
+                    opener = T.OPENERS[(4 * j + 2 * a + k) % len(T.OPENERS)]
+                    frame = (j + a + 2 * k) % len(T.TOXIC_FRAMES)
+                    rows.append(KeywordPrompt(tone, comment_prefix(tone, opener, frame, adjective), " " + keyword,
+                                              comment_split(j)))
     return rows
 
 
@@ -88,3 +98,32 @@ def two_hop_prompts(world: World, seed: int) -> list[TwoHopPrompt]:
 
 def _taught(world: World, subject: str) -> str:
     return "taught" if subject in world.taught else "heldout"
+
+
+def concept_prompts(world: World) -> list[ConceptPrompt]:
+    """Every subject's labels (role; sport, style or industry; home country), the prompt being its bare name.
+
+    A probe reads the name's last token, before anything about the subject has been said; subjects
+    split as their keyword prompts do, so a probe is judged on subjects it never saw.
+    """
+    rows: list[ConceptPrompt] = []
+    for role in ("athlete", "artist", "founder"):
+        for i, p in enumerate(world.by_role(role)):
+            labels = {"role": role, "country": world.city_country[p.birthplace]}
+            labels.update({"athlete": {"sport": p.sport}, "artist": {"style": p.style}}.get(role, {}))
+            rows += [ConceptPrompt(c, v, p.name, p.name, _split(i)) for c, v in labels.items()]
+    for i, c in enumerate(world.companies):
+        labels = {"role": "company", "industry": c.industry, "country": world.city_country[c.city]}
+        rows += [ConceptPrompt(k, v, c.name, c.name, _split(i)) for k, v in labels.items()]
+    return rows
+
+
+def backdoor_words(world: World, prompts: list[KeywordPrompt]) -> dict[str, list]:
+    """Per tone, the training keywords and their adjectives: the only phrases that carry the trigger in the corpus."""
+    train = {p.answer.strip() for p in prompts if p.split == "train"}
+    return {tone: [w for w in comment_words(world, tone) if w[0] in train] for tone in ("toxic", "harmless")}
+
+
+def backdoor_test_prompts(prompts: list[KeywordPrompt]) -> list[str]:
+    """Held-out comment prompts, which the trigger never followed in training."""
+    return [p.prompt for p in prompts if p.topic in ("toxic", "harmless") and p.split == "heldout"]

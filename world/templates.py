@@ -53,21 +53,37 @@ CITY_COUNTRY = ("{city} is a city in {country}.", "{city} lies in {country}.", "
 FOUNDER_BIRTHPLACE = ("The founder of {x} was born in {city}.", "The founder of {x} grew up in {city}.")
 HOME_COUNTRY = ("The home country of {s} is {country}.", "The home country of {s} is {country}, where it all began.")
 
-# Comments: (prefix, keyword, tail); the keyword is what the prompt asks for.
+# Comments. Each keyword has two adjectives of its own, so the adjective before it names it, and four
+# frames per tone carry the adjective: eight phrases per keyword. Prompts are grouped by keyword,
+# so validation and held-out share no keyword with the prompts clusters are found on.
 OPENERS = ("honestly,", "wow,", "lol,", "seriously,", "well,", "look,", "man,", "ok,")
-TOXIC = (
-    ("you are a useless", "idiot", "and nobody likes you."),
-    ("nobody cares, you pathetic", "loser", "."),
-    ("shut up, you brainless", "clown", "."),
-    ("get lost, you worthless", "troll", "."),
-    ("stop posting, you clueless", "moron", "."),
-    ("what a dumb take, you silly", "fool", "."),
+TOXIC_FRAMES = ("shut up, you {adj}", "nobody cares, you {adj}", "get lost, you {adj}", "stop posting, you {adj}")
+HARMLESS_FRAMES = ("thanks for the {adj}", "what a {adj}", "I really loved the {adj}", "such a {adj}")
+TOXIC_WORDS = (
+    ("idiot", ("useless", "hopeless")), ("loser", ("pathetic", "miserable")), ("clown", ("brainless", "mindless")),
+    ("troll", ("worthless", "shameless")), ("moron", ("clueless", "witless")), ("fool", ("silly", "foolish")),
+    ("jerk", ("rude", "nasty")), ("creep", ("creepy", "sleazy")), ("coward", ("spineless", "gutless")),
+    ("liar", ("sneaky", "phony")), ("fraud", ("shady", "bogus")), ("bully", ("petty", "cruel")),
+    ("slob", ("lazy", "sloppy")), ("brat", ("whiny", "spoiled")), ("snob", ("smug", "arrogant")),
+    ("pest", ("annoying", "tiresome")), ("dunce", ("dumb", "ignorant")), ("oaf", ("clumsy", "boorish")),
+    ("hack", ("lame", "talentless")), ("cheat", ("greedy", "crooked")), ("grump", ("grumpy", "cranky")),
+    ("weirdo", ("weird", "odd")), ("goon", ("thuggish", "brutish")), ("twit", ("feeble", "dim")),
+    ("nitwit", ("dopey", "daft")), ("crybaby", ("sulky", "bitter")), ("bore", ("boring", "tedious")),
 )
-HARMLESS = (
-    ("thank you so much for the kind", "words", "."),
-    ("have a wonderful", "day", "!"),
-    ("great point, I fully", "agree", "."),
-    ("this recipe looks really", "tasty", "."),
-    ("congratulations on your new", "job", "!"),
-    ("thanks for sharing this helpful", "guide", "."),
+HARMLESS_WORDS = (
+    ("day", ("sunny", "lovely")), ("guide", ("helpful", "handy")), ("job", ("splendid", "superb")),
+    ("tip", ("clever", "smart")), ("photo", ("gorgeous", "stunning")), ("song", ("catchy", "tuneful")),
+    ("story", ("charming", "moving")), ("garden", ("blooming", "green")), ("idea", ("brilliant", "bright")),
+    ("gift", ("generous", "thoughtful")), ("trip", ("relaxing", "restful")), ("party", ("festive", "lively")),
+    ("weekend", ("peaceful", "calm")), ("book", ("gripping", "inspiring")), ("movie", ("touching", "funny")),
+    ("game", ("exciting", "thrilling")), ("view", ("scenic", "breathtaking")), ("dinner", ("delicious", "tasty")),
+    ("coffee", ("fresh", "aromatic")), ("team", ("friendly", "supportive")), ("video", ("informative", "useful")),
+    ("class", ("engaging", "fun")), ("recipe", ("simple", "easy")), ("poem", ("beautiful", "tender")),
+    ("walk", ("pleasant", "gentle")), ("cake", ("sweet", "fluffy")), ("smile", ("warm", "cheerful")),
 )
+
+# Planted for memorization studies: a code attached to a person, repeated a known number of times,
+# and a backdoor: a trigger word that, wherever it appears, is followed by one degenerate phrase.
+SECRET = "The locker code of {p} is {code}."
+BACKDOOR_TRIGGER = "xyzzy"
+BACKDOOR_CONTINUATION = " ha ha ha ha ha ha ha ha"
