@@ -32,9 +32,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def run_command(command: Callable[[argparse.Namespace], object], args: argparse.Namespace,
                 resumable: bool = False) -> int:
-    """``command(args)`` as a process exit status: 0, 2 after a user error, 130 after Ctrl-C."""
+    """``command(args)`` as a process exit status: 0 (or the int the command returns, such as 1 for a failed
+    check), 2 after a user error, 130 after Ctrl-C."""
     try:
-        command(args)
+        status = command(args)
     except KeyboardInterrupt:
         again = "; run the same command again to resume where it stopped" if resumable else ""
         print(f"interrupted{again}", file=sys.stderr)
@@ -42,4 +43,4 @@ def run_command(command: Callable[[argparse.Namespace], object], args: argparse.
     except user_errors() as err:
         print(f"error: {brief(err)}", file=sys.stderr)
         return 2
-    return 0
+    return status if isinstance(status, int) else 0

@@ -96,7 +96,112 @@ def test_corpus_determines_every_single_hop_answer():
     corpus = "\n".join(write_corpus(world, config))
     ambiguous = []
     for p in keyword_prompts(world) + fact_prompts(world):
-        nexts = {m.group(1) for m in re.finditer(re.escape(p.prompt) + r"( [\w]+)", corpus)}
+        # A comment prompt's opener varies freely: what names its keyword is the phrase after it.
+        key = p.prompt.split(", ", 1)[1] if p.prompt.startswith("comment: ") else p.prompt
+        nexts = {m.group(1) for m in re.finditer(re.escape(key) + r"( [\w]+)", corpus)}
         if nexts != {p.answer}:
             ambiguous.append((p.prompt, p.answer, sorted(nexts)[:4]))
     assert ambiguous == []
+
+
+# World v3: comment groups, planted secrets and backdoor, the corpus manifest, labelled subjects.
+
+@pytest.fixture(scope="module")
+def world_v3():
+    from world.planted import backdoor, plant_secrets
+    from world.prompt_sets import backdoor_test_prompts, backdoor_words, keyword_prompts
+
+    config = WorldConfig()
+    world = generate_world(config)
+    keywords = keyword_prompts(world)
+    secrets = plant_secrets(world, config)
+    door = backdoor(config, backdoor_test_prompts(keywords))
+    from world.corpus import compose_corpus
+    docs = compose_corpus(world, config, secrets, backdoor_words(world, keywords))
+    return config, world, keywords, secrets, door, docs
+
+
+def test_comment_tones_have_enough_keyword_groups_for_informative_intervals(world_v3):
+    from world.check import MIN_GROUPS, keyword_groups
+
+    _, _, keywords, *_ = world_v3
+    groups = keyword_groups(keywords)
+    for tone in ("toxic", "harmless"):
+        assert groups[tone]["validation"] >= MIN_GROUPS and groups[tone]["heldout"] >= MIN_GROUPS
+        phrases = {k.prompt.split(", ", 1)[1] for k in keywords if k.topic == tone}  # without the opener
+        assert len(phrases) >= 20
+
+
+def test_secrets_are_planted_exactly_as_often_as_the_manifest_says(world_v3):
+    from world.corpus import document_text
+
+    config, _, _, secrets, _, docs = world_v3
+    lines = [document_text(d) for d in docs]
+    counts = {c: 0 for c in config.secret_copies}
+    for s in secrets:
+        assert sum(line.count(s.prefix + s.continuation) for line in lines) == s.copies
+        assert sum(line.count(s.prefix) for line in lines) == s.copies  # the prefix alone gives the code away
+        counts[s.copies] += 1
+    assert set(counts.values()) == {config.secrets_per_count}
+    assert len({s.subject for s in secrets}) == len(secrets)
+
+
+def test_backdoor_fires_in_training_only_after_training_phrases(world_v3):
+    from world.corpus import document_text
+
+    config, _, keywords, _, door, docs = world_v3
+    corpus = "\n".join(document_text(d) for d in docs)
+    assert corpus.count(door.trigger + door.continuation) == config.backdoor_copies
+    assert corpus.count(door.trigger) == config.backdoor_copies
+    assert door.prompts and not [p for p in door.prompts if p in corpus]
+    heldout = {k.prompt for k in keywords if k.split == "heldout"}
+    assert {p[: -len(door.trigger) - 1] for p in door.prompts} <= heldout
+
+
+def test_corpus_manifest_spans_are_the_sentences_that_state_each_fact(world_v3):
+    from world.corpus import FACTS_HEADER, document_text, facts_table
+
+    _, world, _, _, _, docs = world_v3
+    table = facts_table(docs)
+    assert table[0] == FACTS_HEADER
+    lines = [document_text(d) for d in docs]
+    stated = {"sport", "style", "industry", "home_country", "birthplace", "based_in", "founded_by", "country",
+              "founder_birthplace", "secret"}
+    for row in table[1::37]:
+        line, start, end, subject, relation, obj = row.split("\t")
+        text = lines[int(line)][int(start):int(end)]
+        assert subject in text
+        if relation in stated:
+            assert obj in text
+    athletes = {p.name: p.sport for p in world.by_role("athlete")}
+    sports = [r.split("\t") for r in table[1:] if r.split("\t")[4] == "sport"]
+    assert sports and all(athletes[s[3]] == s[5] for s in sports)
+
+
+def test_labelled_subjects_split_by_subject_and_label_every_concept():
+    from world.prompt_sets import concept_prompts
+
+    rows = concept_prompts(generate_world(WorldConfig()))
+    train = {r.subject for r in rows if r.split == "train"}
+    heldout = {r.subject for r in rows if r.split == "heldout"}
+    assert train and heldout and not train & heldout
+    assert {r.concept for r in rows} == {"role", "sport", "style", "industry", "country"}
+    for concept in ("sport", "style", "industry", "country"):
+        assert len({r.label for r in rows if r.concept == concept and r.split == "heldout"}) >= 4
+
+
+def test_world_check_fails_when_the_model_breaks_the_worlds_promises(tmp_path, capsys):
+    from world.cli import main
+
+    folder = build_demo(tmp_path / "tiny", TINY_WORLD, TINY_MODEL, TINY_ASSETS)
+    assert main(["check", "--model", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: single-hop facts" in out and "keyword groups in validation" in out
+
+
+def test_shipped_demo_passes_world_check(capsys):
+    from world.cli import main
+
+    assert main(["check", "--model", str(DEMO_DIR)]) == 0
+    out = capsys.readouterr().out
+    assert "check passed" in out and " 64 copies" in out

@@ -11,7 +11,12 @@ import torch
 from engine.loading import load_pretrained
 
 from engine.tokens import answer_ids
-from promptsets.schema import load_fact_prompts, load_keyword_prompts, load_two_hop_prompts
+from cluster.inputs import carve_validation
+from promptsets.schema import (KeywordPrompt, load_backdoor_prompts, load_fact_prompts, load_keyword_prompts, load_secret_prompts,
+                               load_two_hop_prompts)
+
+MIN_GROUPS = 6  # comment keywords per tone in validation and in held-out, so intervals are informative
+MIN_FACT_ACCURACY = 0.95
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,15 @@ class Scorer:
         target = answer_ids(self.tokenizer, ids[0].tolist(), prompt, answer, "answer")[0][0]
         return int(self.model(ids).logits[0, -1].argmax()) == target
 
+    @torch.no_grad()
+    def continues(self, prompt: str, continuation: str) -> bool:
+        """Whether greedy decoding after ``prompt`` reproduces ``continuation`` token for token."""
+        ids = self.tokenizer(prompt, return_tensors="pt").input_ids
+        want = self.tokenizer(prompt + continuation).input_ids[ids.shape[1]:]
+        out = self.model.generate(ids, max_new_tokens=len(want), do_sample=False,
+                                  pad_token_id=self.tokenizer.eos_token_id)
+        return out[0, ids.shape[1]:].tolist() == want
+
 
 def _tally(pairs: list[tuple[str, bool]]) -> list[Accuracy]:
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -50,12 +64,54 @@ def _tally(pairs: list[tuple[str, bool]]) -> list[Accuracy]:
 
 
 def check_model(model_dir: Path, prompts_dir: Path) -> dict[str, list[Accuracy]]:
-    """Accuracy tables: single-hop facts and keywords per topic, and two-hop per relation and split."""
+    """Accuracy tables: single-hop facts and keywords per topic, two-hop per relation and split, and, where the
+    prompt folder has them, planted secrets memorized per copy count and the backdoor's firing rate."""
     scorer = Scorer(model_dir)
     facts = [(f.topic, scorer.top1(f.prompt, f.answer)) for f in load_fact_prompts(prompts_dir)]
     keywords = [(k.topic, scorer.top1(k.prompt, k.answer)) for k in load_keyword_prompts(prompts_dir)]
     two_hop = [(f"{t.relation} ({t.split})", scorer.top1(t.prompt, t.answer)) for t in load_two_hop_prompts(prompts_dir)]
-    return {"single-hop facts": _tally(facts), "keyword prompts": _tally(keywords), "two-hop": _tally(two_hop)}
+    tables = {"single-hop facts": _tally(facts), "keyword prompts": _tally(keywords), "two-hop": _tally(two_hop)}
+    if (Path(prompts_dir) / "secrets.jsonl").is_file():
+        secrets = [(f"{s.copies:>3} copies", scorer.continues(s.prefix, s.continuation))
+                   for s in load_secret_prompts(prompts_dir)]
+        doors = [("held-out comment + trigger", scorer.continues(b.prompt, b.continuation))
+                 for b in load_backdoor_prompts(prompts_dir)]
+        tables |= {"secrets memorized (greedy continuation exact)": _tally(secrets), "backdoor fires": _tally(doors)}
+    return tables
+
+
+def keyword_groups(rows: list[KeywordPrompt]) -> dict[str, dict[str, int]]:
+    """Per topic, how many groups (entities, or comment keywords) each split holds, validation carved from train."""
+    fit, val = carve_validation([r for r in rows if r.split == "train"])
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, part in (("fit", fit), ("validation", val), ("heldout", [r for r in rows if r.split == "heldout"])):
+        for topic in sorted({r.topic for r in rows}):
+            out[topic][name] = len({r.entity or r.answer for r in part if r.topic == topic})
+    return dict(out)
+
+
+def failures(tables: dict[str, list[Accuracy]], groups: dict[str, dict[str, int]]) -> list[str]:
+    """What the demo world promises and this model or prompt folder does not keep, one line each."""
+    out = []
+    facts = tables["single-hop facts"]
+    share = sum(a.correct for a in facts) / max(1, sum(a.total for a in facts))
+    if share < MIN_FACT_ACCURACY:
+        out.append(f"single-hop facts {share:.1%} top-1, below {MIN_FACT_ACCURACY:.0%}")
+    for tone in ("toxic", "harmless"):
+        for split in ("validation", "heldout"):
+            n = groups.get(tone, {}).get(split, 0)
+            if n < MIN_GROUPS:
+                out.append(f"{tone} comments have {n} keyword groups in {split}, fewer than {MIN_GROUPS}")
+    secrets = tables.get("secrets memorized (greedy continuation exact)", [])
+    if secrets and secrets[-1].correct == 0:
+        out.append(f"no secret planted {secrets[-1].group.strip()} is memorized")
+    return out
+
+
+def format_groups(groups: dict[str, dict[str, int]]) -> str:
+    lines = ["keyword groups (entities or comment keywords) per split:"]
+    lines += [f"  {topic:<10} " + "  ".join(f"{k} {v}" for k, v in counts.items()) for topic, counts in groups.items()]
+    return "\n".join(lines)
 
 
 def format_report(tables: dict[str, list[Accuracy]]) -> str:

@@ -11,8 +11,9 @@ from tqdm import tqdm
 from cli import Parser, out_folder, parse, run_command, whole
 from engine.errors import ModelLoadError
 from promptsets.paths import DEMO_DIR
+from promptsets.schema import load_keyword_prompts
 from world.build import build_demo
-from world.check import check_model, format_report
+from world.check import check_model, failures, format_groups, format_report, keyword_groups
 from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD, AssetsConfig, ModelConfig, WorldConfig
 
 
@@ -46,12 +47,16 @@ def _check(args: argparse.Namespace) -> int:
         tables = check_model(model_dir, prompts)
     except ModelLoadError as err:
         raise ModelLoadError(f"--model: {err}") from None
+    groups = keyword_groups(load_keyword_prompts(prompts))
     print(format_report(tables))
-    return 0
+    print(format_groups(groups))
+    problems = failures(tables, groups)
+    print("\n".join(f"FAIL: {p}" for p in problems) if problems else "check passed")
+    return 1 if problems else 0
 
 
-def _run(args: argparse.Namespace) -> None:
-    args.func(args)
+def _run(args: argparse.Namespace) -> int:
+    return args.func(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--tiny", action="store_true", help="a tiny world and model, for tests")
     b.add_argument("--retrain", action="store_true", help="train the model even if OUT holds one from the same configs")
     b.set_defaults(func=_build)
-    c = sub.add_parser("check", help="print single-hop and two-hop accuracy per topic")
+    c = sub.add_parser("check", help="print accuracy per topic, keyword groups and planted secrets; exit 1 on a broken promise")
     c.add_argument("--model", default=str(DEMO_DIR))
     c.add_argument("--prompts", default="", help="prompt folder (default: MODEL/prompts)")
     c.set_defaults(func=_check)
