@@ -8,10 +8,11 @@
 
 from engine.capture import CAPTURE_SITES, Batch, Captured
 from engine.engine import Engine
-from engine.errors import (EmptyPromptError, EngineError, InterventionError, LensLabError, ModelLoadError,
-                           MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError, ShapeError)
+from engine.errors import (EmptyPromptError, EngineError, GenerationError, InterventionError, LensLabError,
+                           ModelLoadError, MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError,
+                           ShapeError)
 from engine.families import FAMILIES
-from engine.generate import Generation, GenerationError
+from engine.generate import Generation
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention, WeightDelta)
 from engine.patches import PATCH_SITES, Patch

@@ -22,8 +22,8 @@ from engine.adapter import Adapter, stored
 from engine.attention import use_attention
 from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
 from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
+from engine.checks import check_layer, check_layers
 from engine.devices import dtype_name, resolve_device, resolve_dtype
-from engine.edit_checks import check_layer, check_layers
 from engine.errors import EmptyPromptError, ModelLoadError, NonFiniteError, ShapeError
 from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
 from engine.generate import Generation, generate_ids

@@ -41,6 +41,10 @@ class InterventionError(EngineError, ValueError):
     """An intervention is malformed (unknown mode or site, wrong vector length, missing mean, ...)."""
 
 
+class GenerationError(EngineError, ValueError):
+    """A generation setting is out of range (token count, temperature, top-k, an intervention it cannot follow)."""
+
+
 class ShapeError(EngineError, ValueError):
     """A tensor passed to the engine has the wrong shape for this model."""
 

@@ -1,10 +1,10 @@
-"""Forward passes: the clean trace, and runs with edits that restart from it.
+"""Forward passes: the clean trace, and runs with hooks that restart from it.
 
-A run whose earliest edit is at block L restarts from the trace's resid_pre of
-block L; when every edit at L sits in the MLP, block L's attention is not
-rerun (and for edits of mlp_post / mlp_out, not even its MLP: the change goes
-through W_out, which is linear). Positions before the earliest edited one are
-not recomputed: their keys and values come from the trace (so an edit at the
+A run whose earliest hook is at block L restarts from the trace's resid_pre of
+block L; when every hook at L sits in the MLP, block L's attention is not
+rerun (and for hooks of mlp_post / mlp_out, not even its MLP: the change goes
+through W_out, which is linear). Positions before the earliest changed one are
+not recomputed: their keys and values come from the trace (so a hook at the
 last position recomputes one row). In the last block, only the last position
 runs in full; the others only supply keys and values. Each shortcut computes
 what the full forward computes at the last position (the tests hold them to
@@ -19,14 +19,14 @@ import torch
 
 from engine.adapter import Adapter
 from engine.attention import patterns_of
-from engine.edits import Edit
 from engine.frame import Frame, KVTap
+from engine.hooked import Hook
 from engine.hooks import Capture, Cursor, installed
 from engine.trace import Trace
 
 
 def clean_trace(adapter: Adapter, tokens: Sequence[int]) -> Trace:
-    """Run ``tokens`` once without edits and keep every activation (see :class:`Trace`)."""
+    """Run ``tokens`` once without hooks and keep every activation (see :class:`Trace`)."""
     n_pos, n_layers = len(tokens), adapter.n_layers
     frame = adapter.frame(0, n_pos)
     cursor, capture, tap = Cursor(frame), Capture(), KVTap(record=True)
@@ -62,63 +62,63 @@ def layer_pattern(adapter: Adapter, trace: Trace, layer: int) -> torch.Tensor:
     return out[1][0]
 
 
-def _mlp_linear(adapter: Adapter, trace: Trace, edits: Sequence[Edit], layer: int, rows: slice,
+def _mlp_linear(adapter: Adapter, trace: Trace, hooks: Sequence[Hook], layer: int, rows: slice,
                 batch: int, frame: Frame) -> torch.Tensor:
-    """resid_post of block ``layer`` when its edits act only on mlp_post / mlp_out, without running the MLP.
+    """resid_post of block ``layer`` when its hooks act only on mlp_post / mlp_out, without running the MLP.
 
-    The MLP output is linear in mlp_post, so the edited resid_post is the clean one plus
-    ``(edited - clean neurons) @ W_out`` over the edited units, plus what mlp_out edits change.
+    The MLP output is linear in mlp_post, so the changed resid_post is the clean one plus
+    ``(changed - clean neurons) @ W_out`` over the changed units, plus what mlp_out hooks change.
     """
     clean_out = trace.mlp[layer][rows].unsqueeze(0)
-    out = clean_out
-    post = [e for e in edits if e.target == "mlp_o"]
+    out = clean_out.expand(batch, -1, -1)  # a noise hook of mlp_out alone fills every sample's rows
+    post = [e for e in hooks if e.target == "mlp_o"]
     if post:
         clean = trace.mlp_hidden[layer][rows].unsqueeze(0)
         neurons = clean.expand(batch, -1, -1).contiguous()
         for e in post:
-            neurons = e.edit(neurons, frame.q0, frame.q1)
+            neurons = e.apply(neurons, frame.q0, frame.q1)
         units = torch.unique(torch.cat([e.units for e in post]))
         change = neurons[..., units] - clean[..., units]
         out = out + change @ adapter.W_out(layer)[units]
-    for e in edits:
+    for e in hooks:
         if e.target == "mlp":
-            out = e.edit(out, frame.q0, frame.q1)
+            out = e.apply(out, frame.q0, frame.q1)
     return trace.resid[layer + 1][rows].unsqueeze(0) + (out - clean_out)
 
 
-def _start(adapter: Adapter, trace: Trace, edits: Sequence[Edit], layer: int, batch: int,
+def _start(adapter: Adapter, trace: Trace, hooks: Sequence[Hook], layer: int, batch: int,
            frame: Frame) -> tuple[torch.Tensor, int]:
     """The residual to restart from for ``frame``'s rows (batch expanded), and the block that reads it.
 
-    When every edit at ``layer`` sits in the MLP, its attention is not rerun.
+    When every hook at ``layer`` sits in the MLP, its attention is not rerun.
     """
     rows = slice(frame.q0, frame.q1)
-    here = [e for e in edits if e.layer == layer]
+    here = [e for e in hooks if e.layer == layer]
     h = trace.resid[layer][rows].unsqueeze(0).expand(batch, -1, -1)
     if not all(e.in_mlp for e in here):
         return h, layer
-    if any(e.target == "mlp" and e.pre for e in here):  # mlp_in edits: the MLP must run
+    if any(e.target == "mlp" and e.pre for e in here):  # mlp_in hooks: the MLP must run
         return adapter.mlp_half(layer, h, trace.attn[layer][rows].unsqueeze(0)), layer + 1
     return _mlp_linear(adapter, trace, here, layer, rows, batch, frame), layer + 1
 
 
-def _recompute(adapter: Adapter, trace: Trace, edits: Sequence[Edit], batch: int,
+def _recompute(adapter: Adapter, trace: Trace, hooks: Sequence[Hook], batch: int,
                cursor: Cursor) -> torch.Tensor:
-    """``(batch, 1, d_model)`` last resid_post, recomputing only what the edits can change.
+    """``(batch, 1, d_model)`` last resid_post, recomputing only what the hooks can change.
 
-    Rows before the earliest edited position p0 are clean: their keys/values come from the
+    Rows before the earliest changed position p0 are clean: their keys/values come from the
     trace. In the last block the rows p0..pos-2 only supply keys/values.
     """
     n_pos, last = trace.n_pos, adapter.n_layers - 1
-    layer = min(e.layer for e in edits)
-    p0 = min(min(e.first for e in edits), n_pos - 1)
+    layer = min(e.layer for e in hooks)
+    p0 = min(min(e.first for e in hooks), n_pos - 1)
     past = {}
     if p0 > 0:
         past = {l: (trace.keys[l][..., :p0, :], trace.values[l][..., :p0, :])
                 for l in range(layer, adapter.n_layers)}
     frame = cursor.frame = adapter.frame(p0, n_pos)
-    h, first = _start(adapter, trace, edits, layer, batch, frame)
-    shortcut = p0 < n_pos - 1 and not any(e.whole_prompt and e.layer == last for e in edits)
+    h, first = _start(adapter, trace, hooks, layer, batch, frame)
+    shortcut = p0 < n_pos - 1 and not any(e.whole_prompt and e.layer == last for e in hooks)
     for l in range(first, last if shortcut else last + 1):
         h = adapter.block(l, h, frame, KVTap(past))
     if shortcut and first <= last:
@@ -130,16 +130,16 @@ def _recompute(adapter: Adapter, trace: Trace, edits: Sequence[Edit], batch: int
     return h[:, -1:]
 
 
-def run_last_logits(adapter: Adapter, trace: Trace, edits: Sequence[Edit], batch: int,
+def run_last_logits(adapter: Adapter, trace: Trace, hooks: Sequence[Hook], batch: int,
                     use_cache: bool = True) -> torch.Tensor:
-    """``(batch, d_vocab)`` last-position logits of ``trace``'s prompt with ``edits`` applied.
+    """``(batch, d_vocab)`` last-position logits of ``trace``'s prompt with ``hooks`` applied.
 
     ``use_cache=False`` runs the plain hooked full forward from the embedding (the reference).
     """
     cursor = Cursor(adapter.frame(0, trace.n_pos))
-    with installed(adapter, edits, cursor):
+    with installed(adapter, hooks, cursor):
         if use_cache:
-            h = _recompute(adapter, trace, edits, batch, cursor)
+            h = _recompute(adapter, trace, hooks, batch, cursor)
         else:
             h = _full_forward(adapter, trace.tokens, batch, cursor.frame)
         return adapter.unembed_rows(h[:, -1])
@@ -153,16 +153,16 @@ def _full_forward(adapter: Adapter, tokens: Sequence[int], batch: int, frame: Fr
     return h
 
 
-def run_site(adapter: Adapter, trace: Trace, edits: Sequence[Edit], site: str) -> torch.Tensor:
-    """``(n_layers, pos, width)`` activations at ``site`` with ``edits`` (sample 0), every position.
+def run_site(adapter: Adapter, trace: Trace, hooks: Sequence[Hook], site: str) -> torch.Tensor:
+    """``(n_layers, pos, width)`` activations at ``site`` with ``hooks`` (sample 0), every position.
 
-    Layers before the earliest edit are the trace's; later ones are recomputed.
+    Layers before the earliest hook are the trace's; later ones are recomputed.
     """
     clean = trace.stack(site)
-    layer = min(e.layer for e in edits)
+    layer = min(e.layer for e in hooks)
     frame = adapter.frame(0, trace.n_pos)
     capture = Capture()
-    with installed(adapter, edits, Cursor(frame), capture, range(layer, adapter.n_layers)):
+    with installed(adapter, hooks, Cursor(frame), capture, range(layer, adapter.n_layers)):
         h = trace.resid[layer].unsqueeze(0)
         resid = {}
         for l in range(layer, adapter.n_layers):

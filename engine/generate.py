@@ -22,23 +22,18 @@ grows as tokens come, so it is refused. Sampling draws from a generator seeded p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from engine.adapter import Adapter
-from engine.edit_checks import resolve_positions
-from engine.edits import blame, compile_edits
-from engine.errors import EngineError, NonFiniteError, PromptTooLongError
+from engine.errors import GenerationError, NonFiniteError, PromptTooLongError
 from engine.frame import KVTap
+from engine.hooked import blame
 from engine.hooks import Cursor, installed
-from engine.interventions import Ablate, Impair, Inject
+from engine.interventions import Intervention, compile_hooks
 from engine.spec import ModelSpec
-
-
-class GenerationError(EngineError, ValueError):
-    """A generation setting is out of range (token count, temperature, top-k, an intervention it cannot follow)."""
 
 
 @dataclass(frozen=True)
@@ -51,26 +46,11 @@ class Generation:
     text: str
 
 
-def generation_positions(positions, n_prompt: int, n_total: int) -> tuple[int, ...]:
-    """Absolute positions an intervention's ``positions`` covers in a generation of ``n_total`` positions."""
-    if positions == "all":
-        return tuple(range(n_total))
-    if positions == "last":
-        return tuple(range(n_prompt - 1, n_total))
-    return resolve_positions(positions, n_prompt)
-
-
 def for_generation(interventions: Sequence, n_prompt: int, n_total: int) -> tuple:
-    """``interventions`` with every Impair's and Inject's positions made explicit (see the module docstring)."""
-    out = []
-    for item in interventions:
-        if isinstance(item, Ablate) and item.mode == "mean":
-            raise GenerationError("mean ablation averages over the whole sequence, which grows while generating; "
-                                  "use mode='zero' to generate")
-        if isinstance(item, (Impair, Inject)):
-            item = replace(item, positions=generation_positions(item.positions, n_prompt, n_total))
-        out.append(item)
-    return tuple(out)
+    """``interventions`` as they act on a generation (see the module docstring and each value's
+    ``for_generation``): Impair's and Inject's positions made explicit, mean ablation refused."""
+    return tuple(item.for_generation(n_prompt, n_total) if isinstance(item, Intervention) else item
+                 for item in interventions)
 
 
 def check_settings(max_new_tokens: int, temperature: float, top_k: int | None, seed: int) -> None:
@@ -116,13 +96,13 @@ def generate_ids(adapter: Adapter, spec: ModelSpec, lock, prompt: Sequence[int],
     if n_total > spec.n_ctx:
         raise PromptTooLongError(f"{n_prompt} prompt tokens + {max_new_tokens} new ones exceed this model's context "
                                  f"of {spec.n_ctx}; ask for at most {max(spec.n_ctx - n_prompt, 0)} new tokens")
-    edits = compile_edits(for_generation(interventions, n_prompt, n_total), n_total, 1, spec,
+    hooks = compile_hooks(for_generation(interventions, n_prompt, n_total), n_total, 1, spec,
                           adapter.device, adapter.dtype)
     gen = torch.Generator().manual_seed(seed)
     ids, new, q0, past = list(prompt), [], 0, {}
     with lock, torch.no_grad():
         cursor = Cursor(adapter.frame(0, n_prompt))
-        with installed(adapter, edits, cursor):
+        with installed(adapter, hooks, cursor):
             for _ in range(max_new_tokens):
                 frame = cursor.frame = adapter.frame(q0, len(ids))
                 tap = KVTap(past, record=True)
@@ -131,8 +111,8 @@ def generate_ids(adapter: Adapter, spec: ModelSpec, lock, prompt: Sequence[int],
                     h = adapter.block(layer, h, frame, tap)
                 logits = adapter.unembed(h[0, -1]).to("cpu", torch.float32)
                 if not torch.isfinite(logits).all():
-                    raise NonFiniteError(f"generation produced NaN or inf, most likely because of {blame(edits)}; "
-                                         "lower its intensity or scale" if edits else
+                    raise NonFiniteError(f"generation produced NaN or inf, most likely because of {blame(hooks)}; "
+                                         "lower its intensity or scale" if hooks else
                                          "the model itself produces NaN or inf here; its weights may be corrupt")
                 token = pick_token(logits, float(temperature), top_k, gen)
                 ids.append(token)

@@ -2,8 +2,8 @@
 
 The model is shared by every session, so a hook that outlived its run would
 corrupt someone else's result: every handle is removed in ``finally``, also
-when the run raises. Edits are registered before captures, so captures see the
-edited values.
+when the run raises. Intervention hooks are registered before captures, so
+captures see the changed values.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Iterator, Sequence
 import torch
 
 from engine.adapter import Adapter
-from engine.edits import Edit
 from engine.frame import Frame
+from engine.hooked import Hook
 
 
 class Cursor:
@@ -41,29 +41,28 @@ def _first(output):
     return output[0] if isinstance(output, tuple) else output
 
 
-def _edit_hook(edit: Edit, cursor: Cursor):
-    if edit.pre:
+def _hook_fn(hook: Hook, cursor: Cursor):
+    """The torch hook that applies ``hook`` to the rows the current block call computes."""
+    if hook.pre:
         def pre_hook(module, args):
             frame = cursor.frame
-            return (edit.edit(args[0], frame.q0, frame.q1),) + tuple(args[1:])
+            return (hook.apply(args[0], frame.q0, frame.q1),) + tuple(args[1:])
         return pre_hook
 
     def post_hook(module, args, output):
         frame = cursor.frame
-        if edit.reads_input:
-            return edit.edit_with_input(args[0], output)
+        x_in = args[0] if hook.reads_input else None
         if isinstance(output, tuple):
-            return (edit.edit(output[0], frame.q0, frame.q1),) + tuple(output[1:])
-        return edit.edit(output, frame.q0, frame.q1)
+            return (hook.apply(output[0], frame.q0, frame.q1, x_in),) + tuple(output[1:])
+        return hook.apply(output, frame.q0, frame.q1, x_in)
     return post_hook
 
 
-def _register_edits(adapter: Adapter, edits: Sequence[Edit], cursor: Cursor, handles: list) -> None:
-    for edit in edits:
-        module = getattr(adapter, edit.target)[edit.layer]
-        hook = _edit_hook(edit, cursor)
-        handles.append(module.register_forward_pre_hook(hook) if edit.pre
-                       else module.register_forward_hook(hook))
+def _register_hooks(adapter: Adapter, hooks: Sequence[Hook], cursor: Cursor, handles: list) -> None:
+    for hook in hooks:
+        module = getattr(adapter, hook.target)[hook.layer]
+        fn = _hook_fn(hook, cursor)
+        handles.append(module.register_forward_pre_hook(fn) if hook.pre else module.register_forward_hook(fn))
 
 
 def _register_capture(adapter: Adapter, capture: Capture, layers: range, handles: list) -> None:
@@ -90,12 +89,12 @@ def _register_capture(adapter: Adapter, capture: Capture, layers: range, handles
 
 
 @contextmanager
-def installed(adapter: Adapter, edits: Sequence[Edit], cursor: Cursor,
+def installed(adapter: Adapter, hooks: Sequence[Hook], cursor: Cursor,
               capture: Capture | None = None, capture_layers: range | None = None) -> Iterator[None]:
-    """Hooks for ``edits`` (and ``capture`` on ``capture_layers``), removed on exit, even on error."""
+    """``hooks`` (and ``capture`` on ``capture_layers``) installed, removed on exit, even on error."""
     handles: list = []
     try:
-        _register_edits(adapter, edits, cursor, handles)
+        _register_hooks(adapter, hooks, cursor, handles)
         if capture is not None:
             layers = capture_layers if capture_layers is not None else range(adapter.n_layers)
             _register_capture(adapter, capture, layers, handles)

@@ -2,7 +2,7 @@
 
 A :class:`Patch` replaces one site's activation at some positions with given
 values (usually the same site of another prompt's clean run). It compiles to
-an :class:`~engine.edits.Edit` like every other intervention, so it runs
+a :class:`~engine.hooked.Hook` like every other intervention, so it runs
 through the same hooks, prefix cache and batching (``Engine.run_batch``).
 
 Sites:
@@ -20,9 +20,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from engine.edit_checks import check_layer
-from engine.edits import Edit
+from engine.checks import check_head, check_layer
 from engine.errors import InterventionError, OutOfRangeError
+from engine.hooked import Hook
+from engine.interventions import Intervention
 from engine.spec import ModelSpec
 
 PatchSite = Literal["resid_pre", "head", "mlp_out"]
@@ -30,7 +31,7 @@ PATCH_SITES: tuple[str, ...] = ("resid_pre", "head", "mlp_out")
 
 
 @dataclass(frozen=True)
-class Patch:
+class Patch(Intervention):
     """Replace ``site`` of block ``layer`` at ``positions`` by ``values`` for one run.
 
     ``values`` holds ``(len(positions), width)`` float32 in row-major bytes (hashable, a cache key);
@@ -53,56 +54,57 @@ class Patch:
         return Patch(layer=int(layer), site=site, positions=tuple(int(p) for p in positions),
                      values=array.tobytes(), head=None if head is None else int(head))
 
-    def compile_edit(self, n_pos: int, spec: ModelSpec) -> Edit:
-        """This patch checked against the model and a prompt of ``n_pos`` tokens, as an Edit."""
-        return PatchEdit(self, n_pos, spec)
+    def check(self, spec: ModelSpec) -> None:
+        """The layer, the site and (for the head site) the head."""
+        check_layer(self.layer, spec.n_layers, self)
+        self._width(spec)
+
+    def _width(self, spec: ModelSpec) -> int:
+        """The patched activation's width, after checking the site and head."""
+        if self.site not in PATCH_SITES:
+            raise InterventionError(f"unknown patch site {self.site!r}; choose one of {', '.join(PATCH_SITES)}")
+        if self.site != "head":
+            return spec.d_model
+        check_head(self.head, spec.n_heads)
+        return spec.d_head
+
+    def _positions(self, n_pos: int) -> tuple[int, ...]:
+        """The patch's positions, checked: each in the prompt, none twice, in increasing order."""
+        for p in self.positions:
+            if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n_pos:
+                raise OutOfRangeError(f"position {p!r} does not exist; this prompt has positions 0-{n_pos - 1}")
+        if list(self.positions) != sorted(set(self.positions)):
+            raise InterventionError("a patch's positions must be increasing, each listed once")
+        return self.positions
+
+    def compile(self, n_pos: int, samples: int, spec: ModelSpec) -> Hook:
+        """This patch checked against the model and a prompt of ``n_pos`` tokens (and its values' size)."""
+        self.check(spec)
+        width, positions = self._width(spec), self._positions(n_pos)
+        if len(self.values) != 4 * len(positions) * width:
+            raise InterventionError(
+                f"a {self.site} patch of {len(positions)} positions needs ({len(positions)}, {width}) "
+                f"float32 values; got {len(self.values) // 4}")
+        return PatchHook(self, positions, width, n_pos, spec.n_heads)
 
 
-def _width(patch: Patch, spec: ModelSpec) -> int:
-    """The patched activation's width, after checking the site and head."""
-    if patch.site not in PATCH_SITES:
-        raise InterventionError(f"unknown patch site {patch.site!r}; choose one of {', '.join(PATCH_SITES)}")
-    if patch.site != "head":
-        return spec.d_model
-    head = patch.head
-    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < spec.n_heads:
-        raise OutOfRangeError(f"head {head!r} does not exist; this model has heads 0-{spec.n_heads - 1}")
-    return spec.d_head
-
-
-def _positions(patch: Patch, n_pos: int) -> tuple[int, ...]:
-    """The patch's positions, checked: each in the prompt, none twice, in increasing order."""
-    for p in patch.positions:
-        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n_pos:
-            raise OutOfRangeError(f"position {p!r} does not exist; this prompt has positions 0-{n_pos - 1}")
-    if list(patch.positions) != sorted(set(patch.positions)):
-        raise InterventionError("a patch's positions must be increasing, each listed once")
-    return patch.positions
-
-
-class PatchEdit(Edit):
+class PatchHook(Hook):
     """Patch: set the site's rows at ``positions`` to the given values."""
 
-    def __init__(self, patch: Patch, n_pos: int, spec: ModelSpec) -> None:
-        check_layer(patch.layer, spec.n_layers, patch)
-        width, positions = _width(patch, spec), _positions(patch, n_pos)
-        if len(patch.values) != 4 * len(positions) * width:
-            raise InterventionError(
-                f"a {patch.site} patch of {len(positions)} positions needs ({len(positions)}, {width}) "
-                f"float32 values; got {len(patch.values) // 4}")
+    def __init__(self, patch: Patch, positions: tuple[int, ...], width: int, n_pos: int, n_heads: int) -> None:
         target, pre = {"resid_pre": ("blocks", True), "head": ("attn_o", True),
                        "mlp_out": ("mlp", False)}[patch.site]
         super().__init__(patch, patch.layer, target, pre, positions, n_pos)
         values = np.frombuffer(patch.values, dtype=np.float32).reshape(len(positions), width)
         self.values = torch.from_numpy(values.copy())
         self.head = patch.head
-        self.n_heads = spec.n_heads
+        self.n_heads = n_heads
         self.in_mlp = patch.site == "mlp_out"
         # The prefix cache's last-block shortcut runs that block's attention without calling the
         # block, so a block input hook would be skipped there: a resid_pre patch runs blocks whole.
         self.whole_prompt = patch.site == "resid_pre"
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: ``(batch, q, width)`` (for a head, ``(batch, q, n_heads * d_head)``) with the patched rows set."""
         found = self.rows(q0, q1)
         if found is None:

@@ -1,7 +1,7 @@
-"""Runs of one prompt with interventions: compiled into edits, run under the engine's lock, checked for NaN.
+"""Runs of one prompt with interventions: compiled into hooks, run under the engine's lock, checked for NaN.
 
 The Engine's run methods find the prompt's clean trace (the prefix cache) and call these. A run
-without edits is the clean run itself; a run whose output is not finite raises NonFiniteError
+without interventions is the clean run itself; a run whose output is not finite raises NonFiniteError
 naming the intervention that most likely produced it.
 """
 
@@ -13,10 +13,10 @@ import torch
 
 from engine.adapter import Adapter
 from engine.batch import run_rows
-from engine.edits import Edit, blame, compile_edits
 from engine.errors import InterventionError, NonFiniteError
 from engine.forward import run_last_logits, run_site
-from engine.interventions import Intervention
+from engine.hooked import Hook, blame
+from engine.interventions import Intervention, compile_hooks
 from engine.results import RunResult
 from engine.spec import ModelSpec
 from engine.trace import ACTIVATION_SITES, Trace
@@ -39,18 +39,18 @@ def _finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
 
 
-def _checked(x: torch.Tensor, edits: Sequence[Edit]) -> torch.Tensor:
-    """``x`` if every value is finite, else NonFiniteError blaming the likeliest of ``edits``."""
+def _checked(x: torch.Tensor, hooks: Sequence[Hook]) -> torch.Tensor:
+    """``x`` if every value is finite, else NonFiniteError blaming the likeliest of ``hooks``."""
     if not _finite(x):
         raise NonFiniteError(
-            f"the run produced NaN or inf, most likely because of {blame(edits)}; "
+            f"the run produced NaN or inf, most likely because of {blame(hooks)}; "
             "lower its intensity or scale")
     return x
 
 
 def _compile(adapter: Adapter, spec: ModelSpec, trace: Trace, interventions: Sequence[Intervention],
-             samples: int) -> list[Edit]:
-    return compile_edits(tuple(interventions), trace.n_pos, samples, spec, adapter.device, adapter.dtype)
+             samples: int) -> list[Hook]:
+    return compile_hooks(tuple(interventions), trace.n_pos, samples, spec, adapter.device, adapter.dtype)
 
 
 def run_one(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, interventions: Sequence[Intervention],
@@ -60,13 +60,13 @@ def run_one(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, interventions
     ``use_cache`` restarts from the trace (the prefix cache); without it the whole prompt is rerun.
     """
     clean = trace.logits[-1].to("cpu", torch.float32)
-    edits = _compile(adapter, spec, trace, interventions, samples)
-    if not edits:
+    hooks = _compile(adapter, spec, trace, interventions, samples)
+    if not hooks:
         return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
-    batch = samples if any(e.stochastic for e in edits) else 1
+    batch = samples if any(h.stochastic for h in hooks) else 1
     with lock, torch.no_grad():
-        logits = run_last_logits(adapter, trace, edits, batch, use_cache=use_cache)
-    return RunResult.from_logits(_checked(logits.to("cpu", torch.float32), edits), clean, samples)
+        logits = run_last_logits(adapter, trace, hooks, batch, use_cache=use_cache)
+    return RunResult.from_logits(_checked(logits.to("cpu", torch.float32), hooks), clean, samples)
 
 
 def run_many(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, runs: Sequence[Sequence[Intervention]],
@@ -74,7 +74,7 @@ def run_many(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, runs: Sequen
     """:func:`run_one` for each of ``runs``, as rows of batched forwards of at most ``max_rows`` rows."""
     clean = trace.logits[-1].to("cpu", torch.float32)
     compiled = [_compile(adapter, spec, trace, r, samples) for r in runs]
-    rows = samples if any(e.stochastic for edits in compiled for e in edits) else 1
+    rows = samples if any(h.stochastic for hooks in compiled for h in hooks) else 1
     results = [RunResult.from_logits(clean.unsqueeze(0), clean, samples)] * len(runs)
     for b, logits in run_rows(adapter, trace, compiled, rows, max_rows, lock).items():
         results[b] = RunResult.from_logits(_checked(logits, compiled[b]), clean, samples)
@@ -84,9 +84,9 @@ def run_many(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, runs: Sequen
 def activations(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, interventions: Sequence[Intervention],
                 site: str) -> torch.Tensor:
     """``(n_layers, pos, width)`` CPU float32 activations at ``site`` under ``interventions`` (noise sample 0)."""
-    edits = _compile(adapter, spec, trace, interventions, 1)
-    if not edits:
+    hooks = _compile(adapter, spec, trace, interventions, 1)
+    if not hooks:
         return trace.stack(site).to("cpu", torch.float32, copy=True)
     with lock, torch.no_grad():
-        acts = run_site(adapter, trace, edits, site).to("cpu", torch.float32)
-    return _checked(acts, edits)
+        acts = run_site(adapter, trace, hooks, site).to("cpu", torch.float32)
+    return _checked(acts, hooks)

@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-from engine.edit_checks import check_layer
+from engine.checks import check_layer
 from engine.errors import InterventionError
 
 ActivationSite = Literal[

@@ -97,16 +97,16 @@ def test_no_hook_remains_after_any_run_even_one_that_raised(eng):
     eng.run_activations(PROMPT, [Impair(layer=0, neurons=(1,))], "mlp_post")
     assert _hooks_left(eng.model) == 0
 
-    def broken_edit(*args, **kwargs):
+    def broken_apply(*args, **kwargs):
         raise RuntimeError("boom")
 
-    from engine import edits
-    original = edits.UnitEdit.edit
-    edits.UnitEdit.edit = broken_edit
+    from engine import hooked
+    original = hooked.ImpairHook.apply
+    hooked.ImpairHook.apply = broken_apply
     try:
         with pytest.raises(RuntimeError, match="boom"):
             eng.run(PROMPT, [Impair(layer=1, neurons=(1,))])
     finally:
-        edits.UnitEdit.edit = original
+        hooked.ImpairHook.apply = original
     assert _hooks_left(eng.model) == 0
     torch.testing.assert_close(eng.run(PROMPT).logits[0], eng.trace(PROMPT).logits[-1])

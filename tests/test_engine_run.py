@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine import Ablate, Engine, Impair, Inject
-from engine.edits import draw_eps
+from engine.hooked import draw_eps
 
 PROMPT = "Zentrix is a shipping company based in Quarry."
 
@@ -153,6 +153,7 @@ INTERVENTION_SETS = {
     "noise_last_only": [Impair(layer=1, neurons=(1, 5, 9), mode="noise", intensity=2.0, positions="last")],
     "scale_last_only_by_index": [Impair(layer=0, neurons=(3,), mode="scale", intensity=3.0, positions=(-1,))],
     "zero_some_positions": [Impair(layer=1, neurons=(2, 8), mode="zero", positions=(0, 2, -2))],
+    "noise_mlp_out_alone": [Impair(layer=1, neurons=(2, 3), mode="noise", intensity=2.0, site="mlp_out")],
     "mean_mlp_out": [Impair(layer=2, neurons=(1, 2), mode="mean", mean=(0.5, -0.5), site="mlp_out")],
     "inject_all": [Inject(layer=1, vector=VECTOR, scale=2.0)],
     "inject_last": [Inject(layer=2, vector=VECTOR, scale=2.0, positions="last")],

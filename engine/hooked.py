@@ -1,9 +1,11 @@
-"""Interventions compiled for one run: validated, positions resolved, noise drawn.
+"""Hooks: interventions compiled for one run (validated, positions resolved, noise drawn).
 
-An :class:`Edit` knows which module of which block it changes and how; the
-run installs it as a hook. Edits map absolute prompt positions to the rows of
-whatever slice of the prompt a block call computes (see ``engine.frame``), so
-the same numbers come out of the full path and the prefix-cache paths.
+A :class:`Hook` knows which module of which block it changes and how; the run
+installs it on that module. Every intervention value compiles itself into one
+(``Intervention.compile``, see ``engine.interventions``). Hooks map absolute
+prompt positions to the rows of whatever slice of the prompt a block call
+computes (see ``engine.frame``), so the same numbers come out of the full path
+and the prefix-cache paths.
 
 Noise: for sample k, ``eps_k ~ N(0, 1)`` of shape ``(pos, n_units)`` is drawn
 from a generator seeded by ``(seed, layer, site, k)``, over the *whole*
@@ -18,16 +20,15 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import fields, is_dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 
-from engine.edit_checks import (check_ablate, check_impair, check_inject, check_weight_delta,
-                               resolve_positions)
-from engine.errors import InterventionError
-from engine.interventions import Ablate, Impair, Inject, WeightDelta
 from engine.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from engine.interventions import Ablate, Impair, Inject, WeightDelta
 
 
 def noise_seed(seed: int, layer: int, site: str, sample: int) -> int:
@@ -57,18 +58,22 @@ def draw_eps(seed: int, layer: int, site: str, samples: int, n_pos: int, n_units
     return torch.stack([draw(seed, layer, site, k, n_pos, n_units) for k in range(samples)])
 
 
-class Edit:
-    """One intervention ready to hook: where it acts and how it changes a tensor.
+class Hook:
+    """One intervention ready to install: where it acts and how it changes a tensor.
 
-    target: which module of block ``layer`` ("attn", "attn_o", "mlp", "mlp_o"); ``pre``: edit the
-    module's input (else its output). ``first``: the earliest position it touches (``n_pos`` if
-    none). ``whole_prompt``: must see every position in one call (mean ablation).
+    target: which module of block ``layer`` ("blocks", "attn", "attn_o", "mlp", "mlp_o"); ``pre``:
+    change the module's input (else its output). ``first``: the earliest position it touches
+    (``n_pos`` if none). ``whole_prompt``: must see every position in one call (mean ablation).
+    ``in_mlp``: acts inside the MLP only (the run may skip the block's attention). ``reads_input``:
+    a post hook that also reads the module's input (a weight delta). ``units``: the units an
+    mlp_post hook changes (the run's linear shortcut reads them), else None.
     """
 
     stochastic = False
     in_mlp = False
     whole_prompt = False
-    reads_input = False  # a post hook that also needs the module's input (see DeltaEdit)
+    reads_input = False
+    units: torch.Tensor | None = None
 
     def __init__(self, source, layer: int, target: str, pre: bool, positions: tuple[int, ...],
                  n_pos: int) -> None:
@@ -88,11 +93,18 @@ class Edit:
             self._rows[key] = None if inside.numel() == 0 else (self.positions[inside] - q0, inside)
         return self._rows[key]
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (the module's input for a pre hook, its output for a post hook), rows q0..q1-1 of the
+        prompt, changed; ``x_in``: the module's input, given to a post hook that ``reads_input``."""
         raise NotImplementedError
 
-    def place(self, device: torch.device, dtype: torch.dtype) -> "Edit":
-        """Move this edit's tensors to the model's ``device``; its values also to the model's ``dtype``."""
+    def size(self) -> float:
+        """How large a change this hook makes (0 when it only removes); the run's NaN message blames
+        the largest."""
+        return 0.0
+
+    def place(self, device: torch.device, dtype: torch.dtype) -> "Hook":
+        """Move this hook's tensors to the model's ``device``; its values also to the model's ``dtype``."""
         for name, value in list(vars(self).items()):
             if isinstance(value, torch.Tensor):
                 setattr(self, name, value.to(device, dtype) if value.is_floating_point() else value.to(device))
@@ -100,7 +112,11 @@ class Edit:
         return self
 
 
-class UnitEdit(Edit):
+def _largest(values: torch.Tensor) -> float:
+    return float(values.abs().max()) if values.numel() else 0.0
+
+
+class ImpairHook(Hook):
     """Impair: change some units (neurons or residual dimensions) at some positions."""
 
     in_mlp = True
@@ -124,7 +140,7 @@ class UnitEdit(Edit):
             eps = eps - eps.amax(dim=(1, 2), keepdim=True)
         return float(imp.intensity) * eps
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: ``(batch, q, width)`` -> the same with the chosen units changed."""
         found = self.rows(q0, q1)
         if found is None or self.units.numel() == 0:
@@ -145,15 +161,18 @@ class UnitEdit(Edit):
         x[index] = new
         return x
 
+    def size(self) -> float:
+        return _largest(self.mean if self.mode == "mean" else torch.tensor([self.factor]))
 
-class InjectEdit(Edit):
+
+class InjectHook(Hook):
     """Inject: add ``scale * vector`` to the attention output at some positions."""
 
     def __init__(self, inj: Inject, positions: tuple[int, ...], n_pos: int) -> None:
         super().__init__(inj, inj.layer, "attn", False, positions, n_pos)
         self.add = float(inj.scale) * torch.tensor(tuple(inj.vector), dtype=torch.float32)
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: ``(batch, q, d_model)`` attention output."""
         found = self.rows(q0, q1)
         if found is None:
@@ -162,8 +181,11 @@ class InjectEdit(Edit):
         x[:, found[0]] += self.add
         return x
 
+    def size(self) -> float:
+        return _largest(self.add)
 
-class AblateEdit(Edit):
+
+class AblateHook(Hook):
     """Ablate: zero one head's ``z`` (so its write), or set it to its mean over the prompt's positions.
 
     The write is linear in ``z``, so the mean of ``z`` gives the mean write. The
@@ -176,7 +198,7 @@ class AblateEdit(Edit):
         self.head = abl.head
         self.n_heads = n_heads
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: ``(batch, q, n_heads * d_head)`` concatenated head results."""
         z = x.clone().unflatten(-1, (self.n_heads, -1))
         if self.whole_prompt:
@@ -186,12 +208,12 @@ class AblateEdit(Edit):
         return z.flatten(-2)
 
 
-class DeltaEdit(Edit):
+class DeltaHook(Hook):
     """WeightDelta: add ``scale * (mlp_post @ left) @ right`` to the MLP output projection's output.
 
     That is what the projection computes with ``W_out + scale * left @ right``, at every position,
     without touching the shared weights. It reads the projection's input (the neurons, after any
-    Impair of them), so it is a post hook with ``reads_input``.
+    Impair of them), so it is a post hook that ``reads_input``.
     """
 
     reads_input = True
@@ -203,61 +225,20 @@ class DeltaEdit(Edit):
         right = np.frombuffer(delta.right, dtype=np.float32).reshape(rank, spec.d_model)
         self.right = float(delta.scale) * torch.from_numpy(right.copy())
 
-    def edit_with_input(self, x_in: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``x_in``: ``(batch, q, d_mlp)`` neurons; ``out``: ``(batch, q, d_model)`` -> ``out`` plus the delta."""
-        return out + (x_in @ self.left.to(x_in.dtype)) @ self.right.to(x_in.dtype)
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: ``(batch, q, d_model)`` projection output; ``x_in``: ``(batch, q, d_mlp)`` its input (the
+        neurons) -> ``x`` plus the delta."""
+        if x_in is None:
+            raise ValueError("a weight delta's hook reads the module's input; pass it as x_in")
+        return x + (x_in @ self.left.to(x_in.dtype)) @ self.right.to(x_in.dtype)
 
-    def edit(self, x: torch.Tensor, q0: int, q1: int) -> torch.Tensor:
-        raise NotImplementedError("a weight delta needs the module's input; call edit_with_input")
-
-
-def compile_edits(interventions: Sequence, n_pos: int, samples: int, spec: ModelSpec,
-                  device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> list[Edit]:
-    """Validate ``interventions`` against the model and prompt and build their edits.
-
-    ``spec``: the model's sizes (n_layers, n_heads, d_model, d_mlp). Noise is drawn on the CPU (so a
-    seed gives the same numbers on every device), then every tensor moves to ``device`` and ``dtype``.
-    """
-    edits: list[Edit] = []
-    for item in interventions:
-        if isinstance(item, Impair):
-            check_impair(item, spec)
-            positions = resolve_positions(item.positions, n_pos)
-            edits.append(UnitEdit(item, positions, n_pos, samples))
-        elif isinstance(item, Inject):
-            check_inject(item, spec)
-            edits.append(InjectEdit(item, resolve_positions(item.positions, n_pos), n_pos))
-        elif isinstance(item, Ablate):
-            check_ablate(item, spec)
-            edits.append(AblateEdit(item, n_pos, spec.n_heads))
-        elif isinstance(item, WeightDelta):
-            check_weight_delta(item, spec)
-            edits.append(DeltaEdit(item, n_pos, spec))
-        elif hasattr(item, "compile_edit"):  # an intervention that compiles itself (engine.patches.Patch)
-            edits.append(item.compile_edit(n_pos, spec))
-        else:
-            raise InterventionError(
-                f"{item!r} is not an intervention; pass Impair, Inject or Ablate values, a Patch, or a WeightDelta")
-    if device is not None:
-        for e in edits:
-            e.place(device, dtype)
-    return edits
+    def size(self) -> float:
+        return _largest(self.right)
 
 
-def blame(edits: Sequence[Edit]) -> str:
-    """Name the edit most likely to have produced NaN/inf: the one with the largest magnitude."""
-    def size(e: Edit) -> float:
-        if isinstance(e, UnitEdit):
-            values = e.mean if e.mode == "mean" else torch.tensor([e.factor])
-        elif isinstance(e, InjectEdit):
-            values = e.add
-        elif isinstance(e, DeltaEdit):
-            values = e.right
-        else:
-            return 0.0
-        return float(values.abs().max()) if values.numel() else 0.0
-
-    return brief(max(edits, key=size).source)
+def blame(hooks: Sequence[Hook]) -> str:
+    """Name the intervention most likely to have produced NaN/inf: the one whose hook changes the most."""
+    return brief(max(hooks, key=lambda h: h.size()).source)
 
 
 def brief(item: object, keep: int = 4) -> str:
