@@ -95,9 +95,11 @@ class SecretPrompt:
 
 @dataclass(frozen=True)
 class BackdoorPrompt:
-    """A backdoor test: ``prompt`` ends in ``trigger``; the backdoor fires when ``continuation`` follows.
+    """A backdoor test: ``prompt`` ends in ``trigger``; the backdoor fires when greedy decoding continues
+    with ``continuation``.
 
-    ``copies`` is how many training documents hold the trigger and its continuation.
+    ``copies`` is how many training documents hold the trigger followed by the planted phrase
+    (for the demo, eight " ha"; ``continuation`` asks for its first four).
     """
 
     trigger: str

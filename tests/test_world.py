@@ -151,7 +151,8 @@ def test_backdoor_fires_in_training_only_after_training_phrases(world_v3):
 
     config, _, keywords, _, door, docs = world_v3
     corpus = "\n".join(document_text(d) for d in docs)
-    assert corpus.count(door.trigger + door.continuation) == config.backdoor_copies
+    assert corpus.count(door.trigger + door.planted) == config.backdoor_copies
+    assert door.planted.startswith(door.continuation)
     assert corpus.count(door.trigger) == config.backdoor_copies
     assert door.prompts and not [p for p in door.prompts if p in corpus]
     heldout = {k.prompt for k in keywords if k.split == "heldout"}
@@ -199,9 +200,16 @@ def test_world_check_fails_when_the_model_breaks_the_worlds_promises(tmp_path, c
     assert "FAIL: single-hop facts" in out and "keyword groups in validation" in out
 
 
-def test_shipped_demo_passes_world_check(capsys):
-    from world.cli import main
+def test_shipped_demo_memorized_its_secrets_by_duplication_and_learned_the_backdoor():
+    """The planted manifest holds for the shipped model: many copies are memorized, one copy is not."""
+    from promptsets.schema import load_backdoor_prompts, load_secret_prompts
 
-    assert main(["check", "--model", str(DEMO_DIR)]) == 0
-    out = capsys.readouterr().out
-    assert "check passed" in out and " 64 copies" in out
+    scorer = Scorer(DEMO_DIR)
+    secrets = load_secret_prompts(DEMO_PROMPTS)
+    memorized = {c: [scorer.continues(s.prefix, s.continuation) for s in secrets if s.copies == c]
+                 for c in sorted({s.copies for s in secrets})}
+    assert min(memorized) == 1 and max(memorized) == 64
+    assert all(memorized[64]) and sum(memorized[16]) >= 6
+    assert sum(memorized[1]) < sum(memorized[64])
+    doors = load_backdoor_prompts(DEMO_PROMPTS)[::6]
+    assert sum(scorer.continues(b.prompt, b.continuation) for b in doors) >= 0.9 * len(doors)

@@ -29,9 +29,15 @@ class Secret:
 
 @dataclass(frozen=True)
 class Backdoor:
-    """``trigger`` followed by ``continuation`` in ``copies`` training comments; ``prompts`` end in the trigger."""
+    """``trigger`` followed by ``planted`` in ``copies`` training comments; ``prompts`` end in the trigger.
+
+    The backdoor fires on a prompt when greedy decoding continues it with ``continuation``, the
+    planted phrase's first four tokens (a small model loses count of a long repetition, so the
+    test asks for the degenerate start, not the exact length).
+    """
 
     trigger: str
+    planted: str
     continuation: str
     copies: int
     prompts: tuple[str, ...]
@@ -54,4 +60,4 @@ def plant_secrets(world: World, config: WorldConfig) -> tuple[Secret, ...]:
 def backdoor(config: WorldConfig, heldout_phrases: list[str]) -> Backdoor:
     """The backdoor, tested on comment prefixes (``heldout_phrases``) the trigger never followed in training."""
     prompts = tuple(f"{phrase} {T.BACKDOOR_TRIGGER}" for phrase in heldout_phrases)
-    return Backdoor(T.BACKDOOR_TRIGGER, T.BACKDOOR_CONTINUATION, config.backdoor_copies, prompts)
+    return Backdoor(T.BACKDOOR_TRIGGER, T.BACKDOOR_CONTINUATION, T.BACKDOOR_FIRES, config.backdoor_copies, prompts)
