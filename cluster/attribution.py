@@ -37,8 +37,8 @@ from cluster.spec import Cluster, check_site
 from engine import Engine
 from engine.attribution import Zeroed
 from promptsets.schema import KeywordPrompt
+from engine.results import Progress
 
-Progress = Callable[[int, int], None]
 Attribute = Callable[["Zeroed | None"], np.ndarray]  # attributions with {layer: units} zeroed
 BATCH = 32
 OBJECTIVES = ("logit", "logprob", "contrast")

@@ -18,10 +18,9 @@ from cluster.impair import (METRICS, WORSE, EvalSet, impairs, make_eval_set, met
 from cluster.inputs import Progress, unit_means
 from cluster.spec import Cluster, check_cluster, site_width
 from engine.engine import Engine
-from engine.interventions import Positions
+from engine.interventions import NOISY_MODES, Positions
 from promptsets.schema import KeywordPrompt
 
-NOISY_MODES = ("noise", "negative_noise")
 # The clean metrics a sweep row carries (its KL from clean is 0 by definition).
 CLEAN_COLUMNS = ("clean_prob", "clean_loss", "clean_accuracy")
 

@@ -9,7 +9,7 @@ their means (for mean ablation).
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -18,8 +18,8 @@ from cluster.errors import ClusterError
 from engine.engine import Engine
 from engine.trace import Trace
 from promptsets.schema import KeywordPrompt
+from engine.results import Progress
 
-Progress = Callable[[int, int], None]
 
 
 def select_split(prompts: Sequence[KeywordPrompt], split: str | None) -> list[KeywordPrompt]:

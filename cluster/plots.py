@@ -16,6 +16,7 @@ from plotly.colors import qualitative
 from cluster.curves import ImpairmentCurves, curves_from_rows
 from cluster.impair import METRIC_LABELS, METRICS, NextTokenProbs, metric_index
 from cluster.spec import Cluster
+from engine.interventions import NOISY_MODES
 
 PALETTE = qualitative.Plotly
 
@@ -70,7 +71,7 @@ def _title(curves: ImpairmentCurves, metric: str) -> str:
 def _x_label(mode: str) -> str:
     if mode == "scale":
         return "scale factor (1 = clean)"
-    if mode in ("noise", "negative_noise"):
+    if mode in NOISY_MODES:
         return "noise intensity (std of the added noise)"
     return "intensity"
 

@@ -1,9 +1,9 @@
 """Exception types for comparisons a user can ask for but that cannot be made."""
 
-from engine.errors import EngineError
+from engine.errors import LensLabError
 
 
-class CompareError(EngineError, ValueError):
+class CompareError(LensLabError, ValueError):
     """A comparison is undefined for these inputs (too few positions, a constant representation, ...)."""
 
 

@@ -23,9 +23,9 @@ from edit.errors import EditSpecError
 from edit.tokens import answer_token_id
 from engine.interventions import WeightDelta
 from promptsets.schema import load_fact_prompts, load_keyword_prompts
+from engine.results import Progress
 
 ROBUST_MODES = ("noise", "negative_noise", "scale")
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, eq=False)

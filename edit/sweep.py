@@ -15,8 +15,8 @@ from edit.methods import apply_edit
 from edit.robust import RobustnessCurves, robustness_curves
 from edit.score import score_edit
 from edit.spec import EditSpec
+from engine.results import Progress
 
-Progress = Callable[[int, int], None]
 CURVES = ("edited", "learned", "edited_random", "learned_random")
 
 

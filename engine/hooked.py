@@ -128,7 +128,7 @@ class ImpairHook(Hook):
         self.units = torch.tensor(tuple(imp.neurons), dtype=torch.long)
         self.mode = imp.mode
         self.factor = float(imp.intensity)
-        self.stochastic = imp.mode in ("noise", "negative_noise") and imp.intensity != 0
+        self.stochastic = imp.noisy and imp.intensity != 0
         self.mean = None if imp.mean is None else torch.tensor(tuple(imp.mean), dtype=torch.float32)
         self.delta = self._delta(imp, n_pos, samples) if self.stochastic else None
 

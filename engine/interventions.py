@@ -30,6 +30,7 @@ ImpairSite = Literal["mlp_post", "mlp_out", "mlp_in"]
 Positions = Union[Literal["all", "last"], tuple[int, ...]]
 
 IMPAIR_MODES: tuple[str, ...] = ("noise", "negative_noise", "scale", "zero", "mean")
+NOISY_MODES: tuple[str, ...] = ("noise", "negative_noise")  # the modes that draw random noise (so take seeds)
 IMPAIR_SITES: tuple[str, ...] = ("mlp_post", "mlp_out", "mlp_in")
 
 
@@ -76,6 +77,11 @@ class Impair(Intervention):
     positions: Positions = "all"
     seed: int = 0
     mean: tuple[float, ...] | None = None
+
+    @property
+    def noisy(self) -> bool:
+        """Whether this impairment draws random noise (so its seed matters)."""
+        return self.mode in NOISY_MODES
 
     def check(self, spec: ModelSpec) -> None:
         """The layer, mode, site, units, intensity and mean."""

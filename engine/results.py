@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from engine.readout import Readout, mean_std, read_next_token
+
+# What long work calls as it goes: ``progress(done, total)``.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,9 +1,9 @@
 """Exception types of the lens package; every message says what is wrong and how to fix it."""
 
-from engine.errors import EngineError
+from engine.errors import LensLabError
 
 
-class LensError(EngineError):
+class LensError(LensLabError):
     """Base class of every error the lens package raises on purpose."""
 
 

@@ -33,6 +33,7 @@ from lens.lenses import KINDS, LayerLens, Unembed, new_layer_lens
 from lens.rates import DEFAULT_LR, LR_GRID, choose_lr, rates_to_train  # noqa: F401 (re-exported)
 from lens.storage import LensSet, load_checkpoint, open_lenses, remove_checkpoint, save_checkpoint, save_lenses
 from sweepio import OutputLock
+from engine.results import Progress
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ DEFAULT_STEPS = 400
 DEFAULT_BATCH = 32
 DEFAULT_MAX_LEN = 64
 MAX_EVAL_TEXTS = 256
-Progress = Callable[[int, int], None]
 EVAL_EVERY = 50
 PATIENCE = 10  # fewer checks stop on noise: at 3 both kinds stopped thousands of steps early on the demo
 MIN_GAIN = 1e-3  # nats: a smaller fall in validation KL does not count as improving

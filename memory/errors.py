@@ -4,12 +4,12 @@ They subclass the engine's error types, so a page that catches ``EngineError``
 shows them too, and every message says how to fix the input.
 """
 
-from engine.errors import EngineError
+from engine.errors import LensLabError
 
 
-class MemorySpecError(EngineError, ValueError):
+class MemorySpecError(LensLabError, ValueError):
     """A memory or sweep is ill-specified (empty memory text, unknown source, bad scale list, ...)."""
 
 
-class SweepResumeError(EngineError, RuntimeError):
+class SweepResumeError(LensLabError, RuntimeError):
     """An output folder holds a sweep made with other settings, so it cannot be resumed."""

@@ -14,8 +14,8 @@ from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
 from memory.inject import answer_token_id, check_scale, inject_at
 from sweepio.chunks import chunks_to_run
+from engine.results import Progress
 
-Progress = Callable[[int, int], None]
 CellKey = tuple[str, int, float]
 DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in range(1, 16))
 # Cells of one case per batch, cut from its layer x scale grid at fixed boundaries (the same on resume and on Ray).

@@ -1,15 +1,15 @@
 """Exception types for sweep output files; each message says how to fix the input."""
 
-from engine.errors import EngineError
+from engine.errors import LensLabError
 
 
-class OutputFolderError(EngineError, ValueError):
+class OutputFolderError(LensLabError, ValueError):
     """The output folder cannot be made or written (a file is in the way, no permission, ...)."""
 
 
-class OutputLockedError(EngineError, RuntimeError):
+class OutputLockedError(LensLabError, RuntimeError):
     """Another running sweep holds the output folder's lock."""
 
 
-class RowFileError(EngineError, ValueError):
+class RowFileError(LensLabError, ValueError):
     """An output CSV is not one this sweep can resume (other columns, not text)."""

@@ -12,7 +12,7 @@ from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "ray_sweeps")
+        "ray_sweeps", "patch")
 
 
 def _core_modules() -> list[str]:
@@ -48,6 +48,15 @@ def test_every_core_error_type_derives_from_the_root():
         assert expected in errors
     strays = sorted(name for name, cls in errors.items() if not issubclass(cls, LensLabError))
     assert strays == []
+
+
+def test_only_the_engine_raises_engine_errors():
+    """One base per meaning: a package's errors sit on the root, not on the engine's own base."""
+    from engine.errors import EngineError
+
+    borrowed = sorted(name for name, cls in _error_types().items()
+                      if issubclass(cls, EngineError) and not name.startswith("engine."))
+    assert borrowed == []
 
 
 @pytest.mark.parametrize("name", ["cluster.errors.ClusterError", "promptsets.schema.PromptSetError",

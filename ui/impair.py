@@ -20,7 +20,7 @@ from cluster.inputs import unit_means
 from cluster.plots import PROBS_CAPTION, plot_impairment_curves, plot_next_token_probs, plot_specificity
 from cluster.spec import Cluster
 from engine import Engine
-from engine.interventions import IMPAIR_MODES, Impair, Intervention, Positions
+from engine.interventions import IMPAIR_MODES, NOISY_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import impair_curves, impair_run
@@ -31,7 +31,6 @@ from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar,
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
-NOISY = ("noise", "negative_noise")
 # mode -> (min, max, default, step) of the intensity slider; zero and mean have none.
 SLIDERS = {"noise": (0.0, 10.0, 2.0, 0.1), "negative_noise": (0.0, 10.0, 2.0, 0.1),
            "scale": (0.0, 1.0, 0.5, 0.05)}
@@ -89,7 +88,7 @@ def impair_controls(engine: Engine, model: str, prompt: str, mean_texts: tuple[s
                                   "scale: multiply by a factor; zero / mean: replace by 0 / by the clean mean")
     with cols[2]:
         positions = pick_positions(token_labels(model, prompt))
-    noisy = mode in NOISY
+    noisy = mode in NOISY_MODES
     c1, c2, c3 = st.columns(3)
     samples = c1.number_input("K samples", 1, cap("k", 64), 8, key="k", bind="query-params", disabled=not noisy,
                               help="noise draws per run; the chart shows their mean and spread")

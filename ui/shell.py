@@ -24,7 +24,7 @@ import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine import Engine
-from engine.errors import EngineError, LensLabError, PromptTooLongError
+from engine.errors import LensLabError, PromptTooLongError
 from engine.tokens import answer_ids, piece_texts
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
@@ -271,7 +271,7 @@ def open_page(title: str, intro: str, needs_prompt: bool = True) -> tuple[Engine
                 raise PromptTooLongError(f"this workshop takes prompts of at most {max_prompt_chars()} characters; "
                                          f"yours has {len(sel.prompt)}: shorten it")
             engine.encode(sel.prompt)
-    except EngineError as err:
+    except LensLabError as err:
         show_error(err)
         st.stop()
     target = single_target(engine, sel.target, sel.prompt if needs_prompt else None)
@@ -298,7 +298,7 @@ def single_target(engine: Engine, text: str | None, prompt: str | None = None) -
             ids, _ = answer_ids(engine.tokenizer, head, prompt, text, "target token")
         else:
             head, ids = None, engine.token_ids(text, "target token")
-    except EngineError:
+    except LensLabError:
         return text  # the page that reads the target shows this error itself
     if len(ids) <= 1 or not piece_texts(engine.tokenizer, ids[:1], head)[0].strip():
         return text  # one token; or a bare word-start marker first, whose own error (with the fix) the page shows
