@@ -65,7 +65,7 @@ class AssetsConfig:
     cluster_allocate: str = "global"
     cluster_objective: str = "logit"  # attribution only: chosen on that validation split too
     cluster_rank: str = "balanced"  # attribution only: each answer of a topic weighed alike
-    cluster_rounds: int = 8  # attribution only: grown in rounds, each with the units before it zeroed (validation)
+    cluster_rounds: int = 4  # attribution only: grown in rounds, each with the units before it zeroed (validation)
     cluster_topics: tuple[str, ...] = ("athlete", "artist", "company", "toxic")
 
 
