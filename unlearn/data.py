@@ -51,7 +51,7 @@ def read_secrets(path: str | Path) -> tuple[SecretPrompt, ...]:
         path = path / "secrets.jsonl"
     if not path.is_file():
         raise UnlearnError(f"secrets file {path} does not exist; give a JSONL file of "
-                           "{{subject, prefix, continuation, copies}} rows with --secrets")
+                           "{subject, prefix, continuation, copies} rows with --secrets")
     try:
         rows = tuple(load_secret_prompts_file(path))
     except PromptSetError as err:
