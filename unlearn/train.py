@@ -9,7 +9,7 @@ counts) while clean text keeps its loss. Gradients reach only the method's own t
 
 - mask: one score per weight of every layer's ``W_out``, frozen weights; the ``k`` top scores are
   removed (``W -> W - mask * W``), the hard top-k in the forward and the identity in the backward
-  (straight-through). Scores start at ``|W * dL_secret/dW|``, the first-order effect of removing the weight.
+  (straight-through). Scores start at ``log |W * dL_secret/dW|`` (standardised), the first-order effect of removing the weight.
 - finetune: a dense change of ``W_out`` in one layer or all, gradient ascent on the secret and descent on
   clean text.
 """
@@ -30,7 +30,7 @@ from unlearn.localize import check_budget
 from unlearn.losses import Tokens, mean_loss, secret_tokens, text_tokens, weight_grads
 
 CEILING = 6.0  # nats per secret token: p(token) ~ 0.25%, far below any greedy pick
-MASK_STEPS, MASK_LR = 40, 0.05
+MASK_STEPS, MASK_LR = 40, 0.1
 TUNE_STEPS, TUNE_LR = 30, 1e-3
 
 
@@ -68,9 +68,11 @@ def learn_mask(engine: Engine, secrets: Sequence[SecretPrompt], clean: Sequence[
     weights = {layer: engine.W_out(layer).clone() for layer in range(engine.spec.n_layers)}
     grads = weight_grads(engine, secret)
     gen = torch.Generator().manual_seed(seed)
-    first = {layer: (w * grads[layer]).abs() for layer, w in weights.items()}
-    scale = float(torch.cat([f.flatten() for f in first.values()]).mean()) or 1.0
-    scores = {layer: (f / scale + 1e-3 * torch.rand(f.shape, generator=gen)).requires_grad_(True)
+    # log |W * dL/dW|, standardised: heavy-tailed effects on a unit scale, so Adam's steps can reorder the top
+    first = {layer: torch.log((w * grads[layer]).abs() + 1e-12) for layer, w in weights.items()}
+    flat = torch.cat([f.flatten() for f in first.values()])
+    mean, std = float(flat.mean()), float(flat.std()) or 1.0
+    scores = {layer: ((f - mean) / std + 1e-3 * torch.rand(f.shape, generator=gen)).requires_grad_(True)
               for layer, f in first.items()}
     opt = torch.optim.Adam(list(scores.values()), lr=lr)
     history = []
