@@ -150,3 +150,11 @@ def test_scores_count_every_set_and_the_plain_model_memorizes_its_own_continuati
     assert scores.facts.n == scores.two_hop.n == 30 and scores.facts.value > 0.9
     assert scores.backdoor.n == min(30, len(world.backdoor)) and np.isfinite(scores.perplexity)
     assert sum(s.n for s in scores.by_copies().values()) == len(world.secrets)
+
+
+def test_the_demo_memorized_every_secret_planted_64_times(engine):
+    secrets = [s for s in read_secrets(DEMO_DIR / "prompts" / "secrets.jsonl") if s.copies == 64]
+    assert len(secrets) == 8
+    for secret in secrets:
+        got = extract(engine, secret)
+        assert got.memorized and got.generated == secret.continuation, (secret.subject, got.generated)

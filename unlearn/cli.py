@@ -78,8 +78,31 @@ def _prepare(args: argparse.Namespace):
     if args.clean is not None and not Path(args.clean).is_file():
         from unlearn.errors import UnlearnError
         raise UnlearnError(f"--clean {args.clean} does not exist; give a text file, one document a line")
+    _check_budget_early(args)
     engine = load_engine(args.model, device=args.device, dtype=args.dtype)
     return engine, secrets, secrets_file
+
+
+def _check_budget_early(args: argparse.Namespace) -> None:
+    """Refuse a budget above the model's units from its config.json, before the weights load (when it has one)."""
+    import json
+
+    from unlearn.errors import UnlearnError
+
+    config = Path(args.model) / "config.json"
+    if not config.is_file():
+        return
+    try:
+        c = json.loads(config.read_text(encoding="utf-8"))
+        layers = int(c.get("n_layer") or c["num_hidden_layers"])
+        width = int(c.get("n_inner") or c.get("intermediate_size") or 4 * int(c.get("n_embd") or c["hidden_size"]))
+    except (ValueError, KeyError, TypeError):
+        return
+    budgets = [getattr(args, "budget", None)] + list(read_range(args.budgets, int) if hasattr(args, "budgets") else ())
+    for budget in (b for b in budgets if b is not None):
+        if not 1 <= budget <= layers * width:
+            raise UnlearnError(f"budget {budget} is out of range; give a whole number of units from 1 to "
+                               f"{layers * width} ({layers} layers x {width} units)")
 
 
 def _spec(args: argparse.Namespace) -> UnlearnSpec:
