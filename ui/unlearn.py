@@ -21,7 +21,7 @@ from unlearn.plots import plot_robust, plot_scores
 from unlearn.report import extraction_rows, summary_rows
 from unlearn.robust import RobustCurves, robustness, union_cluster
 
-LIMIT = 120  # prompts of each surviving set the page scores (spread over the set); the command says the same
+LIMIT = 50  # prompts of each surviving set the page scores (spread over the set); the command says the same
 INTENSITIES = (0.0, 1.0, 2.0, 4.0)
 TARGETS = ("this secret", "every secret")
 SCORES_CAPTION = ("Grey: the original model; red: with the unlearning applied to this run only. Memorized = the greedy "
