@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from promptsets.schema import (BackdoorPrompt, FactPrompt, PromptSetError, SecretPrompt, TwoHopPrompt,
-                               load_backdoor_prompts, load_fact_prompts, load_secret_prompts, load_two_hop_prompts)
+                               load_backdoor_prompts, load_fact_prompts, load_secret_file, load_two_hop_prompts)
 from unlearn.errors import UnlearnError
 
 # Relations of corpus_facts.tsv that are not facts to keep.
@@ -53,7 +53,7 @@ def read_secrets(path: str | Path) -> tuple[SecretPrompt, ...]:
         raise UnlearnError(f"secrets file {path} does not exist; give a JSONL file of "
                            "{subject, prefix, continuation, copies} rows with --secrets")
     try:
-        rows = tuple(load_secret_prompts_file(path))
+        rows = tuple(load_secret_file(path))
     except PromptSetError as err:
         raise UnlearnError(str(err)) from None
     if not rows:
@@ -62,14 +62,6 @@ def read_secrets(path: str | Path) -> tuple[SecretPrompt, ...]:
         if not row.prefix.strip() or not row.continuation.strip() or int(row.copies) < 0:
             raise UnlearnError(f"secret {row.subject!r} in {path} needs a prefix, a continuation and copies >= 0")
     return rows
-
-
-def load_secret_prompts_file(path: Path) -> list[SecretPrompt]:
-    """SecretPrompt rows of one file (whatever its name)."""
-    if path.name == "secrets.jsonl":
-        return load_secret_prompts(path.parent)
-    from promptsets.schema import _read
-    return _read(path, SecretPrompt)
 
 
 def pick_secrets(secrets: Sequence[SecretPrompt], subjects: Sequence[str] = (), split: str = "all") -> tuple[SecretPrompt, ...]:
