@@ -6,7 +6,7 @@ secrets in file order). Each method's budget (units; a mask: as many single weig
 unlearns the report half, where every figure below is measured, next to random units (random
 single weights for the mask) of the same size. Shares carry 95% Wilson intervals.
 
-    python bench/unlearn.py [--budgets 8,32,128] [--tune-steps 10,30,60] [--limit N]
+    python bench/unlearn.py [--budgets 32,128,512] [--tune-steps 10,30] [--limit N]
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import Engine  # noqa: E402
+from engine import Engine, LensLabError  # noqa: E402
 from memory.intervals import wilson  # noqa: E402
 from promptsets.paths import DEMO_DIR  # noqa: E402
 from unlearn.choose import FACTS_KEPT, FORGOTTEN, PPL_RISE, choose, facts_ratio, meets_claim, ppl_rise  # noqa: E402
 from unlearn.data import load_world, split_secrets  # noqa: E402
 from unlearn.evaluate import evaluate  # noqa: E402
-from unlearn.methods import UnlearnSpec  # noqa: E402
+from unlearn.methods import UnlearnSpec, unlearn  # noqa: E402
+from unlearn.robust import robustness, union_cluster  # noqa: E402
 from unlearn.sweep import sweep  # noqa: E402
 
 LOCALIZING = ("attribution", "activation", "gradient", "mask")
@@ -59,10 +60,12 @@ def table(rows: list[tuple[str, dict]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEMO_DIR))
-    ap.add_argument("--budgets", default="8,32,128", help="unit budgets tried on the validation half")
-    ap.add_argument("--tune-steps", default="10,30,60", help="fine-tuning steps tried on the validation half")
+    ap.add_argument("--budgets", default="32,128,512", help="unit budgets tried on the validation half")
+    ap.add_argument("--tune-steps", default="10,30", help="fine-tuning steps tried on the validation half")
     ap.add_argument("--limit", type=int, default=None, help="prompts of each surviving set (default: all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clusters", default=None, help="topic clusters for the robustness curves (default MODEL/clusters)")
+    ap.add_argument("--intensities", default="0,1,2,4,8", help="noise intensities of the robustness curves")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -108,7 +111,32 @@ def main() -> None:
     print(f"claim: at least one method takes memorized secrets to <= {FORGOTTEN:.0%} while 1-hop facts stay >= "
           f"{FACTS_KEPT:.0%} (of before) and held-out perplexity rises <= {PPL_RISE:.0%}, and beats random "
           f"of the same size: {bool(winners)}" + (f" ({', '.join(winners)})" if winners else ""))
+    curves(engine, world, halves["report"], rows, chosen, winners, args)
     print(f"({time.time() - t0:.0f} s)")
+
+
+def curves(engine, world, report, rows, chosen, winners, args) -> None:
+    """Robustness of the best method (the first claim winner, else the mask) on the report secrets memorized before."""
+    from unlearn.extract import extract
+
+    method = winners[0] if winners else "mask"
+    folder = args.clusters or str(Path(args.model) / "clusters")
+    try:
+        topics = union_cluster(folder, engine)
+    except (LensLabError, OSError) as err:  # no clusters, or made for another model: say so, skip the curves
+        print(f"robustness curves skipped: {err}")
+        return
+    memorized = [s for s in report if extract(engine, s).memorized]
+    result = unlearn(engine, world, report, chosen[method])
+    intensities = [float(x) for x in args.intensities.split(",")]
+    c = robustness(engine, memorized, result.deltas, topics, intensities)
+    print()
+    print(f"does it come back? {method} on the report half: share of its {len(memorized)} memorized secrets "
+          f"extractable under noise (2 seeds; {topics.detail}, {len(topics.neurons)} units)")
+    print(f"{'':34}" + " ".join(f"{x:>5g}" for x in c.intensities))
+    for model, by_condition in c.share.items():
+        for condition, values in by_condition.items():
+            print(f"  {model:9} {condition:22}" + " ".join(f"{v:5.2f}" for v in values))
 
 
 if __name__ == "__main__":
