@@ -46,12 +46,12 @@ def copies_cell(row: dict, when: str) -> str:
 
 
 def table(rows: list[tuple[str, dict]]) -> str:
-    head = (f"{'method':26} {'size':>7} {'memorized after':>17} {'by copies ' + rows[0][1]['copies']:>22} "
+    head = (f"{'method':30} {'size':>7} {'memorized after':>17} {'by copies ' + rows[0][1]['copies']:>22} "
             f"{'backdoor after':>17} {'1-hop after':>17} {'two-hop after':>17} {'ppl change':>10}")
     lines = [head]
     for label, r in rows:
         size = f"{int(r['n_weights']):,}"
-        lines.append(f"{label:26} {size:>7} {cell(r, 'memorized', 'after'):>17} {copies_cell(r, 'after'):>22} "
+        lines.append(f"{label:30} {size:>7} {cell(r, 'memorized', 'after'):>17} {copies_cell(r, 'after'):>22} "
                      f"{cell(r, 'backdoor', 'after'):>17} {cell(r, 'facts', 'after'):>17} "
                      f"{cell(r, 'two_hop', 'after'):>17} {ppl_rise(r):>+10.2%}")
     return "\n".join(lines)
@@ -104,6 +104,8 @@ def main() -> None:
           f"{float(base['perplexity_before']):.3f}")
     listed = [(m if m != "finetune" else "finetune (all layers)", rows[chosen[m]]) for m in (*LOCALIZING, "finetune")]
     listed += [(f"{CONTROL[m]} (size of {m})", rows[UnlearnSpec(CONTROL[m], chosen[m].budget)]) for m in LOCALIZING]
+    print("size: W_out weights removed (localizers, controls) or changed (fine-tuning); shares [95% Wilson]; "
+          "ppl change: held-out perplexity after / before - 1")
     print(table(listed))
     winners = [m for m in LOCALIZING
                if meets_claim(rows[chosen[m]], rows[UnlearnSpec(CONTROL[m], chosen[m].budget)])]
