@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="prompts of each surviving set (default: all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clusters", default=None, help="topic clusters for the robustness curves (default MODEL/clusters)")
-    ap.add_argument("--intensities", default="0,1,2,4,8", help="noise intensities of the robustness curves")
+    ap.add_argument("--intensities", default="0,0.5,1,1.5,2", help="noise intensities of the robustness curves")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()

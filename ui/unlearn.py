@@ -22,7 +22,7 @@ from unlearn.report import extraction_rows, summary_rows
 from unlearn.robust import RobustCurves, robustness, union_cluster
 
 LIMIT = 50  # prompts of each surviving set the page scores (spread over the set); the command says the same
-INTENSITIES = (0.0, 1.0, 2.0, 4.0)
+INTENSITIES = (0.0, 0.5, 1.0, 2.0)
 TARGETS = ("this secret", "every secret")
 SCORES_CAPTION = ("Grey: the original model; red: with the unlearning applied to this run only. Memorized = the greedy "
                   "continuation of the prefix reproduces the secret token for token; whiskers: 95% Wilson intervals.")

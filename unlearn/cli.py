@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _method(ap, METHODS)
     ap.add_argument("--csv", default=None, help="write one row per secret (before/after) to this CSV")
     ap.add_argument("--clusters", default=None, help="folder of topic clusters: also print the robustness curves")
-    ap.add_argument("--intensities", default="0,1,2,4", help="noise intensities of the robustness curves")
+    ap.add_argument("--intensities", default="0,0.5,1,2", help="noise intensities of the robustness curves (noise kills extraction by 2)")
     sw = sub.add_parser("sweep", help="several methods and budgets -> OUT/unlearn.csv (resumable)")
     _common(sw)
     sw.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")

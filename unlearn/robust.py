@@ -63,7 +63,7 @@ def union_cluster(folder: str | Path, engine: Engine) -> Cluster:
 
 
 def robustness(engine: Engine, secrets: Sequence[SecretPrompt], deltas: Sequence[WeightDelta], topics: Cluster,
-               intensities: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0), seeds: Sequence[int] = (0, 1),
+               intensities: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0), seeds: Sequence[int] = (0, 1),
                memory_layer: int = 1, memory_scale: float = 1.0, progress: Progress | None = None) -> RobustCurves:
     """The three conditions' curves (see the module) for the original model and with ``deltas``."""
     if not secrets:
