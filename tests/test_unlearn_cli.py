@@ -75,3 +75,18 @@ def test_a_sweep_writes_its_rows_resumes_without_redoing_them_and_refuses_other_
     assert code == 0 and list(csv.DictReader(path.open(encoding="utf-8"))) == rows
     code, _, err = _sweep(capsys, out, limit="6")
     assert code == 2 and "different" in err and "limit" in err
+
+
+def test_any_model_unlearns_a_users_own_secrets_with_its_own_clean_text(capsys, tmp_path, tiny_model_dir):
+    from engine import Engine
+    from unlearn_world import own_secrets
+
+    secrets = own_secrets(Engine.load(tiny_model_dir), tmp_path / "mine.jsonl", ("Hello there", "The cat sat"))
+    clean = tmp_path / "clean.txt"
+    clean.write_text("the dog ran home\nthe sun is warm\na bird sang today\nrain fell at night\n", encoding="utf-8")
+    code, out, err = run(capsys, "apply", "--model", str(tiny_model_dir), "--secrets", str(secrets), "--clean",
+                         str(clean), "--method", "mask", "--budget", "2", "--steps", "3")
+    assert code == 0, err
+    assert "memorized (all)          0.67" in out and f"{clean} (alternate lines)" in out
+    code, _, err = run(capsys, "apply", "--model", str(tiny_model_dir), "--secrets", str(secrets), "--method", "mask")
+    assert code == 2 and "--clean FILE" in err
