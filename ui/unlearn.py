@@ -24,6 +24,7 @@ from unlearn.robust import RobustCurves, robustness, union_cluster
 LIMIT = 50  # prompts of each surviving set the page scores (spread over the set); the command says the same
 INTENSITIES = (0.0, 0.5, 1.0, 2.0)
 TARGETS = ("this secret", "every secret")
+DEFAULT_METHOD = "mask"  # the one that forgets and keeps the facts on the bench (docs/unlearning.md)
 SCORES_CAPTION = ("Grey: the original model; red: with the unlearning applied to this run only. Memorized = the greedy "
                   "continuation of the prefix reproduces the secret token for token; whiskers: 95% Wilson intervals.")
 ROBUST_CAPTION = ("Share of the unlearned secrets whose greedy continuation reproduces them under Gaussian noise of "
@@ -82,14 +83,16 @@ def extraction_panel(model: str, secret: SecretPrompt) -> None:
                 "that equal the secret's")
     c[1].metric("Memorized", "yes" if ex.memorized else "no")
     c[2].metric("Copies in the corpus", ex.copies)
-    st.markdown(md_escape(f"**Prefix** {ex.prefix!r} → **true** {ex.truth!r} · **greedy** {ex.generated!r}"))
+    st.markdown(f"**Prefix** {md_escape(repr(ex.prefix))} → **true** {md_escape(repr(ex.truth))} · "
+                f"**greedy** {md_escape(repr(ex.generated))}")
 
 
 def pick_spec(engine, secret: SecretPrompt, secrets: tuple[SecretPrompt, ...]) -> tuple[tuple[SecretPrompt, ...], UnlearnSpec]:
     """What to forget, the method and its budget."""
     c1, c2, c3 = st.columns([2, 2, 2])
     forget = c1.radio("Forget", TARGETS, key="unlearn_forget", bind="query-params", horizontal=True)
-    method = c2.selectbox("Method", METHODS, key="unlearn_method", bind="query-params",
+    method = c2.selectbox("Method", METHODS, index=METHODS.index(DEFAULT_METHOD), key="unlearn_method",
+                          bind="query-params",
                           help="; ".join(f"{m}: {TEXT[m]}" for m in METHODS))
     total = engine.spec.n_layers * engine.spec.d_mlp
     budget = int(c3.number_input("Budget (units)", 1, total, min(16, total), key="unlearn_budget", bind="query-params",
