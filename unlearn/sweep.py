@@ -41,7 +41,7 @@ def score_row(spec: UnlearnSpec, before: Scores, after: Scores, n_weights: int, 
     """One flat row: the spec, the size, every share before and after, and perplexities."""
     b, a = before.by_copies(), after.by_copies()
     copies = sorted(b)
-    return dict(key=spec_key(spec), **{k: v for k, v in asdict(spec).items()}, n_weights=n_weights,
+    return dict(key=spec_key(spec), **asdict(spec), n_weights=n_weights,
                 secrets=";".join(e.subject for e in before.extractions),
                 **_shares(before, "before"), **_shares(after, "after"),
                 copies=";".join(map(str, copies)), copies_k_before=";".join(str(b[c].k) for c in copies),
