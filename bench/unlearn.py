@@ -118,10 +118,11 @@ def main() -> None:
 
 
 def curves(engine, world, report, rows, chosen, winners, args) -> None:
-    """Robustness of the best method (the first claim winner, else the mask) on the report secrets memorized before."""
+    """Robustness of the best method (the claim winner that removes fewest weights, else the mask) on the report
+    secrets memorized before."""
     from unlearn.extract import extract
 
-    method = winners[0] if winners else "mask"
+    method = min(winners, key=lambda m: int(rows[chosen[m]]["n_weights"])) if winners else "mask"
     folder = args.clusters or str(Path(args.model) / "clusters")
     try:
         topics = union_cluster(folder, engine)
