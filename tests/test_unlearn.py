@@ -158,3 +158,19 @@ def test_the_demo_memorized_every_secret_planted_64_times(engine):
     for secret in secrets:
         got = extract(engine, secret)
         assert got.memorized and got.generated == secret.continuation, (secret.subject, got.generated)
+
+
+def test_robustness_at_zero_noise_is_the_plain_extraction_and_stays_unlearned(engine, world):
+    from cluster.spec import Cluster
+    from unlearn.robust import CONDITIONS, robustness
+
+    secrets = [s for s in world.secrets if s.subject != "Wrong"][:2]
+    topics = Cluster(name="some", neurons=tuple((layer, u) for layer in range(4) for u in range(0, 40, 4)))
+    result = unlearn(engine, world, secrets, UnlearnSpec("finetune", steps=15))
+    assert evaluate(engine, world, secrets, result.deltas, limit=1).memorized.k == 0
+    curves = robustness(engine, secrets, result.deltas, topics, intensities=(0.0, 8.0), seeds=(0,))
+    assert curves.share["original"]["topic"][0] == curves.share["original"]["random"][0] == 1.0
+    for condition in CONDITIONS:
+        assert curves.share["unlearned"][condition][0] <= curves.share["original"][condition][0]
+    assert curves.share["unlearned"]["random"][0] == 0.0
+    assert len(curves.rows()) == 2 * len(CONDITIONS) * 2
