@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -38,6 +38,7 @@ from engine.spec import ModelSpec
 from engine.spec import fingerprint as fingerprint_of
 from engine.tokens import answer_ids, check_ids, check_text, continuation_ids, one_token
 from engine.trace import ActivationSite, Trace
+from engine.weight_grad import token_logprobs
 
 Prompt = str | Sequence[int]
 
@@ -330,3 +331,26 @@ class Engine:
                              f"got {tuple(change.shape)}")
         with self.lock, torch.enable_grad():
             return logits_with_mlp_change(self._adapter, trace, layer, change).to(change.device, torch.float32)
+
+    def token_logprobs(self, seqs: Sequence[Sequence[int]], deltas: Mapping[int, torch.Tensor] | None = None,
+                       grad: bool = False) -> torch.Tensor:
+        """``(n_seqs, max_len - 1)`` float32 log p(next token) at every position of each token sequence (0 past its
+        end), with ``deltas`` ``{layer: (d_mlp, d_model)}`` added to those layers' ``W_out`` for this call only.
+
+        With ``grad`` the result is differentiable in the deltas (for unlearning and scoring weight changes; see
+        ``engine.weight_grad``); the shared model is never written. Raises OutOfRangeError for a layer the model
+        lacks and ShapeError for a delta of the wrong shape.
+        """
+        checked = {}
+        for layer, delta in (deltas or {}).items():
+            layer = self.check_layer(layer, "token_logprobs")
+            if tuple(delta.shape) != (self.spec.d_mlp, self.spec.d_model):
+                raise ShapeError(f"the delta of layer {layer} must be (d_mlp={self.spec.d_mlp}, "
+                                 f"d_model={self.spec.d_model}), got {tuple(delta.shape)}")
+            checked[layer] = delta
+        batch = self._as_batch(seqs)
+        with self.lock, torch.set_grad_enabled(grad):
+            out = token_logprobs(self._adapter, batch, checked)
+        device = next(iter(checked.values())).device if checked else torch.device("cpu")
+        return out.to(device, torch.float32)
+

@@ -163,6 +163,11 @@ def load_secret_prompts(prompts_dir: Path) -> list[SecretPrompt]:
     return _read(Path(prompts_dir) / SECRETS_FILE, SecretPrompt)
 
 
+def load_secret_file(path: Path) -> list[SecretPrompt]:
+    """The planted secrets of one JSONL file, whatever its name (a user's own ``--secrets FILE``)."""
+    return _read(Path(path), SecretPrompt)
+
+
 def load_backdoor_prompts(prompts_dir: Path) -> list[BackdoorPrompt]:
     """All backdoor test prompts of ``prompts_dir`` (``backdoor.jsonl``)."""
     return _read(Path(prompts_dir) / BACKDOOR_FILE, BackdoorPrompt)

@@ -29,7 +29,7 @@ SLOW_MODULES = frozenset({
     "test_browser", "test_warmup", "test_ray_sweeps", "test_cli_interrupt", "test_fault_injection",
     "test_sweep_files", "test_sweep_resume", "test_lens_integrity", "test_app_commands", "test_engine_download",
     "test_engine_lean", "test_tinystories_cli", "test_tinystories_pages", "test_cluster_science",
-    "test_answer_tokens", "test_precision", "test_patch_cli", "test_world", "test_memory_demo",
+    "test_answer_tokens", "test_precision", "test_patch_cli", "test_world", "test_memory_demo", "test_browser_unlearn",
 })
 
 
