@@ -46,7 +46,7 @@ OBJECTIVES = ("logit", "logprob", "contrast")
 ALLOCATIONS = ("per-layer", "global")
 RANKS = ("mean", "balanced", "specific")
 CHOSEN_RANK = "balanced"  # the best mean specificity on the validation split (bench/cluster.py); the demo ships it
-CHOSEN_ROUNDS = 8  # chosen with the rank on the validation split (bench/cluster.py); 1 is one-shot attribution patching
+CHOSEN_ROUNDS = 4  # chosen with the rank on the validation split (bench/cluster.py); 1 is one-shot attribution patching
 POSITIONS = "all"  # every position, as a cluster is impaired
 OBJECTIVE_TEXT = {"logit": "the answer's logit", "logprob": "the answer's log-probability",
                   "contrast": "the answer's logit minus the other topics' answers' mean logit"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from cluster.attribution import CHOSEN_RANK, CHOSEN_ROUNDS
 from lens.rates import LR_GRID
 
 
@@ -64,8 +65,8 @@ class AssetsConfig:
     cluster_percent: float = 3.0
     cluster_allocate: str = "global"
     cluster_objective: str = "logit"  # attribution only: chosen on that validation split too
-    cluster_rank: str = "balanced"  # attribution only: each answer of a topic weighed alike
-    cluster_rounds: int = 4  # attribution only: grown in rounds, each with the units before it zeroed (validation)
+    cluster_rank: str = CHOSEN_RANK  # attribution only: each answer of a topic weighed alike
+    cluster_rounds: int = CHOSEN_ROUNDS  # attribution only: grown in rounds, each with the units before it zeroed
     cluster_topics: tuple[str, ...] = ("athlete", "artist", "company", "toxic")
 
 
