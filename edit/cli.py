@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma list of relations to draw facts from")
     sw.add_argument("--seed", type=whole(0, 2**31 - 1, 0), default=0, help="which facts and new objects are drawn")
     sw.add_argument("--out", type=out_folder, required=True, help="output folder; rerun with the same folder to resume")
-    sw.add_argument("--chunk", type=whole(0, 100_000, 0), default=0,
-                    help="edits (fact x method) per task, here and on each Ray worker; 0: one fact's methods. "
-                         "Each edit is its own run, so its row does not depend on the chunk")
+    sw.add_argument("--chunk", type=whole(1, 100_000, 4), default=None,
+                    help="edits (fact x method) per task, here and per Ray task (default: one fact's methods); "
+                         "each edit is its own run, so its row does not depend on the chunk")
     add_ray_args(sw)
     return root
 
@@ -161,7 +161,7 @@ def cmd_sweep(args) -> None:
     with sweep_runner(args, engine) as runner, \
             tqdm(total=len(cases) * len(specs), desc="edit sweep", unit="edit") as bar:
         rows = run_edit_job(engine, cases, specs, settings, Path(args.out), keys, heldout,
-                            lambda done, total: bar.update(done - bar.n), runner, args.chunk or None)
+                            lambda done, total: bar.update(done - bar.n), runner, args.chunk)
     print(format_table(summarise(rows), args.mode))
     print(f"rows: {Path(args.out) / CSV_NAME}")
 

@@ -96,7 +96,7 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
     "edit apply": ("--layer", "--rank", "--alpha", "--steps", "--target-p", "--heldout", "--samples", "--threads"),
-    "edit sweep": ("--n", "--seed"),
+    "edit sweep": ("--n", "--seed", "--chunk", "--ray-workers", "--ray-cpus"),
 }.items() for flag in flags for bad in NUMBERS
     # Zero is a good value of these flags; -3 a good --pos (from the end) and a good --intensity.
     if not (bad == "0" and flag in ("--checkpoint-every", "--seed", "--threads", "--layer", "--scale", "--pos",
