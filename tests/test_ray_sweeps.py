@@ -101,6 +101,26 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
     assert len(keys) == len(set(keys)) == 20 * len(evalset.topics)
 
 
+def test_an_edit_sweep_on_ray_writes_the_rows_of_one_process(engine, athlete, pool, tmp_path):
+    from cluster.spec import save_cluster
+    from edit.cases import EditCase
+    from edit.job import CSV_NAME as EDIT_CSV
+    from edit.job import run_edit_job
+    from edit.spec import EditSpec, Fact
+    from edit.sweep import SweepSettings, method_specs
+
+    save_cluster(athlete, tmp_path / "clusters" / "athlete.json")
+    cases = [EditCase(Fact(f"{name} plays tennis and was born in", name, " Marlow"), topic="athlete")
+             for name in ("Tovaren", "Melisande", "Dadon")]
+    specs = method_specs(["rank_one", "low_rank"], EditSpec(layer=0, rank=1, steps=5))
+    settings = SweepSettings(intensities=(0.0, 2.0), samples=1, clusters=str(tmp_path / "clusters"))
+    run_edit_job(engine, cases, specs, settings, tmp_path / "one", chunk=1)
+    # Three edits per task, so a task holds two facts' edits; the tasks finish in any order.
+    rows = run_edit_job(engine, cases, specs, settings, tmp_path / "ray", runner=pool, chunk=3)
+    assert len(rows) == 6 and all(r["curve_learned"] for r in rows)
+    assert sorted_lines(tmp_path / "ray" / EDIT_CSV) == sorted_lines(tmp_path / "one" / EDIT_CSV)
+
+
 def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_dir, engine, athlete, pool,  # noqa: F811
                                                       tmp_path, capsys, monkeypatch):
     from cluster.cli import main
