@@ -110,8 +110,12 @@ def test_an_edit_sweep_on_ray_writes_the_rows_of_one_process(engine, athlete, po
     from edit.sweep import SweepSettings, method_specs
 
     save_cluster(athlete, tmp_path / "clusters" / "athlete.json")
-    cases = [EditCase(Fact(f"{name} plays tennis and was born in", name, " Marlow"), topic="athlete")
-             for name in ("Tovaren", "Melisande", "Dadon")]
+    names = ("Tovaren", "Melisande", "Dadon")
+    cases = [EditCase(Fact(f"{name} plays tennis and was born in", name, " Marlow"),
+                      paraphrases=(f"{name}, who plays tennis, was born in",),
+                      neighbours=tuple((f"{other} plays tennis and was born in", " Marlow") for other in names
+                                       if other != name), topic="athlete")
+             for name in names]
     specs = method_specs(["rank_one", "low_rank"], EditSpec(layer=0, rank=1, steps=5))
     settings = SweepSettings(intensities=(0.0, 2.0), samples=1, clusters=str(tmp_path / "clusters"))
     run_edit_job(engine, cases, specs, settings, tmp_path / "one", chunk=1)
