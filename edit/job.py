@@ -57,7 +57,7 @@ def _written(row: dict, dtype: str) -> dict:
 def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings, out: Path,
                  key_texts: Sequence[str] = (), heldout: Sequence[str] = (), progress: Progress | None = None,
                  runner: Runner | None = None, chunk: int | None = None) -> list[dict]:
-    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new.
+    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new, fact by fact.
 
     The one resumable job (:func:`sweeps.run_job`) runs it: a folder of another sweep is refused before
     anything is written, and while it runs the folder's lock refuses a second writer. ``runner``
@@ -75,4 +75,7 @@ def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], s
                      args=(tuple(cases), tuple(specs), task_settings(settings), tuple(key_texts), tuple(heldout)))
 
     result = run_job(engine, SweepFiles(out / CSV_NAME, out / META_NAME, COLUMNS), ident, plan, runner, progress)
-    return [*result.kept, *result.written]
+    # In the grid's order (fact, then method), whatever order the tasks finished in.
+    keys = [(case_key(i, case), spec.label) for i, case in enumerate(cases) for spec in specs]
+    order = {key: n for n, key in enumerate(keys)}
+    return sorted([*result.kept, *result.written], key=lambda row: order.get(_stored_key(row), len(order)))
