@@ -20,12 +20,11 @@ from cluster.impair import make_eval_set
 from cluster.inputs import select_split, topics_of
 from cluster.plots import write_sweep_html
 from cluster.spec import load_cluster, save_cluster, site_width
-from cluster.sweep import (CHUNK, SweepSpec, local_compute, parse_intensities, pool_compute, read_rows, run_sweep,
-                           sweep_means)
+from cluster.sweep import CHUNK, SweepSpec, parse_intensities, read_rows, run_sweep
 from engine.devices import add_device_args
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
-from ray_sweeps.args import add_ray_args, wants_ray
+from sweeps.ray_args import add_ray_args, sweep_runner
 
 TOPIC_METHODS = {"selectivity": find_topic_clusters, "attribution": find_attribution_clusters}
 
@@ -162,12 +161,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     evalset = make_eval_set(engine, load_keyword_prompts(Path(args.prompts)), _split(args.split))
     out = Path(args.out)
     csv_path, html_path = out / f"{cluster.name}-sweep.csv", out / f"{cluster.name}-sweep.html"
-    with progress_bar(f"sweeping {cluster.name}") as progress:
-        if wants_ray(args):
-            ran = _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress)
-        else:
-            compute = local_compute(engine, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
-            ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
+    with sweep_runner(args, engine) as runner, progress_bar(f"sweeping {cluster.name}") as progress:
+        ran = run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, runner=runner)
     rows = read_rows(csv_path)
     target = args.target or cluster.topic
     write_sweep_html(rows, html_path, target)
@@ -177,15 +172,6 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     else:
         print(f"no specificity table: it needs the target topic ({target or 'none: pass --target'}) among "
               f"two or more topics of the prompts ({', '.join(evalset.topics)})")
-
-
-def _sweep_on_ray(args, engine, cluster, evalset, spec, csv_path, progress) -> int:
-    """The sweep with its points computed by Ray workers; this process writes the rows."""
-    from ray_sweeps.args import engine_pool
-
-    with engine_pool(args, engine) as pool:
-        compute = pool_compute(pool, cluster, evalset, spec, sweep_means(engine, evalset, cluster, spec))
-        return run_sweep(engine, cluster, evalset, spec, csv_path, progress=progress, compute=compute)
 
 
 def print_specificity(rows: list[dict[str, str]], modes: tuple[str, ...], target: str) -> None:

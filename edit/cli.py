@@ -24,6 +24,7 @@ from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
 from engine.devices import add_device_args
 from promptsets.schema import load_fact_prompts
+from sweeps.ray_args import add_ray_args, sweep_runner
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma list of relations to draw facts from")
     sw.add_argument("--seed", type=whole(0, 2**31 - 1, 0), default=0, help="which facts and new objects are drawn")
     sw.add_argument("--out", type=out_folder, required=True, help="output folder; rerun with the same folder to resume")
+    sw.add_argument("--chunk", type=whole(1, 100_000, 4), default=None,
+                    help="edits (fact x method) per task, here and per Ray task (default: one fact's methods); "
+                         "each edit is its own run, so its row does not depend on the chunk")
+    add_ray_args(sw)
     return root
 
 
@@ -153,9 +158,10 @@ def cmd_sweep(args) -> None:
     settings = SweepSettings(args.mode, args.intensities, args.samples, args.seed,
                              clusters=args.clusters)
     keys, heldout = demo_texts(args.model, args.heldout)
-    with tqdm(total=len(cases) * len(specs), desc="edit sweep", unit="edit") as bar:
+    with sweep_runner(args, engine) as runner, \
+            tqdm(total=len(cases) * len(specs), desc="edit sweep", unit="edit") as bar:
         rows = run_edit_job(engine, cases, specs, settings, Path(args.out), keys, heldout,
-                            lambda done, total: bar.update(done - bar.n))
+                            lambda done, total: bar.update(done - bar.n), runner, args.chunk)
     print(format_table(summarise(rows), args.mode))
     print(f"rows: {Path(args.out) / CSV_NAME}")
 

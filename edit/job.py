@@ -4,8 +4,9 @@ An output folder holds ``edits.json`` (what is swept: model fingerprint, precisi
 digests of the cases, the texts and the topic clusters) and ``edits.csv``; rerunning with the
 same folder skips the rows already there, and rerunning with other settings is refused, before
 anything is written, rather than mixed. Each row is computed on its own (no batch shares two
-edits), so a resumed row equals an uninterrupted one. The folder is locked while the
-sweep runs and each row is flushed as it is written (see :mod:`sweepio`).
+edits), so a resumed row equals an uninterrupted one, however many cells a task runs. The job is
+the one resumable sweep job (:func:`sweeps.run_job`); this module describes its grid (fact x method),
+its cell (:func:`edit.sweep.chunk_rows`) and its row.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Sequence
 from edit.cases import EditCase
 from edit.errors import EditResumeError
 from edit.spec import EditSpec
-from edit.sweep import CURVES, Progress, SweepSettings, sweep_edits
-from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity, digest, engine_identity, write_identity
+from edit.sweep import CURVES, Progress, SweepSettings, case_key, chunk_rows, edit_chunks, task_settings
+from sweeps import Identity, Runner, Sweep, SweepFiles, run_job
+from sweeps.identity import digest, engine_identity
 
 CSV_NAME = "edits.csv"
 META_NAME = "edits.json"
@@ -44,41 +45,37 @@ def identity(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], setti
     }
 
 
-def done_rows(path: Path) -> list[dict]:
-    """The complete rows of ``path``, each (case, method) once; torn lines from an interrupted run are dropped."""
-    rows, seen = [], set()
-    for row in read_rows(path, COLUMNS).rows:
-        key = (row["key"], row["label"])
-        if row["key"] and row["label"] and key not in seen:
-            seen.add(key)
-            rows.append(row)
-    return rows
+def _stored_key(row: dict) -> tuple[str, str] | None:
+    return (row["key"], row["label"]) if row["key"] and row["label"] else None
+
+
+def _written(row: dict, dtype: str) -> dict:
+    """One computed row as the CSV holds it: with its precision, floats as ``repr`` writes them."""
+    return {k: (repr(float(v)) if isinstance(v, float) else v) for k, v in (row | {"dtype": dtype}).items()}
 
 
 def run_edit_job(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings, out: Path,
-                 key_texts: Sequence[str] = (), heldout: Sequence[str] = (),
-                 progress: Progress | None = None) -> list[dict]:
-    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new.
+                 key_texts: Sequence[str] = (), heldout: Sequence[str] = (), progress: Progress | None = None,
+                 runner: Runner | None = None, chunk: int | None = None) -> list[dict]:
+    """Run (or resume) the sweep into ``out/edits.csv``; returns every row, old and new, fact by fact.
 
-    A folder of another sweep is refused before anything is written.
-    While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
+    The one resumable job (:func:`sweeps.run_job`) runs it: a folder of another sweep is refused before
+    anything is written, and while it runs the folder's lock refuses a second writer. ``runner``
+    (default: this process; a ``sweeps.EnginePool`` runs on Ray workers) computes ``chunk`` cells per
+    task (default: one fact's methods; see :func:`edit.sweep.edit_chunks`); this process writes every row.
     """
     out = Path(out)
-    ident = identity(engine, cases, specs, settings, key_texts, heldout)
-    path = out / CSV_NAME
-    check_identity(out, ident, META_NAME, EditResumeError, rows=path)
-    read_rows(path, COLUMNS)
-    with OutputLock(out):
-        check_identity(out, ident, META_NAME, EditResumeError, rows=path)
-        rows = done_rows(path)
-        write_identity(out, ident, META_NAME)
-        rewrite_rows(path, COLUMNS, rows)
-        done = {(r["key"], r["label"]) for r in rows}
-        with RowAppender(path, COLUMNS) as writer:
-            def on_row(row: dict) -> None:
-                row = row | {"dtype": engine.spec.dtype}
-                writer.write({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-                rows.append(row)
+    ident = Identity(identity(engine, cases, specs, settings, key_texts, heldout), EditResumeError)
 
-            sweep_edits(engine, cases, specs, settings, key_texts, heldout, done, on_row, progress)
-    return rows
+    def plan() -> Sweep:
+        return Sweep(chunks=edit_chunks(len(cases), len(specs), chunk), task=chunk_rows,
+                     rows=lambda cell, row: [_written(row, engine.spec.dtype)],
+                     key=lambda cell: (case_key(cell[0], cases[cell[0]]), specs[cell[1]].label),
+                     stored_key=_stored_key,
+                     args=(tuple(cases), tuple(specs), task_settings(settings), tuple(key_texts), tuple(heldout)))
+
+    result = run_job(engine, SweepFiles(out / CSV_NAME, out / META_NAME, COLUMNS), ident, plan, runner, progress)
+    # In the grid's order (fact, then method), whatever order the tasks finished in.
+    keys = [(case_key(i, case), spec.label) for i, case in enumerate(cases) for spec in specs]
+    order = {key: n for n, key in enumerate(keys)}
+    return sorted([*result.kept, *result.written], key=lambda row: order.get(_stored_key(row), len(order)))

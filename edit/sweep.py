@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from edit.robust import RobustnessCurves, robustness_curves
 from edit.score import score_edit
 from edit.spec import EditSpec
 from engine.results import Progress
+from sweeps.chunks import fixed_chunks
+from sweeps.runners import LocalRunner, Runner
 
 CURVES = ("edited", "learned", "edited_random", "learned_random")
 
@@ -75,24 +77,47 @@ def curve_columns(curves: RobustnessCurves | None, n: int) -> dict:
     return out
 
 
+Cell = tuple[int, int]  # (case index, spec index)
+
+
+def edit_chunks(n_cases: int, n_specs: int, chunk: int | None = None) -> list[list[Cell]]:
+    """Every (case, spec) cell, case-major, cut every ``chunk`` cells (default: one case's specs, so a
+    case's learned curves are measured once). Each cell is its own edit, so its row does not depend on
+    the chunk: ``chunk`` only sets how much one task (one Ray task) does."""
+    cells = [(i, j) for i in range(n_cases) for j in range(n_specs)]
+    return fixed_chunks(cells, chunk or max(1, n_specs))
+
+
+def chunk_rows(engine, cells: Sequence[Cell], cases: Sequence[EditCase], specs: Sequence[EditSpec],
+               settings: SweepSettings, key_texts: Sequence[str] = (), heldout: Sequence[str] = ()) -> list[dict]:
+    """:func:`edit_row` of each cell of a chunk, one after another (the task a runner, here or a Ray worker, runs)."""
+    learned: dict = {}
+    return [edit_row(engine, case_key(i, cases[i]), cases[i], specs[j], settings, key_texts, heldout, learned)
+            for i, j in cells]
+
+
 def sweep_edits(engine, cases: Sequence[EditCase], specs: Sequence[EditSpec], settings: SweepSettings,
-                key_texts: Sequence[str] = (), heldout: Sequence[str] = (), done: set | frozenset = frozenset(),
-                on_row: Callable[[dict], None] | None = None, progress: Progress | None = None) -> list[dict]:
-    """Every (case, spec) row not in ``done`` (keys ``(case_key, label)``), in order; ``on_row`` sees each."""
-    rows, learned = [], {}
-    total, count = len(cases) * len(specs), 0
-    for i, case in enumerate(cases):
-        key = case_key(i, case)
-        for spec in specs:
-            count += 1
-            if (key, spec.label) not in done:
-                row = edit_row(engine, key, case, spec, settings, key_texts, heldout, learned)
-                rows.append(row)
-                if on_row is not None:
-                    on_row(row)
+                key_texts: Sequence[str] = (), heldout: Sequence[str] = (), progress: Progress | None = None,
+                runner: Runner | None = None, chunk: int | None = None) -> list[dict]:
+    """Every (case, spec) row, case-major, in memory (the resumable sweep writing a CSV is ``edit.job``).
+
+    ``runner`` (default: this process; a ``sweeps.EnginePool`` runs on Ray workers) computes ``chunk``
+    cells per task (see :func:`edit_chunks`).
+    """
+    chunks = edit_chunks(len(cases), len(specs), chunk)
+    found, total = {}, len(cases) * len(specs)
+    for cells, rows in (runner or LocalRunner(engine)).map(chunk_rows, chunks, tuple(cases), tuple(specs),
+                                                           task_settings(settings), tuple(key_texts), tuple(heldout)):
+        for cell, row in zip(cells, rows):
+            found[cell] = row
             if progress is not None:
-                progress(count, total)
-    return rows
+                progress(len(found), total)
+    return [found[cell] for part in chunks for cell in part]
+
+
+def task_settings(settings: SweepSettings) -> SweepSettings:
+    """``settings`` with its clusters folder as an absolute path, since a Ray worker may run in another folder."""
+    return replace(settings, clusters=str(Path(settings.clusters).resolve())) if settings.clusters else settings
 
 
 def method_specs(methods: Sequence[str], base: EditSpec) -> list[EditSpec]:

@@ -27,7 +27,7 @@ from lens.original import import_original
 from lens.storage import LensSet
 from lens.train import LR_GRID, PATIENCE, Convergence, train_lenses
 from promptsets.paths import DEMO_DIR
-from ray_sweeps.args import add_ray_args, wants_ray
+from sweeps.ray_args import add_ray_args, wants_ray
 
 MAX_STEPS = 10_000
 
@@ -185,7 +185,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def _eval_on_ray(args: argparse.Namespace, eng, held: list[str]):
     """The held-out evaluation split over Ray workers, one model each."""
-    from ray_sweeps.args import engine_pool
+    from sweeps.ray_args import engine_pool
 
     folders = [str(args.lenses)] + ([str(args.full)] if args.full else [])
     with engine_pool(args, eng) as pool:

@@ -171,7 +171,7 @@ def evaluate_lenses(engine: Engine, texts: Sequence[str], lenses: Sequence[Lens]
 
 
 def evaluate_lenses_on(pool, texts: Sequence[str], folders: Sequence[str], batch_size: int = 32) -> EvalResult:
-    """:func:`evaluate_lenses` with ``texts`` split over a pool of engines (``ray_sweeps.EnginePool``), each
+    """:func:`evaluate_lenses` with ``texts`` split over a pool of engines (``sweeps.EnginePool``), each
     worker loading the lenses in ``folders``; the KLs are combined weighted by each part's tokens."""
     size = -(-len(texts) // max(1, len(pool.actors)))
     parts = [list(texts[i:i + size]) for i in range(0, len(texts), size)]

@@ -27,7 +27,7 @@ from lens.header import HEADER_FILE, LensHeader, read_header
 from lens.lenses import Unembed
 from lens.storage import CHECKPOINT_FILE, LensSet, open_lenses, save_lenses
 from lens.train import DEFAULT_LR, train_lenses
-from sweepio import OutputLock
+from sweeps import OutputLock
 
 
 def staging_for(out_dir: Path, layers: Sequence[int]) -> Path:

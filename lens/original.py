@@ -20,7 +20,7 @@ from engine.spec import ModelSpec
 from lens.errors import LensImportError, LensMismatch
 from lens.header import CONVENTION_TL, LensHeader, check_finite, check_target, read_header
 from lens.storage import save_lenses
-from sweepio import OutputLock
+from sweeps import OutputLock
 
 log = logging.getLogger(__name__)
 

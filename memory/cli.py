@@ -19,8 +19,8 @@ from memory.evaluate import (answers_top1, format_report, format_stats, repair_c
                              split_prompts, two_hop_cases)
 from memory.inject import InjectionSpec, inject_memory
 from memory.job import CSV_NAME, run_sweep_job
-from memory.sweep import CHUNK, LayerScaleSweep, SweepSpec, pool_compute
-from ray_sweeps.args import add_ray_args, wants_ray
+from memory.sweep import CHUNK, LayerScaleSweep, SweepSpec
+from sweeps.ray_args import add_ray_args, sweep_runner
 
 
 def parse_range(text: str, kind: type) -> tuple:
@@ -151,21 +151,10 @@ def cmd_sweep(args) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        if wants_ray(args):
-            sweep = _sweep_on_ray(args, engine, cases, progress)
-        else:
-            sweep = run_sweep_job(engine, cases, _spec(args), Path(args.out), progress)
+        with sweep_runner(args, engine) as runner:
+            sweep = run_sweep_job(engine, cases, _spec(args), Path(args.out), progress, runner)
     print(summarise(sweep))
     print(f"rows: {Path(args.out) / CSV_NAME}; heatmaps: {Path(args.out)}/heatmap_*.html")
-
-
-def _sweep_on_ray(args, engine, cases, progress) -> LayerScaleSweep:
-    """The sweep job with each case's cells computed by Ray workers; this process writes the rows."""
-    from ray_sweeps.args import engine_pool
-
-    spec = _spec(args)
-    with engine_pool(args, engine) as pool:
-        return run_sweep_job(engine, cases, spec, Path(args.out), progress, compute=pool_compute(pool, cases, spec))
 
 
 def cmd_inject(args) -> None:

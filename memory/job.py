@@ -4,8 +4,8 @@ An output folder holds ``sweep.json`` (what was swept: model fingerprint,
 precision, device kind, spec with its chunk size, a digest of the cases), ``sweep.csv``
 (one row per case x layer x scale, with its precision) and ``heatmap*.html``. Resuming
 with other settings is refused, not mixed, and checked before anything is written.
-The folder is locked while the sweep runs, each row is flushed as it is
-written, and a torn last line is dropped on resume (see :mod:`sweepio`).
+The job is the one resumable sweep job (:func:`sweeps.run_job`): this module describes the grid
+(each case's layer x scale cells in fixed chunks), the cell (:func:`memory.sweep.chunk_p_after`) and the row.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from engine.engine import Engine
 from engine.readout import gain_ratio
 from memory.errors import SweepResumeError
 from memory.plots import plot_layer_scale_heatmap
-from memory.sweep import (CellKey, Compute, LayerScaleSweep, Progress, SweepCase, SweepSpec, check_cases,
-                          resolve_grid, sweep_layer_scale)
-from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity, digest, engine_identity, write_identity
+from memory.sweep import (Cell, CellKey, LayerScaleSweep, Progress, SweepCase, SweepSpec, check_cases,
+                          chunk_p_after, clean_answer_p, collect, grid_chunks, resolve_grid)
+from sweeps import Identity, JobResult, Runner, Sweep, SweepFiles, run_job
+from sweeps.identity import digest, engine_identity
 
 log = logging.getLogger(__name__)
 
@@ -40,57 +40,51 @@ def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) 
                                       "cases_sha256": digest([asdict(c) for c in cases])}
 
 
-def _parse_row(row: dict) -> tuple[CellKey, float] | None:
+def _stored_key(row: dict) -> CellKey | None:
     try:
-        return (row["key"], int(row["layer"]), float(row["scale"])), float(row["p_after"])
+        return row["key"], int(row["layer"]), float(row["scale"])
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def read_done_cells(path: Path) -> tuple[dict[CellKey, float], list[dict]]:
-    """Cells already measured in ``path`` and their rows; a torn last line (from an interrupted run) is dropped."""
-    done, rows = {}, []
-    for row in read_rows(path, COLUMNS).rows:
-        parsed = _parse_row(row)
-        # A cell already seen (two writers before the lock existed) is kept once.
-        if parsed is not None and parsed[0] not in done:
-            done[parsed[0]] = parsed[1]
-            rows.append(row)
-    return done, rows
-
-
 def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
-                  progress: Progress | None = None, compute: Compute | None = None) -> LayerScaleSweep:
+                  progress: Progress | None = None, runner: Runner | None = None) -> LayerScaleSweep:
     """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done.
 
-    Every argument is checked, and a folder of another sweep refused, before anything is written.
-    While it runs, the folder's lock refuses a second writer (:class:`sweepio.OutputLockedError`).
-    ``compute`` (default: batched, in this process; ``pool_compute`` runs on Ray workers); this
-    process writes every row.
+    The one resumable job (:func:`sweeps.run_job`) runs it: every argument is checked, and a folder of
+    another sweep refused, before anything is written; while it runs, the folder's lock refuses a second
+    writer. ``runner`` (default: this process, one batch per chunk; a ``sweeps.EnginePool`` runs on Ray
+    workers) computes the chunks; this process writes every row.
     """
     out = Path(out)
-    identity = sweep_identity(engine, cases, spec)
+    identity = Identity(sweep_identity(engine, cases, spec), SweepResumeError)
     check_cases(engine, cases, spec)
-    path = out / CSV_NAME
-    check_identity(out, identity, META_NAME, SweepResumeError, rows=path)
-    read_rows(path, COLUMNS)
-    with OutputLock(out):
-        check_identity(out, identity, META_NAME, SweepResumeError, rows=path)
-        done, rows = read_done_cells(path)
-        if done:
-            log.info("resuming %s: %d cell(s) already measured", path, len(done))
-        write_identity(out, identity, META_NAME)
-        rewrite_rows(path, COLUMNS, rows)
-        with RowAppender(path, COLUMNS) as writer:
-            def on_cell(case: SweepCase, layer: int, scale: float, p_before: float, p_after: float) -> None:
-                gain = gain_ratio(p_before, p_after)
-                writer.write(asdict(case) | dict(layer=layer, scale=scale, dtype=engine.spec.dtype,
-                                                 p_before=repr(float(p_before)), p_after=repr(float(p_after)),
-                                                 gain=repr(float(gain))))
+    layers, scales = resolve_grid(engine, spec)
+    before = []
 
-            sweep = sweep_layer_scale(engine, cases, spec, progress, known=done, on_cell=on_cell, compute=compute)
-        write_heatmaps(sweep, out)
-    return sweep
+    def plan() -> Sweep:
+        before.append(clean_answer_p(engine, cases))
+
+        def rows(cell: Cell, p_after: float) -> list[dict]:
+            c, layer, scale = cell
+            p = float(before[0][c])
+            return [asdict(cases[c]) | dict(layer=layer, scale=scale, dtype=engine.spec.dtype, p_before=repr(p),
+                                            p_after=repr(float(p_after)), gain=repr(float(gain_ratio(p, p_after))))]
+
+        return Sweep(chunks=grid_chunks(len(cases), layers, scales, spec.chunk), task=chunk_p_after, rows=rows,
+                     key=lambda cell: (cases[cell[0]].key, *cell[1:]), stored_key=_stored_key,
+                     args=(tuple(cases), spec))
+
+    files = SweepFiles(out / CSV_NAME, out / META_NAME, COLUMNS)
+    sweeps = []
+
+    def finish(result: JobResult) -> None:
+        known = {_stored_key(r): float(r["p_after"]) for r in result.kept} | result.values
+        sweeps.append(collect(cases, layers, scales, before[0], known, spec))
+        write_heatmaps(sweeps[0], out)
+
+    run_job(engine, files, identity, plan, runner, progress, finish)
+    return sweeps[0]
 
 
 def write_heatmaps(sweep: LayerScaleSweep, out: Path) -> list[Path]:

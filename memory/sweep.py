@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -13,8 +13,9 @@ from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
 from memory.inject import answer_token_id, check_scale, inject_at
-from sweepio.chunks import chunks_to_run
 from engine.results import Progress
+from sweeps.chunks import fixed_chunks, unfinished
+from sweeps.runners import LocalRunner, Runner
 
 CellKey = tuple[str, int, float]
 DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in range(1, 16))
@@ -132,9 +133,7 @@ def check_cases(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> None:
         build_memory(engine, memory, spec.source, spec.normalise)
 
 
-CaseCells = tuple[int, tuple[tuple[int, float], ...]]
-# Computes p_after for some cells of some cases; yields (case index, cells, p_after per cell) in any order.
-Compute = Callable[[list[CaseCells]], Iterator[tuple[int, tuple[tuple[int, float], ...], list[float]]]]
+Cell = tuple[int, int, float]  # (case index, layer, scale)
 
 
 def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], spec: SweepSpec) -> list[float]:
@@ -145,26 +144,22 @@ def case_p_after(engine, case: SweepCase, cells: Sequence[tuple[int, float]], sp
     return [r.readout(1, answer).target_mean for r in engine.run_batch(case.prompt, runs)]
 
 
-def local_compute(engine, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
-    """Compute each chunk of cells in this process, one batch per chunk."""
-    def compute(work: list[CaseCells]):
-        for c, cells in work:
-            yield c, cells, case_p_after(engine, cases[c], cells, spec)
-    return compute
+def grid_chunks(n_cases: int, layers: Sequence[int], scales: Sequence[float], chunk: int) -> list[list[Cell]]:
+    """Every cell, cut per case from its layer x scale grid (layer-major) every ``chunk`` cells: the same
+    chunks in one process, on Ray and on resume, so every cell keeps its batch and its value."""
+    grid = [(l, s) for l in layers for s in scales]
+    return [[(c, l, s) for l, s in part] for c in range(n_cases) for part in fixed_chunks(grid, chunk)]
 
 
-def pool_compute(pool, cases: Sequence[SweepCase], spec: SweepSpec) -> Compute:
-    """Compute each chunk of cells on a pool of engines (``ray_sweeps.EnginePool``), one task per chunk."""
-    def compute(work: list[CaseCells]):
-        for (c, cells), values in pool.map(_work_values, list(work), tuple(cases), spec):
-            yield c, cells, values
-    return compute
+def chunk_p_after(engine, cells: Sequence[Cell], cases: Sequence[SweepCase], spec: SweepSpec) -> list[float]:
+    """:func:`case_p_after` of one chunk (cells of one case): the task a runner (this process or a Ray worker) runs."""
+    return case_p_after(engine, cases[cells[0][0]], [(l, s) for _, l, s in cells], spec)
 
 
-def _work_values(engine, work: CaseCells, cases: Sequence[SweepCase], spec: SweepSpec) -> list[float]:
-    """:func:`case_p_after` of one (case index, cells) item (the task a pool worker runs)."""
-    c, cells = work
-    return case_p_after(engine, cases[c], cells, spec)
+def clean_answer_p(engine, cases: Sequence[SweepCase]) -> np.ndarray:
+    """``(n_cases,)`` clean probability of each case's answer token."""
+    return np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer, c.prompt)).target_clean
+                     for c in cases])
 
 
 def sweep_layer_scale(
@@ -174,35 +169,40 @@ def sweep_layer_scale(
     progress: Progress | None = None,
     known: Mapping[CellKey, float] | None = None,
     on_cell: Callable[[SweepCase, int, float, float, float], None] | None = None,
-    compute: Compute | None = None,
+    runner: Runner | None = None,
 ) -> LayerScaleSweep:
-    """Inject every case's memory at every (layer, scale) of the grid.
+    """Inject every case's memory at every (layer, scale) of the grid, in memory (the app's sweep; the
+    resumable one writing a CSV is ``memory.job.run_sweep_job``).
 
-    ``known`` maps (case key, layer, scale) to an already measured p_after, so
-    a resumed sweep skips it (a chunk with a missing cell is recomputed whole, so every
-    cell keeps its batch and its value); ``on_cell(case, layer, scale, p_before, p_after)``
-    is called once for each new cell (to persist it); ``progress(done, total)`` after each cell.
-    ``compute`` (default: batched, in this process; :func:`pool_compute` runs on Ray workers).
+    ``known`` maps (case key, layer, scale) to an already measured p_after, so it is skipped
+    (a chunk with a missing cell is recomputed whole, so every cell keeps its batch and its value);
+    ``on_cell(case, layer, scale, p_before, p_after)`` is called once for each new cell;
+    ``progress(done, total)`` after each cell. ``runner`` (default: this process, one batch per chunk;
+    a ``sweeps.EnginePool`` runs on Ray workers).
     """
     check_cases(engine, cases, spec)
     layers, scales = resolve_grid(engine, spec)
     known = dict(known or {})
     total = len(cases) * len(layers) * len(scales)
-    p_before = np.array([engine.run(c.prompt).readout(1, answer_token_id(engine, c.answer, c.prompt)).target_clean
-                         for c in cases])
-    grid = [(l, s) for l in layers for s in scales]
-    work = [(c, tuple(cells)) for c, case in enumerate(cases)
-            for cells in chunks_to_run(grid, spec.chunk, lambda cell, key=case.key: (key, *cell) in known)]
-    done = sum((case.key, *cell) in known for case in cases for cell in grid)
-    for c, cells, values in (compute or local_compute(engine, cases, spec))(work):
-        for (layer, scale), hit in zip(cells, values):
+    before = clean_answer_p(engine, cases)
+    chunks = grid_chunks(len(cases), layers, scales, spec.chunk)
+    work = unfinished(chunks, lambda cell: (cases[cell[0]].key, *cell[1:]) in known)
+    done = sum((case.key, l, s) in known for case in cases for l in layers for s in scales)
+    for cells, values in (runner or LocalRunner(engine)).map(chunk_p_after, work, tuple(cases), spec):
+        for (c, layer, scale), hit in zip(cells, values):
             if (cases[c].key, layer, scale) in known:
                 continue
             known[(cases[c].key, layer, scale)] = hit
             if on_cell is not None:
-                on_cell(cases[c], layer, scale, float(p_before[c]), hit)
+                on_cell(cases[c], layer, scale, float(before[c]), hit)
             done += 1
             if progress is not None:
                 progress(done, total)
+    return collect(cases, layers, scales, before, known, spec)
+
+
+def collect(cases: Sequence[SweepCase], layers: tuple[int, ...], scales: tuple[float, ...], before: np.ndarray,
+            known: Mapping[CellKey, float], spec: SweepSpec) -> LayerScaleSweep:
+    """The sweep of measured cells ``known`` (every cell of the grid)."""
     p_after = np.array([[[known[(case.key, l, s)] for s in scales] for l in layers] for case in cases])
-    return LayerScaleSweep(tuple(cases), layers, scales, p_before, p_after, spec)
+    return LayerScaleSweep(tuple(cases), layers, scales, before, p_after, spec)

@@ -96,7 +96,7 @@ NUMBER_FLAGS = [(cmd, flag, bad) for cmd, flags in {
     "compare impaired": ("--intensity", "--pool", "--seed"),
     "world build": ("--steps", "--seed"),
     "edit apply": ("--layer", "--rank", "--alpha", "--steps", "--target-p", "--heldout", "--samples", "--threads"),
-    "edit sweep": ("--n", "--seed"),
+    "edit sweep": ("--n", "--seed", "--chunk", "--ray-workers", "--ray-cpus"),
 }.items() for flag in flags for bad in NUMBERS
     # Zero is a good value of these flags; -3 a good --pos (from the end) and a good --intensity.
     if not (bad == "0" and flag in ("--checkpoint-every", "--seed", "--threads", "--layer", "--scale", "--pos",
@@ -213,7 +213,7 @@ def test_every_range_flag_reads_stop_included_the_same_way(text, kind, values):
 @pytest.mark.parametrize("flag, text, values", [("--scales", "1:15:4", "1,5,9,13"), ("--layers", "0:3:2", "0,2")])
 def test_memory_sweep_ranges_run_the_values_they_name(places, tmp_path, flag, text, values):
     from memory.job import COLUMNS, CSV_NAME
-    from sweepio import read_rows
+    from sweeps import read_rows
 
     argv = _argv("memory sweep", dict(places, OUT=str(tmp_path / "out")), flag, text)
     assert memory_main(argv) == 0

@@ -14,7 +14,7 @@ from lens.storage import CHECKPOINT_FILE
 from lens.header import HEADER_FILE
 from memory.cli import main as memory_main
 from memory.job import COLUMNS, CSV_NAME
-from sweepio import read_rows
+from sweeps import read_rows
 from tiny_models import SENTENCES
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 

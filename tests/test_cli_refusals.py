@@ -115,7 +115,7 @@ def test_an_output_written_without_its_identity_file_is_not_resumed(inputs, tmp_
 def test_every_row_says_its_precision(inputs, tmp_path):
     from cluster.sweep import HEADER, read_rows
     from memory.job import COLUMNS, CSV_NAME
-    from sweepio import read_rows as read_csv
+    from sweeps import read_rows as read_csv
 
     assert cluster_main(_argv(CLUSTER + " --dtype bfloat16", inputs, tmp_path / "c")) == 0
     assert {r["dtype"] for r in read_rows(tmp_path / "c" / "athlete-sweep.csv")} == {"bfloat16"} and "dtype" in HEADER

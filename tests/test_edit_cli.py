@@ -88,7 +88,7 @@ def test_bad_flags_are_one_line_errors_naming_the_fix(flags, words, capsys):
 
 
 def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys):
-    from sweepio import OutputLock
+    from sweeps import OutputLock
 
     out = tmp_path / "busy"
     with OutputLock(out):

@@ -11,8 +11,8 @@ import pytest
 from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "ray_sweeps", "patch", "unlearn")
+CORE = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
+        "patch", "unlearn")
 
 
 def _core_modules() -> list[str]:

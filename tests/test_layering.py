@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-            "ray_sweeps", "patch", "unlearn", "ui",
+PACKAGES = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
+            "patch", "unlearn", "ui",
             "app_pages")
-CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "ray_sweeps", "patch", "unlearn")
+CORE = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
+        "patch", "unlearn")
 
 
 def _imports(path: Path) -> set[str]:
@@ -101,7 +101,7 @@ def test_only_the_engine_touches_hooks_and_its_lock():
         for path in sorted((ROOT / pkg).rglob("*.py")):
             text = path.read_text(encoding="utf-8")
             # The engine's lock is its ``lock`` attribute (a ``with engine.lock`` or ``.lock.acquire``);
-            # sweepio's output-file locks are another thing and may be named freely.
+            # the sweeps' output-file locks are another thing and may be named freely.
             engine_lock = re.search(r"\.lock\b(\s*:|\.|,|\))", text)
             if (_imports(path) & set(inner)) or "register_forward" in text or engine_lock:
                 offenders.append(str(path.relative_to(ROOT)))

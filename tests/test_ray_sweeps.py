@@ -12,12 +12,11 @@ import pytest
 import ray
 
 from cluster import find_topic_clusters, make_eval_set
-from cluster.sweep import SweepSpec, local_compute, pool_compute, read_rows, row_key, run_sweep
+from cluster.sweep import SweepSpec, read_rows, row_key, run_sweep
 from engine import Engine
 from memory import run_sweep_job
-from memory.sweep import pool_compute as memory_pool_compute
-from ray_sweeps import EnginePool, ModelRef, RaySettings, RaySweepError
-from ray_sweeps.pool import start_ray
+from sweeps import EnginePool, LocalRunner, ModelRef, RaySettings, RaySweepError
+from sweeps.ray_pool import start_ray
 from test_cluster_engine import tiny_prompts
 from test_cluster_sweep import prompts_dir  # noqa: F401
 from test_memory_job import CASES, SPEC
@@ -60,11 +59,10 @@ def test_ray_sweeps_write_the_rows_of_one_process(engine, athlete, pool, tmp_pat
     evalset = make_eval_set(engine, tiny_prompts())
     one, many = tmp_path / "one.csv", tmp_path / "ray.csv"
     assert run_sweep(engine, athlete, evalset, SWEEP, one) == 20
-    assert run_sweep(engine, athlete, evalset, SWEEP, many,
-                     compute=pool_compute(pool, athlete, evalset, SWEEP, None)) == 20
+    assert run_sweep(engine, athlete, evalset, SWEEP, many, runner=pool) == 20
     assert sorted_lines(many) == sorted_lines(one)
     run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-one")
-    run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-ray", compute=memory_pool_compute(pool, CASES, SPEC))
+    run_sweep_job(engine, CASES, SPEC, tmp_path / "mem-ray", runner=pool)
     assert sorted_lines(tmp_path / "mem-ray" / "sweep.csv") == sorted_lines(tmp_path / "mem-one" / "sweep.csv")
 
 
@@ -79,10 +77,8 @@ def test_a_killed_worker_loses_no_cell_and_duplicates_none(engine, athlete, pool
             killed.append(before[0])
 
     path, ref = tmp_path / "ray.csv", tmp_path / "one.csv"
-    compute = pool_compute(pool, athlete, evalset, SMALL_CHUNKS, None)
-    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=kill_once, compute=compute) == 20
-    run_sweep(engine, athlete, evalset, SMALL_CHUNKS, ref,
-              compute=local_compute(engine, athlete, evalset, SMALL_CHUNKS, None))
+    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=kill_once, runner=pool) == 20
+    run_sweep(engine, athlete, evalset, SMALL_CHUNKS, ref, runner=LocalRunner(engine))
     keys = point_keys(path)
     assert len(keys) == len(set(keys)) == 20 * len(evalset.topics)
     assert sorted_lines(path) == sorted_lines(ref)
@@ -97,13 +93,36 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
         if done == 3:
             raise KeyboardInterrupt
 
-    compute = pool_compute(pool, athlete, evalset, SMALL_CHUNKS, None)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=stop_after_three, compute=compute)
+        run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, progress=stop_after_three, runner=pool)
     assert len(read_rows(path)) == 3 * len(evalset.topics)
-    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, compute=compute) == 17
+    assert run_sweep(engine, athlete, evalset, SMALL_CHUNKS, path, runner=pool) == 17
     keys = point_keys(path)
     assert len(keys) == len(set(keys)) == 20 * len(evalset.topics)
+
+
+def test_an_edit_sweep_on_ray_writes_the_rows_of_one_process(engine, athlete, pool, tmp_path):
+    from cluster.spec import save_cluster
+    from edit.cases import EditCase
+    from edit.job import CSV_NAME as EDIT_CSV
+    from edit.job import run_edit_job
+    from edit.spec import EditSpec, Fact
+    from edit.sweep import SweepSettings, method_specs
+
+    save_cluster(athlete, tmp_path / "clusters" / "athlete.json")
+    names = ("Tovaren", "Melisande", "Dadon")
+    cases = [EditCase(Fact(f"{name} plays tennis and was born in", name, " Marlow"),
+                      paraphrases=(f"{name}, who plays tennis, was born in",),
+                      neighbours=tuple((f"{other} plays tennis and was born in", " Marlow") for other in names
+                                       if other != name), topic="athlete")
+             for name in names]
+    specs = method_specs(["rank_one", "low_rank"], EditSpec(layer=0, rank=1, steps=5))
+    settings = SweepSettings(intensities=(0.0, 2.0), samples=1, clusters=str(tmp_path / "clusters"))
+    run_edit_job(engine, cases, specs, settings, tmp_path / "one", chunk=1)
+    # Three edits per task, so a task holds two facts' edits; the tasks finish in any order.
+    rows = run_edit_job(engine, cases, specs, settings, tmp_path / "ray", runner=pool, chunk=3)
+    assert len(rows) == 6 and all(r["curve_learned"] for r in rows)
+    assert sorted_lines(tmp_path / "ray" / EDIT_CSV) == sorted_lines(tmp_path / "one" / EDIT_CSV)
 
 
 def test_cli_sweep_on_ray_matches_the_one_process_cli(tiny_model_dir, prompts_dir, engine, athlete, pool,  # noqa: F811

@@ -16,7 +16,7 @@ from cluster.sweep import HEADER
 from engine import Engine
 from memory.cli import main as memory_main
 from memory.job import COLUMNS, CSV_NAME
-from sweepio import OutputLock, OutputLockedError, RowAppender, read_rows, rewrite_rows
+from sweeps import OutputLock, OutputLockedError, RowAppender, read_rows, rewrite_rows
 from test_cluster_engine import tiny_prompts
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path[:0] = [{root!r}, {tests!r}]
-    from sweepio import rows
+    from sweeps import rows
     real, count = rows.RowAppender.write, [0]
     def write(self, row):
         count[0] += 1
@@ -44,7 +44,7 @@ KILLER = textwrap.dedent("""
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from sweepio import OutputLock
+    from sweeps import OutputLock
     with OutputLock({folder!r}, {name!r}):
         print("locked", flush=True)
         time.sleep(600)

@@ -36,7 +36,7 @@ from ui.fetch import fetch_in_sidebar
 
 T = TypeVar("T")
 
-FALLBACK_PROMPT = "The founder of Pothasix was born in"
+FALLBACK_PROMPT = "The founder of Grobaco was born in"
 # Every cache keyed by what a session typed keeps at most max_entries results, each for at most
 # this long: a room of distinct prompts cannot grow the server past the bounds in docs/workshop.md.
 CACHE_TTL = 1800

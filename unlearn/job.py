@@ -3,7 +3,7 @@
 ``unlearn.json`` beside it records what is swept (model fingerprint, precision, specs, digests of
 the secrets and the sets that must survive); rerunning into the same folder skips the rows already
 there, and other settings are refused before anything is written. The folder is locked while
-the sweep runs (see :mod:`sweepio`).
+the sweep runs (see :mod:`sweeps`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Sequence
 
 from engine import Engine
 from promptsets.schema import SecretPrompt
-from sweepio import OutputLock, RowAppender, read_rows, rewrite_rows
-from sweepio.meta import check_identity, digest, engine_identity, write_identity
+from sweeps import OutputLock, RowAppender, read_rows, rewrite_rows
+from sweeps.identity import check_identity, digest, engine_identity, write_identity
 from unlearn.data import World
 from unlearn.errors import UnlearnError
 from unlearn.methods import UnlearnSpec

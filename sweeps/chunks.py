@@ -21,4 +21,9 @@ def fixed_chunks(items: Sequence[T], size: int) -> list[list[T]]:
 
 def chunks_to_run(items: Sequence[T], size: int, done: Callable[[T], bool]) -> list[list[T]]:
     """The fixed chunks holding an item not ``done``, whole: a resume recomputes them and writes only the missing."""
-    return [chunk for chunk in fixed_chunks(items, size) if not all(done(item) for item in chunk)]
+    return unfinished(fixed_chunks(items, size), done)
+
+
+def unfinished(chunks: Sequence[Sequence[T]], done: Callable[[T], bool]) -> list[Sequence[T]]:
+    """The chunks holding an item not ``done``, whole, in order."""
+    return [chunk for chunk in chunks if not all(done(item) for item in chunk)]

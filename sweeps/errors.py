@@ -1,4 +1,4 @@
-"""Exception types for sweep output files; each message says how to fix the input."""
+"""Exception types of sweeps (output files, Ray); each message says how to fix the input."""
 
 from engine.errors import LensLabError
 
@@ -13,3 +13,8 @@ class OutputLockedError(LensLabError, RuntimeError):
 
 class RowFileError(LensLabError, ValueError):
     """An output CSV is not one this sweep can resume (other columns, not text)."""
+
+
+class RaySweepError(LensLabError):
+    """A sweep could not run on Ray (no Ray, an unreachable cluster, workers that keep dying); the message says
+    what to check."""

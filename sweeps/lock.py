@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from sweepio.errors import OutputFolderError, OutputLockedError
+from sweeps.errors import OutputFolderError, OutputLockedError
 
 log = logging.getLogger(__name__)
 LOCK_SUFFIX = ".lock"

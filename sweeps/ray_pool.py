@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ray_sweeps.errors import RaySweepError
+from sweeps.errors import RaySweepError
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ class EnginePool:
     def __init__(self, settings: RaySettings, ref: ModelRef) -> None:
         self.settings, self.ref = settings, ref
         self._started = start_ray(settings)
-        from ray_sweeps.worker import EngineWorker
+        from sweeps.ray_worker import EngineWorker
 
         ray = _ray()
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from sweepio.errors import RowFileError
+from sweeps.errors import RowFileError
 
 log = logging.getLogger(__name__)
 

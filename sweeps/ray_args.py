@@ -1,12 +1,15 @@
-"""``--ray``, ``--ray-address`` and ``--ray-workers`` for the sweep commands."""
+"""``--ray``, ``--ray-address``, ``--ray-workers`` and ``--ray-cpus`` for the sweep commands, and the runner they name."""
 
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from cli.args import positive, whole
-from ray_sweeps.pool import ModelRef, RaySettings
+from sweeps.ray_pool import ModelRef, RaySettings
+from sweeps.runners import LocalRunner, Runner
 
 
 def add_ray_args(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +43,7 @@ def model_ref(args: argparse.Namespace, engine) -> ModelRef:
 
 def engine_pool(args: argparse.Namespace, engine):
     """The EnginePool the options ask for, holding ``engine``'s model (checked by fingerprint); a context manager."""
-    from ray_sweeps.pool import EnginePool
+    from sweeps.ray_pool import EnginePool
 
     pool = EnginePool(ray_settings(args), model_ref(args, engine))
     try:
@@ -49,3 +52,14 @@ def engine_pool(args: argparse.Namespace, engine):
         pool.close()
         raise
     return pool
+
+
+@contextmanager
+def sweep_runner(args: argparse.Namespace, engine) -> Iterator[Runner]:
+    """The runner a sweep command's options name: Ray workers with ``--ray`` / ``--ray-address`` (shut down
+    when the block ends), else this process (one batch per chunk, ``--threads`` torch threads)."""
+    if not wants_ray(args):
+        yield LocalRunner(engine)
+        return
+    with engine_pool(args, engine) as pool:
+        yield pool
