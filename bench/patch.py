@@ -28,7 +28,7 @@ from promptsets.paths import DEMO_DIR  # noqa: E402
 
 TINYSTORIES = Path("../shared/models/tinystories-656k")
 CASES = {
-    "demo": (DEMO_DIR, PatchSpec("Higrus was born in", "Cuhel was born in", " Boband", " Thusei")),
+    "demo": (DEMO_DIR, PatchSpec("Higrus was born in", "Thoutal was born in", " Boband", " Thusei")),
     "tinystories": (TINYSTORIES, PatchSpec("Once upon a time, there was a little girl named Lily. Lily",
                                            "Once upon a time, there was a little boy named Tom. Tom", ". She ", "my ")),
 }

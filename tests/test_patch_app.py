@@ -18,7 +18,7 @@ from ui.commands import PYTHON
 from tinystories import TINYSTORIES, requires_tinystories
 
 PAGE = "app_pages/patch.py"
-PAIR = {"patch_clean": "Higrus plays", "patch_corrupted": "Cuhel plays", "patch_answer": " football",
+PAIR = {"patch_clean": "Higrus plays", "patch_corrupted": "Thoutal plays", "patch_answer": " football",
         "patch_bad_answer": " cycling"}
 
 

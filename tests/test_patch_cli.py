@@ -7,7 +7,7 @@ import pytest
 from patch import cli
 from promptsets.paths import DEMO_DIR
 
-FLAGS = {"--model": str(DEMO_DIR), "--clean": "Higrus plays", "--corrupted": "Cuhel plays",
+FLAGS = {"--model": str(DEMO_DIR), "--clean": "Higrus plays", "--corrupted": "Thoutal plays",
          "--answer": " football", "--corrupted-answer": " cycling"}
 PAIR = [x for kv in FLAGS.items() for x in kv]
 
