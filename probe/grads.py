@@ -1,0 +1,72 @@
+"""Per-example gradients on a private copy of the model: of a sentence's log-likelihood, and of a probe's margin.
+
+The shared model is never touched: :class:`GradModel` deep-copies it to the CPU in float32 with gradients on,
+and gradients come from ``torch.autograd.grad`` (nothing is written into ``.grad``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+
+from engine import Engine
+from engine.adapter import Adapter
+from probe.fit import FittedProbe
+from probe.sites import EMBED
+
+
+class GradModel:
+    """A float32 CPU copy of ``engine``'s model whose parameters (tied ones once) take gradients."""
+
+    def __init__(self, engine: Engine) -> None:
+        with engine.lock:
+            self.model = copy.deepcopy(engine.model).to("cpu", torch.float32)
+        self.model.requires_grad_(True)
+        self.params = [p for p in self.model.parameters()]
+        self.n_params = sum(p.numel() for p in self.params)
+        self.adapter = Adapter(self.model)
+
+    def _flat(self, out: torch.Tensor) -> torch.Tensor:
+        grads = torch.autograd.grad(out, self.params, materialize_grads=True)
+        return torch.cat([g.reshape(-1) for g in grads])
+
+    def loglik_grad(self, ids: Sequence[int]) -> torch.Tensor:
+        """``(n_params,)`` gradient of the mean next-token log-likelihood of ``ids`` (at least 2 tokens):
+        the direction a training step on this sentence moves the weights (times the learning rate)."""
+        x = torch.tensor([list(ids)])
+        loss = self.model(input_ids=x, labels=x).loss
+        return self._flat(-loss)
+
+    def representation(self, ids: Sequence[int], kind: str, layer: int) -> torch.Tensor:
+        """``(d_model,)`` the last token's activation at the probe's site, differentiable in the weights."""
+        a = self.adapter
+        x = torch.tensor([list(ids)])
+        h = a.embed(x)
+        if kind == "resid" and layer == EMBED:
+            return h[0, -1]
+        frame = a.frame(0, x.shape[1])
+        seen: dict[str, torch.Tensor] = {}
+        hook = a.mlp[layer].register_forward_hook(lambda m, i, o: seen.__setitem__("mlp", o)) \
+            if kind == "mlp_out" else None
+        try:
+            for block in range(layer + 1):
+                h = a.block(block, h, frame)
+        finally:
+            if hook is not None:
+                hook.remove()
+        return (seen["mlp"] if kind == "mlp_out" else h)[0, -1]
+
+    def margin(self, probe: FittedProbe, ids: Sequence[int], label: int) -> torch.Tensor:
+        """The probe's margin for class ``label`` on ``ids``: its logit minus the log-sum-exp of the others'."""
+        h = self.representation(ids, probe.site.kind, probe.site.layer)
+        mean, scale = torch.as_tensor(probe.mean, dtype=torch.float32), torch.as_tensor(probe.scale, dtype=torch.float32)
+        W, b = torch.as_tensor(probe.W, dtype=torch.float32), torch.as_tensor(probe.b, dtype=torch.float32)
+        logits = W @ ((h - mean) / scale) + b
+        others = torch.cat([logits[:label], logits[label + 1:]])
+        return logits[label] - torch.logsumexp(others, dim=0)
+
+    def margin_grad(self, probe: FittedProbe, ids: Sequence[int], label: int) -> torch.Tensor:
+        """``(n_params,)`` gradient of :meth:`margin` in the weights."""
+        return self._flat(self.margin(probe, ids, label))
