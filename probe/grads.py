@@ -6,7 +6,6 @@ and gradients come from ``torch.autograd.grad`` (nothing is written into ``.grad
 
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import torch
@@ -21,9 +20,7 @@ class GradModel:
     """A float32 CPU copy of ``engine``'s model whose parameters (tied ones once) take gradients."""
 
     def __init__(self, engine: Engine) -> None:
-        with engine.lock:
-            self.model = copy.deepcopy(engine.model).to("cpu", torch.float32)
-        self.model.requires_grad_(True)
+        self.model = engine.training_copy()
         self.params = [p for p in self.model.parameters()]
         self.n_params = sum(p.numel() for p in self.params)
         self.adapter = Adapter(self.model)
@@ -47,16 +44,14 @@ class GradModel:
         if kind == "resid" and layer == EMBED:
             return h[0, -1]
         frame = a.frame(0, x.shape[1])
-        seen: dict[str, torch.Tensor] = {}
-        hook = a.mlp[layer].register_forward_hook(lambda m, i, o: seen.__setitem__("mlp", o)) \
-            if kind == "mlp_out" else None
-        try:
-            for block in range(layer + 1):
-                h = a.block(block, h, frame)
-        finally:
-            if hook is not None:
-                hook.remove()
-        return (seen["mlp"] if kind == "mlp_out" else h)[0, -1]
+        for block in range(layer):
+            h = a.block(block, h, frame)
+        out = a.block(layer, h, frame)
+        if kind == "resid":
+            return out[0, -1]
+        attn = a.attend(layer, h, frame)
+        attn = attn[0] if isinstance(attn, tuple) else attn
+        return (out - h - attn)[0, -1]  # mlp_out: resid_post = resid_pre + attn_out + mlp_out (also in parallel blocks)
 
     def margin(self, probe: FittedProbe, ids: Sequence[int], label: int) -> torch.Tensor:
         """The probe's margin for class ``label`` on ``ids``: its logit minus the log-sum-exp of the others'."""

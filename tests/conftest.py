@@ -60,3 +60,12 @@ def tiny_family_dir(request, tmp_path_factory) -> tuple[str, Path]:
     """(family, folder) for a tiny random model of every supported family."""
     family = request.param
     return family, save_tiny_model(family, tmp_path_factory.mktemp(f"tiny-{family}"))
+
+
+@pytest.fixture(scope="session")
+def tiny_world_dir(tmp_path_factory) -> Path:
+    """A tiny world (model, tokenizer, corpus, corpus_facts.tsv, prompt sets) built in seconds, once per session."""
+    from world.build import build_demo
+    from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD
+
+    return build_demo(tmp_path_factory.mktemp("tiny-world"), TINY_WORLD, TINY_MODEL, TINY_ASSETS)

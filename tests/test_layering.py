@@ -13,10 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-            "ray_sweeps", "patch", "ui",
+            "ray_sweeps", "patch", "probe", "ui",
             "app_pages")
 CORE = ("engine", "promptsets", "sweepio", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "ray_sweeps", "patch")
+        "ray_sweeps", "patch", "probe")
 
 
 def _imports(path: Path) -> set[str]:
