@@ -41,7 +41,9 @@ class AttributionSpec:
 class Attribution:
     """Scores of every pool sentence for every target, per method.
 
-    targets: held-out subjects; labels: their true labels; pool: the candidate sentences; scores: method ->
+    targets: held-out subjects; labels: their true labels; pool: the distinct candidate sentences (a text repeated
+    in the corpus is one sentence; TRAK's kernel counts its copies in the pool); lines: the corpus lines holding
+    each (every copy, all of the corpus); scores: method ->
     ``(n_targets, n_pool)``; truth: ``(n_targets, n_pool)`` bool, sentence states that target's label.
     """
 
@@ -49,6 +51,7 @@ class Attribution:
     targets: tuple[str, ...]
     labels: tuple[str, ...]
     pool: tuple[Sentence, ...]
+    lines: tuple[tuple[int, ...], ...]
     scores: dict[str, np.ndarray]
     truth: np.ndarray
     k: int
@@ -91,24 +94,27 @@ def attribute_probe(engine: Engine, report: ProbeReport, probe: FittedProbe, cor
     data = report.data
     rows = pick_targets(report, spec.targets, spec.seed)
     targets, labels = [data.subjects[i] for i in rows], [data.labels[i] for i in rows]
-    pool = candidate_pool(read_sentences(corpus, facts), targets, spec.others, spec.seed)
-    texts = sorted({s.text for s in pool if len(engine.encode(s.text)) >= 2})
-    if not texts:
+    sentences = read_sentences(corpus, facts)
+    pool = candidate_pool(sentences, targets, spec.others, spec.seed)
+    unique = list({s.as_trained: s for s in pool if len(engine.encode(s.as_trained)) >= 2}.values())
+    if not unique:
         raise ProbeError("no sentence of the corpus names the held-out subjects; check --corpus and --facts")
-    gm = GradModel(engine)
+    counts = torch.tensor([float(sum(p.as_trained == u.as_trained for p in pool)) for u in unique])
+    where: dict[str, list[int]] = {u.as_trained: [] for u in unique}
+    for s in sentences:
+        if s.as_trained in where:
+            where[s.as_trained].append(s.line)
+    gm = GradModel(engine, probe.site)
     proj = Projection(gm.n_params, spec.dim, spec.seed)
     target_g = torch.stack([gm.margin_grad(probe, engine.encode(data.prompts[i]), probe.classes.index(data.labels[i]))
                             for i in rows])
-    phi, dots, sq = _chunked_grads(gm, engine, texts, proj, target_g, progress)
-    by_text = {t: j for j, t in enumerate(texts)}
-    pool = [s for s in pool if s.text in by_text]
-    cols = torch.tensor([by_text[s.text] for s in pool])
-    per_text = {"trak": trak_scores(phi, proj.apply(target_g), spec.ridge),
-                "gradsim": cosine_scores(dots, sq, (target_g * target_g).sum(dim=1))}
-    scores = {m: s[:, cols].numpy() for m, s in per_text.items()}
-    scores["random"] = random_scores(len(rows), len(pool), spec.seed).numpy()
-    truth = np.array([[s.states(t, y) for s in pool] for t, y in zip(targets, labels)])
-    return Attribution(data.concept, tuple(targets), tuple(labels), tuple(pool), scores, truth, spec.k)
+    phi, dots, sq = _chunked_grads(gm, engine, [u.as_trained for u in unique], proj, target_g, progress)
+    scores = {"trak": trak_scores(phi, proj.apply(target_g), spec.ridge, counts).numpy(),
+              "gradsim": cosine_scores(dots, sq, (target_g * target_g).sum(dim=1)).numpy(),
+              "random": random_scores(len(rows), len(unique), spec.seed).numpy()}
+    truth = np.array([[s.states(t, y) for s in unique] for t, y in zip(targets, labels)])
+    return Attribution(data.concept, tuple(targets), tuple(labels), tuple(unique),
+                       tuple(tuple(sorted(set(where[u.as_trained]))) for u in unique), scores, truth, spec.k)
 
 
 def attribution_rows(att: Attribution) -> list[dict]:
@@ -120,6 +126,7 @@ def attribution_rows(att: Attribution) -> list[dict]:
                 s = att.pool[j]
                 rows.append({"concept": att.concept, "subject": subject, "label": label, "method": method,
                              "rank": rank, "score": float(att.scores[method][t, j]), "line": s.line,
-                             "start": s.start, "end": s.end, "relation": s.relation, "object": s.object,
+                             "copies": len(att.lines[j]), "lines": " ".join(map(str, att.lines[j])),
+                             "relation": s.relation, "object": s.object, "about_subject": s.subject == subject,
                              "states_fact": bool(att.truth[t, j]), "text": s.text})
     return rows

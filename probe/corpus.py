@@ -28,6 +28,12 @@ class Sentence:
     object: str
     text: str
 
+    @property
+    def as_trained(self) -> str:
+        """The text as the model read it in training: after a space unless it starts its line (a name after a
+        space is another token than at a line's start, e.g. " Higrus" vs "H" + "igrus")."""
+        return self.text if self.start == 0 else " " + self.text
+
     def states(self, subject: str, label: str) -> bool:
         """Whether this sentence states that ``subject``'s attribute is ``label``."""
         return self.subject == subject and self.object == label

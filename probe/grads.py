@@ -13,17 +13,35 @@ import torch
 from engine import Engine
 from engine.adapter import Adapter
 from probe.fit import FittedProbe
-from probe.sites import EMBED
+from probe.sites import EMBED, Site
+
+
+def upstream_params(adapter: Adapter, site: Site | None) -> list[torch.nn.Parameter]:
+    """The weights a probe at ``site`` can depend on: the token embeddings and the blocks up to its layer (every
+    weight when ``site`` is None). Weights downstream of the site cannot move the probe's margin, so their part of
+    a training gradient only adds noise to the projected inner products. Learned position embeddings are left out:
+    every sentence read alone starts at position 0, so their gradient is a direction all sentences share."""
+    if site is None:
+        return list(adapter.model.parameters())
+    keep = [adapter.embed_tokens] + adapter.blocks[: site.layer + 1]
+    seen, params = set(), []
+    for module in keep:
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
 
 
 class GradModel:
-    """A float32 CPU copy of ``engine``'s model whose parameters (tied ones once) take gradients."""
+    """A float32 CPU copy of ``engine``'s model; gradients are taken in the weights upstream of ``site``
+    (see :func:`upstream_params`), tied ones once."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, site: Site | None = None) -> None:
         self.model = engine.training_copy()
-        self.params = [p for p in self.model.parameters()]
-        self.n_params = sum(p.numel() for p in self.params)
         self.adapter = Adapter(self.model)
+        self.params = upstream_params(self.adapter, site)
+        self.n_params = sum(p.numel() for p in self.params)
 
     def _flat(self, out: torch.Tensor) -> torch.Tensor:
         grads = torch.autograd.grad(out, self.params, materialize_grads=True)

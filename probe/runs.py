@@ -78,8 +78,8 @@ def attribution_for(args: argparse.Namespace, engine, report, bars) -> tuple[lis
 
 
 def attributed_lines(rows: list[dict], method: str = "trak") -> set[int]:
-    """Corpus lines of every target's top-k sentences by ``method``."""
-    return {int(r["line"]) for r in rows if r["method"] == method}
+    """Corpus lines holding every target's top-k sentences by ``method`` (every copy of each)."""
+    return {int(line) for r in rows if r["method"] == method for line in r["lines"].split()}
 
 
 def retrain_all(args: argparse.Namespace, engine, shipped, bars) -> str:

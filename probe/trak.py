@@ -34,10 +34,13 @@ class Projection:
         return g @ self.P
 
 
-def trak_scores(phi_train: torch.Tensor, phi_target: torch.Tensor, ridge: float = 0.01) -> torch.Tensor:
-    """``(n_targets, n_train)`` TRAK scores from ``phi_train`` ``(n_train, dim)`` and ``phi_target`` ``(n_targets, dim)``."""
+def trak_scores(phi_train: torch.Tensor, phi_target: torch.Tensor, ridge: float = 0.01,
+                counts: torch.Tensor | None = None) -> torch.Tensor:
+    """``(n_targets, n_train)`` TRAK scores from ``phi_train`` ``(n_train, dim)`` and ``phi_target`` ``(n_targets, dim)``;
+    ``counts`` ``(n_train,)``: copies of each training example, weighing its term of the kernel (default 1)."""
     phi = phi_train.double()
-    K = phi.T @ phi
+    w = torch.ones(len(phi), dtype=phi.dtype) if counts is None else counts.double()
+    K = (phi * w[:, None]).T @ phi
     lam = ridge * float(K.diagonal().mean()) + 1e-12
     K = K + lam * torch.eye(K.shape[0], dtype=K.dtype)
     return (phi_target.double() @ torch.linalg.solve(K, phi.T)).float()
