@@ -6,7 +6,7 @@
     report = probe_concept(engine, "assets/demo/prompts/concepts.jsonl", "role")
     report.scores      # held-out accuracy per site, with Wilson intervals and a shuffled-label twin
     report.appears     # the first layer whose accuracy's lower bound beats the majority's upper bound
-    att = attribute_probe(engine, report, report.probes[report.best], "assets/demo/corpus.txt",
+    att = attribute_probe(engine, report.data, report.probes[report.best], "assets/demo/corpus.txt",
                           "assets/demo/corpus_facts.tsv")
     att.precision("trak")  # share of top-k sentences that state the held-out subject's label
 """

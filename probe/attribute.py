@@ -16,7 +16,7 @@ from probe.corpus import Sentence, candidate_pool, read_sentences
 from probe.errors import ProbeError
 from probe.fit import FittedProbe
 from probe.grads import GradModel
-from probe.report import ProbeReport
+from probe.concepts import ConceptSet
 from probe.stats import wilson
 from probe.trak import Projection, cosine_scores, random_scores, trak_scores
 
@@ -32,7 +32,7 @@ class AttributionSpec:
     targets: int = 8
     others: int = 200
     k: int = 10
-    dim: int = 256
+    dim: int = 2048
     ridge: float = 0.01
     seed: int = 0
 
@@ -68,14 +68,14 @@ class Attribution:
         return (hits / n, *wilson(hits, n))
 
 
-def pick_targets(report: ProbeReport, n: int, seed: int) -> list[int]:
-    """Up to ``n`` held-out rows (seeded) of the report's concept."""
-    rows = report.data.index("heldout")
+def pick_targets(data: ConceptSet, n: int, seed: int) -> list[int]:
+    """Up to ``n`` held-out rows (seeded) of ``data``."""
+    rows = data.index("heldout")
     return sorted(random.Random(seed).sample(rows, min(n, len(rows))))
 
 
 def _chunked_grads(gm: GradModel, engine: Engine, texts: list[str], proj: Projection, target_g: torch.Tensor,
-                   progress: Progress | None, chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   progress: Progress | None, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Projected features ``(n, dim)``, dots with the target gradients ``(n_targets, n)`` and squared norms ``(n,)``."""
     phis, dots, sq = [], [], []
     for start in range(0, len(texts), chunk):
@@ -88,11 +88,10 @@ def _chunked_grads(gm: GradModel, engine: Engine, texts: list[str], proj: Projec
     return torch.cat(phis), torch.cat(dots, dim=1), torch.cat(sq)
 
 
-def attribute_probe(engine: Engine, report: ProbeReport, probe: FittedProbe, corpus: Path, facts: Path,
+def attribute_probe(engine: Engine, data: ConceptSet, probe: FittedProbe, corpus: Path, facts: Path,
                     spec: AttributionSpec = AttributionSpec(), progress: Progress | None = None) -> Attribution:
-    """Score the candidate pool for ``probe``'s margin on sampled held-out subjects, by every method."""
-    data = report.data
-    rows = pick_targets(report, spec.targets, spec.seed)
+    """Score the candidate pool for ``probe``'s margin on sampled held-out subjects of ``data``, by every method."""
+    rows = pick_targets(data, spec.targets, spec.seed)
     targets, labels = [data.subjects[i] for i in rows], [data.labels[i] for i in rows]
     sentences = read_sentences(corpus, facts)
     pool = candidate_pool(sentences, targets, spec.others, spec.seed)

@@ -52,7 +52,8 @@ def _attribution_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--others", type=whole(0, 100_000, 200), default=200,
                    help="sentences about other subjects added to the pool")
     p.add_argument("--k", type=whole(1, 1000, 10), default=10, help="top-k sentences judged per subject")
-    p.add_argument("--proj-dim", type=whole(8, 8192, 256), default=256, help="TRAK projection dimension")
+    p.add_argument("--proj-dim", type=whole(8, 16384, 2048), default=2048,
+                   help="TRAK projection dimension (the inner products' noise falls as 1/sqrt of it)")
     p.add_argument("--ridge", type=finite(0, 100, 0.01), default=0.01, help="TRAK ridge, relative to the kernel")
 
 

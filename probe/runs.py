@@ -69,7 +69,7 @@ def attribution_for(args: argparse.Namespace, engine, report, bars) -> tuple[lis
     write_identity(out, identity, IDENTITY)
     if rows_path.is_file() and summary_path.is_file():
         return _read_csv(rows_path), format_summary(_read_csv(summary_path), args.concept)
-    att = attribute_probe(engine, report, report.probes[site], args.corpus, args.facts, spec_of(args), bars)
+    att = attribute_probe(engine, report.data, report.probes[site], args.corpus, args.facts, spec_of(args), bars)
     rows, summary = attribution_rows(att), summary_rows(att)
     rewrite_rows(summary_path.with_suffix(".part"), list(summary[0]), summary)
     rewrite_rows(rows_path, list(rows[0]), rows)
@@ -94,7 +94,7 @@ def retrain_all(args: argparse.Namespace, engine, shipped, bars) -> str:
     stored = read_rows(path, columns)
     rewrite_rows(path, columns, stored.rows)
     done = {r["condition"] for r in stored.rows if int(r["steps"]) == config.steps}
-    targets = pick_targets(shipped, args.targets, args.seed)
+    targets = pick_targets(shipped.data, args.targets, args.seed)
     with RowAppender(path, columns) as out:
         for condition in [c for c in args.conditions if c not in done]:
             bar = tqdm(total=config.steps, desc=f"retraining ({condition})", leave=False)

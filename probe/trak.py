@@ -12,26 +12,31 @@ import torch
 
 from probe.errors import ProbeError
 
-MAX_PROJECTION_BYTES = 6 << 30
+PROJECTION_BLOCK = 1 << 14  # rows of P made at once: 16k x dim floats
 
 
 class Projection:
-    """A seeded Gaussian ``(n_params, dim)`` projection, built in blocks; :meth:`apply` maps ``(n, n_params)``."""
+    """A seeded Gaussian ``(n_params, dim)`` projection scaled by ``1/sqrt(dim)``, never held whole: each block of
+    :data:`PROJECTION_BLOCK` rows is drawn again from its own seed whenever it is applied, so memory stays at one
+    block however large the model and ``dim``."""
 
-    def __init__(self, n_params: int, dim: int, seed: int = 0, block: int = 1 << 16) -> None:
-        if n_params * dim * 4 > MAX_PROJECTION_BYTES:
-            raise ProbeError(f"projecting {n_params:,} parameters to {dim} dims needs "
-                             f"{n_params * dim * 4 / 2**30:.1f} GiB; lower --proj-dim or attribute on a smaller model")
-        gen = torch.Generator().manual_seed(seed)
-        self.P = torch.empty(n_params, dim)
-        for start in range(0, n_params, block):
-            stop = min(n_params, start + block)
-            self.P[start:stop] = torch.randn(stop - start, dim, generator=gen)
-        self.P /= dim ** 0.5
+    def __init__(self, n_params: int, dim: int, seed: int = 0) -> None:
+        if dim < 1:
+            raise ProbeError(f"the projection needs at least one dimension; got {dim}")
+        self.n_params, self.dim, self.seed = n_params, dim, seed
+
+    def block(self, i: int) -> torch.Tensor:
+        """Rows ``i * PROJECTION_BLOCK`` onward of P."""
+        rows = min(PROJECTION_BLOCK, self.n_params - i * PROJECTION_BLOCK)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        return torch.randn(rows, self.dim, generator=gen) / self.dim ** 0.5
 
     def apply(self, g: torch.Tensor) -> torch.Tensor:
         """``(n, n_params)`` -> ``(n, dim)``."""
-        return g @ self.P
+        out = torch.zeros(g.shape[0], self.dim)
+        for i, start in enumerate(range(0, self.n_params, PROJECTION_BLOCK)):
+            out += g[:, start:start + PROJECTION_BLOCK] @ self.block(i)
+        return out
 
 
 def trak_scores(phi_train: torch.Tensor, phi_target: torch.Tensor, ridge: float = 0.01,

@@ -30,6 +30,7 @@ SLOW_MODULES = frozenset({
     "test_sweep_files", "test_sweep_resume", "test_lens_integrity", "test_app_commands", "test_engine_download",
     "test_engine_lean", "test_tinystories_cli", "test_tinystories_pages", "test_cluster_science",
     "test_answer_tokens", "test_precision", "test_patch_cli", "test_world", "test_memory_demo",
+    "test_probe_cli", "test_browser_probe",
 })
 
 

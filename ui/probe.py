@@ -53,7 +53,7 @@ def attribution(model: str, concepts: str, concept: str, spec: AttributionSpec, 
     if key not in store:
         report = cached_report(model, concepts, concept)
         folder = Path(model)
-        store[key] = attribute_probe(load_engine(model), report, report.probes[report.best], folder / "corpus.txt",
+        store[key] = attribute_probe(load_engine(model), report.data, report.probes[report.best], folder / "corpus.txt",
                                      folder / "corpus_facts.tsv", spec, progress)
         while len(store) > 16:
             store.pop(next(iter(store)))
