@@ -34,7 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=str(DEMO_DIR))
     ap.add_argument("--concepts", default="role,sport,style,industry,country")
-    ap.add_argument("--retrain-concept", default="role")
+    ap.add_argument("--concepts-file", default=None, help="labelled subjects (default MODEL/prompts/concepts.jsonl)")
+    ap.add_argument("--retrain-concept", default="role", help="the concept of the retrains; 'none' skips them")
     ap.add_argument("--steps", type=int, default=400, help="steps of each retrain (the recipe's is 2200)")
     ap.add_argument("--targets", type=int, default=8)
     ap.add_argument("--others", type=int, default=200)
@@ -43,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = Path(args.model)
-    concepts_file = model / "prompts" / "concepts.jsonl"
+    concepts_file = Path(args.concepts_file) if args.concepts_file else model / "prompts" / "concepts.jsonl"
     engine = Engine.load(model)
     spec = AttributionSpec(args.targets, args.others, args.k, args.proj_dim)
     reports, atts = {}, {}
@@ -66,7 +67,8 @@ def main() -> None:
               f"(of {r.path[-1].units} kept at the weakest L1)")
         print(f"  attribution ({len(a.targets)} held-out subjects, pool {len(a.pool)} sentences, base rate "
               f"{a.truth.mean():.3f}): precision@{a.k} " + "; ".join(f"{m} {iv(*a.precision(m))}" for m in METHODS))
-    outcomes = retrain_check(args, model, concepts_file, reports[args.retrain_concept], atts[args.retrain_concept])
+    outcomes = {} if args.retrain_concept == "none" else \
+        retrain_check(args, model, concepts_file, reports[args.retrain_concept], atts[args.retrain_concept])
     claims(reports, atts, outcomes)
 
 
@@ -95,7 +97,6 @@ def claims(reports: dict, atts: dict, outcomes: dict) -> None:
         return atts[concept].precision(m)
 
     c = list(reports)
-    control, attributed, rnd = outcomes["control"], outcomes["attributed"], outcomes["random"]
     lines = {
         "every concept appears at some layer (lower bound above the majority's upper bound)":
             all(reports[x].appears is not None for x in c),
@@ -110,6 +111,20 @@ def claims(reports: dict, atts: dict, outcomes: dict) -> None:
             all(p(x, "trak")[1] > p(x, "random")[2] for x in c),
         "gradient similarity precision@k above random for every concept":
             all(p(x, "gradsim")[0] > p(x, "random")[0] for x in c),
+        "gradient similarity precision@k above TRAK's for every concept":
+            all(p(x, "gradsim")[0] > p(x, "trak")[0] for x in c),
+    }
+    if outcomes:
+        lines.update(retrain_claims(outcomes))
+    print("\n== claims")
+    for text, value in lines.items():
+        print(f"{bool(value)}: {text}")
+
+
+def retrain_claims(outcomes: dict) -> dict:
+    """Claims about the retrains, computed from their outcomes."""
+    control, attributed, rnd = outcomes["control"], outcomes["attributed"], outcomes["random"]
+    return {
         "retraining without the top-attributed lines leaves the layer where the concept appears where the control "
         "retrain has it": attributed.appears == control.appears,
         "held-out accuracy after removing the attributed lines is inside the control retrain's interval":
@@ -120,9 +135,6 @@ def claims(reports: dict, atts: dict, outcomes: dict) -> None:
         "removing the attributed lines costs the attributed subjects more accuracy than removing random lines":
             attributed.target_acc < rnd.target_acc,
     }
-    print("\n== claims")
-    for text, value in lines.items():
-        print(f"{bool(value)}: {text}")
 
 
 if __name__ == "__main__":
