@@ -66,7 +66,8 @@ def main() -> None:
         print(f"  sparsity: {r.sparse_units} units recover 90% of the L1 path's gain over the majority "
               f"(of {r.path[-1].units} kept at the weakest L1)")
         print(f"  attribution ({len(a.targets)} held-out subjects, pool {len(a.pool)} sentences, base rate "
-              f"{a.truth.mean():.3f}): precision@{a.k} " + "; ".join(f"{m} {iv(*a.precision(m))}" for m in METHODS))
+              f"{a.truth.mean():.3f}; TRAK ridge {a.ridge:g}, chosen on {len(a.val_precision)} ridges by precision on "
+              f"train subjects): precision@{a.k} " + "; ".join(f"{m} {iv(*a.precision(m))}" for m in METHODS))
     outcomes = {} if args.retrain_concept == "none" else \
         retrain_check(args, model, concepts_file, reports[args.retrain_concept], atts[args.retrain_concept])
     claims(reports, atts, outcomes)

@@ -27,14 +27,17 @@ Progress = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class AttributionSpec:
     """How to attribute: held-out ``targets`` subjects (sampled), ``others`` sentences beside theirs, top ``k``,
-    projection ``dim``, TRAK ``ridge``, ``seed``."""
+    projection ``dim``, ``seed``; TRAK's ``ridge``, or None to choose it among ``ridges`` by precision@k on
+    ``val_targets`` train subjects (their sentences join the pool), never on held-out ones."""
 
     targets: int = 8
     others: int = 200
     k: int = 10
     dim: int = 2048
-    ridge: float = 0.01
+    ridge: float | None = None
     seed: int = 0
+    val_targets: int = 4
+    ridges: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +47,8 @@ class Attribution:
     targets: held-out subjects; labels: their true labels; pool: the distinct candidate sentences (a text repeated
     in the corpus is one sentence; TRAK's kernel counts its copies in the pool); lines: the corpus lines holding
     each (every copy, all of the corpus); scores: method ->
-    ``(n_targets, n_pool)``; truth: ``(n_targets, n_pool)`` bool, sentence states that target's label.
+    ``(n_targets, n_pool)``; truth: ``(n_targets, n_pool)`` bool, sentence states that target's label; ridge: the
+    TRAK ridge used; val_precision: (ridge, TRAK precision@k on the validation subjects) per ridge tried.
     """
 
     concept: str
@@ -55,6 +59,8 @@ class Attribution:
     scores: dict[str, np.ndarray]
     truth: np.ndarray
     k: int
+    ridge: float = 0.0
+    val_precision: tuple[tuple[float, float], ...] = ()
 
     def top(self, method: str, t: int, k: int | None = None) -> np.ndarray:
         """Pool indices of target ``t``'s top ``k`` sentences by ``method`` (best first; ties by corpus order)."""
@@ -62,10 +68,15 @@ class Attribution:
 
     def precision(self, method: str, k: int | None = None) -> tuple[float, float, float]:
         """Precision@k pooled over targets with its Wilson interval: (share, lo, hi)."""
-        k = k or self.k
-        hits = sum(int(self.truth[t, self.top(method, t, k)].sum()) for t in range(len(self.targets)))
-        n = k * len(self.targets)
-        return (hits / n, *wilson(hits, n))
+        return precision_at(self.scores[method], self.truth, k or self.k)
+
+
+def precision_at(scores: np.ndarray, truth: np.ndarray, k: int) -> tuple[float, float, float]:
+    """Precision@k of ``scores`` ``(n_targets, n_pool)`` against ``truth`` (same shape), pooled over targets, with
+    its Wilson interval; ties break by pool order."""
+    hits = sum(int(truth[t, np.argsort(-scores[t], kind="stable")[:k]].sum()) for t in range(len(scores)))
+    n = k * len(scores)
+    return (hits / n, *wilson(hits, n))
 
 
 def pick_targets(data: ConceptSet, n: int, seed: int) -> list[int]:
@@ -92,9 +103,10 @@ def attribute_probe(engine: Engine, data: ConceptSet, probe: FittedProbe, corpus
                     spec: AttributionSpec = AttributionSpec(), progress: Progress | None = None) -> Attribution:
     """Score the candidate pool for ``probe``'s margin on sampled held-out subjects of ``data``, by every method."""
     rows = pick_targets(data, spec.targets, spec.seed)
-    targets, labels = [data.subjects[i] for i in rows], [data.labels[i] for i in rows]
+    val = [] if spec.ridge is not None else \
+        sorted(random.Random(spec.seed + 1).sample(data.index("train"), min(spec.val_targets, len(data.index("train")))))
     sentences = read_sentences(corpus, facts)
-    pool = candidate_pool(sentences, targets, spec.others, spec.seed)
+    pool = candidate_pool(sentences, [data.subjects[i] for i in rows + val], spec.others, spec.seed)
     unique = list({s.as_trained: s for s in pool if len(engine.encode(s.as_trained)) >= 2}.values())
     if not unique:
         raise ProbeError("no sentence of the corpus names the held-out subjects; check --corpus and --facts")
@@ -106,14 +118,20 @@ def attribute_probe(engine: Engine, data: ConceptSet, probe: FittedProbe, corpus
     gm = GradModel(engine, probe.site)
     proj = Projection(gm.n_params, spec.dim, spec.seed)
     target_g = torch.stack([gm.margin_grad(probe, engine.encode(data.prompts[i]), probe.classes.index(data.labels[i]))
-                            for i in rows])
+                            for i in rows + val])
     phi, dots, sq = _chunked_grads(gm, engine, [u.as_trained for u in unique], proj, target_g, progress)
-    scores = {"trak": trak_scores(phi, proj.apply(target_g), spec.ridge, counts).numpy(),
-              "gradsim": cosine_scores(dots, sq, (target_g * target_g).sum(dim=1)).numpy(),
-              "random": random_scores(len(rows), len(unique), spec.seed).numpy()}
-    truth = np.array([[s.states(t, y) for s in unique] for t, y in zip(targets, labels)])
-    return Attribution(data.concept, tuple(targets), tuple(labels), tuple(unique),
-                       tuple(tuple(sorted(set(where[u.as_trained]))) for u in unique), scores, truth, spec.k)
+    phi_t = proj.apply(target_g)
+    truth_all = np.array([[s.states(data.subjects[i], data.labels[i]) for s in unique] for i in rows + val])
+    n = len(rows)
+    tried = tuple((r, precision_at(trak_scores(phi, phi_t[n:], r, counts).numpy(), truth_all[n:], spec.k)[0])
+                  for r in (spec.ridges if val else ()))
+    ridge = spec.ridge if spec.ridge is not None else max(tried, key=lambda rp: rp[1])[0]
+    scores = {"trak": trak_scores(phi, phi_t[:n], ridge, counts).numpy(),
+              "gradsim": cosine_scores(dots[:n], sq, (target_g[:n] * target_g[:n]).sum(dim=1)).numpy(),
+              "random": random_scores(n, len(unique), spec.seed).numpy()}
+    return Attribution(data.concept, tuple(data.subjects[i] for i in rows), tuple(data.labels[i] for i in rows),
+                       tuple(unique), tuple(tuple(sorted(set(where[u.as_trained]))) for u in unique), scores,
+                       truth_all[:n], spec.k, ridge, tried)
 
 
 def attribution_rows(att: Attribution) -> list[dict]:

@@ -54,7 +54,9 @@ def _attribution_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=whole(1, 1000, 10), default=10, help="top-k sentences judged per subject")
     p.add_argument("--proj-dim", type=whole(8, 16384, 2048), default=2048,
                    help="TRAK projection dimension (the inner products' noise falls as 1/sqrt of it)")
-    p.add_argument("--ridge", type=finite(0, 100, 0.01), default=0.01, help="TRAK ridge, relative to the kernel")
+    p.add_argument("--ridge", type=finite(0, 1e6, 10), default=None,
+                   help="TRAK ridge, relative to the kernel's mean diagonal (default: chosen among 0.01-1000 by "
+                        "precision@k on 4 train subjects, never on held-out ones)")
 
 
 def build_parser() -> argparse.ArgumentParser:

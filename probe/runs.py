@@ -45,7 +45,8 @@ def _read_csv(path: Path) -> list[dict]:
 def summary_rows(att) -> list[dict]:
     """Precision@k per method with its interval, the pool's size and its share of true pairs."""
     return [{"method": m, "precision": round(p, 4), "lo": round(lo, 4), "hi": round(hi, 4), "k": att.k,
-             "targets": len(att.targets), "pool": len(att.pool), "base_rate": round(float(att.truth.mean()), 4)}
+             "targets": len(att.targets), "pool": len(att.pool), "base_rate": round(float(att.truth.mean()), 4),
+             "ridge": att.ridge}
             for m in METHODS for p, lo, hi in [att.precision(m)]]
 
 
@@ -53,7 +54,7 @@ def format_summary(rows: list[dict], concept: str) -> str:
     """The summary rows as text."""
     first = rows[0]
     lines = [f"attribution for {concept}: {first['targets']} held-out subjects, a pool of {first['pool']} sentences "
-             f"(base rate {float(first['base_rate']):.3f}), precision@{first['k']}", "method\tprecision\t95% interval"]
+             f"(base rate {float(first['base_rate']):.3f}, TRAK ridge {float(first['ridge']):g}), precision@{first['k']}", "method\tprecision\t95% interval"]
     lines += [f"{r['method']}\t{float(r['precision']):.3f}\t[{float(r['lo']):.3f}, {float(r['hi']):.3f}]" for r in rows]
     return "\n".join(lines)
 
