@@ -97,3 +97,15 @@ def test_trak_with_an_orthogonal_basis_returns_the_coordinates():
     target = torch.tensor([[0.0, 2.0, 0.0, -1.0]])
     scores = trak_scores(phi, target, ridge=0.0)
     torch.testing.assert_close(scores, target, atol=1e-6, rtol=0)
+
+
+def test_the_ridge_is_chosen_on_train_subjects_never_on_held_out_labels(engine, tmp_path):
+    corpus, facts = toy_corpus(tmp_path)
+    spec = AttributionSpec(targets=1, others=50, k=1, val_targets=2)
+    chosen = []
+    for label in ("chess", "golf"):
+        data = ConceptSet("sport", ("Kelbo", "Pravo", "Zorblax"), ("Kelbo", "Pravo", "Zorblax"), ("golf", "golf", label),
+                          ("train", "train", "heldout"))
+        att = attribute_probe(engine, data, known_probe(engine), corpus, facts, spec)
+        chosen.append((att.ridge, att.val_precision))
+    assert chosen[0] == chosen[1] and len(chosen[0][1]) == len(spec.ridges)
