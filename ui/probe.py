@@ -122,7 +122,8 @@ def show_attribution(att: Attribution | None) -> None:
                           for m in METHODS for p, lo, hi in [att.precision(m)]])
     st.dataframe(table, hide_index=True)
     st.caption(md_escape(ATT_CAPTION + f" Pool: {len(att.pool)} sentences; {att.truth.mean():.3f} of "
-                                       "subject-sentence pairs are true."))
+                                       f"subject-sentence pairs are true. TRAK's ridge: {att.ridge:g} (chosen on "
+                                       "train subjects)."))
     rows = pd.DataFrame(attribution_rows(att))
     subject = st.selectbox("Held-out subject", att.targets, key="probe_subject")
     method = st.radio("Ranking", METHODS, key="probe_method", horizontal=True)
