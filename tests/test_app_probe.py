@@ -70,3 +70,11 @@ def test_a_missing_concepts_file_is_one_message(tiny_world_dir):
     at = open_probe(str(tiny_world_dir), {"probe_file": str(tiny_world_dir / "nope.jsonl")})
     assert len(at.error) == 1 and "no concepts file" in at.error[0].value
     assert not at.exception
+
+
+def test_a_workshop_takes_no_concepts_path_from_a_link(tiny_world_dir, monkeypatch):
+    monkeypatch.setenv("LENSLAB_WORKSHOP", "1")
+    monkeypatch.setenv("LENSLAB_MODEL", str(tiny_world_dir))
+    at = open_app(PAGE, {"probe_file": "/etc/passwd", "probe_concept": "role"})
+    assert not at.exception and not [t for t in at.text_input if t.key == "probe_file"]
+    assert len(charts(at)) == 2  # the model's own concepts file was used

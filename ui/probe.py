@@ -14,7 +14,9 @@ from probe.concepts import concept_names, read_concept_rows
 from probe.report import ProbeReport, probe_concept
 from probe.tables import path_rows, site_rows
 from ui.commands import PYTHON, repo_path
+from ui.config import workshop_mode
 from ui.jobs import heavy_job
+from ui.links import cap
 from ui.shell import CACHE_TTL, attempt, load_engine, md_escape, progress_bar, show_figure
 from probe.plots import plot_accuracy, plot_sparsity
 
@@ -31,6 +33,8 @@ ATT_CAPTION = ("Precision@k: the share of each held-out subject's top-k sentence
 def concepts_file(model: str) -> str:
     """The concepts JSONL box (default: MODEL/prompts/concepts.jsonl), bound to the URL."""
     default = str(Path(model) / "prompts" / "concepts.jsonl")
+    if workshop_mode():  # a workshop never reads a server path from a link
+        return default
     return st.text_input("Labelled subjects (JSONL: concept, label, prompt, subject, split)", value=default,
                          key="probe_file", bind="query-params", max_chars=500)
 
@@ -99,8 +103,10 @@ def attribution_panel(model: str, concepts: str, concept: str) -> AttributionSpe
         st.info("Attribution needs the model's training corpus.txt and corpus_facts.tsv beside it (the demo has them).")
         return None
     c = st.columns(3)
-    targets = c[0].number_input("Held-out subjects", 1, 64, 4, key="probe_targets", bind="query-params")
-    others = c[1].number_input("Other sentences in the pool", 0, 5000, 200, key="probe_others", bind="query-params")
+    targets = c[0].number_input("Held-out subjects", 1, cap("probe_targets", 64), 4, key="probe_targets",
+                                bind="query-params")
+    others = c[1].number_input("Other sentences in the pool", 0, cap("probe_others", 5000), 200, key="probe_others",
+                               bind="query-params")
     k = c[2].number_input("Top k", 1, 100, 10, key="probe_k", bind="query-params")
     spec = AttributionSpec(targets=int(targets), others=int(others), k=int(k))
     if st.button("Attribute to training sentences", key="probe_att_go", type="primary"):
