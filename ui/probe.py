@@ -79,7 +79,7 @@ def probe_commands(model: str, concepts: str, concept: str, spec: AttributionSpe
     text = f"{PYTHON} -m probe fit {base}"
     if spec is not None:
         text += (f"\n{PYTHON} -m probe attribute {base} --targets {spec.targets} --others {spec.others} "
-                 f"--k {spec.k} --out probe-{concept}")
+                 f"--k {spec.k} --out runs/probe-{quote(concept)}")
     return text
 
 
