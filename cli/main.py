@@ -23,6 +23,7 @@ COMMANDS = {
     "edit": ("edit.cli", "rewrite a fact in one layer; edit sweeps"),
     "compare": ("compare.cli", "linear CKA, clean against impaired or between models"),
     "patch": ("patch.cli", "activation patching, clean against corrupted"),
+    "probe": ("probe.cli", "concept probes per layer, their training-data attribution, retraining without it"),
     "world": ("world.cli", "build and check the demo model's synthetic world"),
 }
 SERVE = Path(__file__).resolve().parent.parent / "serve.py"
