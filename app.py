@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/edit.py", title="Edit", icon=":material/edit_note:", url_path="edit"),
     st.Page("app_pages/patch.py", title="Patch", icon=":material/swap_horiz:", url_path="patch"),
     st.Page("app_pages/unlearn.py", title="Unlearn", icon=":material/auto_delete:", url_path="unlearn"),
+    st.Page("app_pages/probe.py", title="Probes", icon=":material/psychology:", url_path="probe"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
 ]
 

@@ -12,6 +12,7 @@ Prompts are never truncated: one longer than the model's context raises
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -234,6 +235,16 @@ class Engine:
         """``(d_mlp, d_model)`` MLP output weights of block ``layer``, CPU float32 (a read-only view)."""
         check_layer(layer, self.spec.n_layers, "W_out")
         return self._adapter.W_out(layer).to("cpu", torch.float32)
+
+    def training_copy(self) -> torch.nn.Module:
+        """A private deep copy of the model on the CPU in float32, gradients on, without any hook: for work
+        that differentiates in the weights (e.g. per-example gradients) and must never touch the shared model."""
+        with self.lock:
+            model = copy.deepcopy(self.model)
+        for module in model.modules():
+            module._forward_hooks.clear()
+            module._forward_pre_hooks.clear()
+        return model.to("cpu", torch.float32).requires_grad_(True)
 
     # Running -----------------------------------------------------------------
     def run(self, prompt: Prompt, interventions: Sequence[Intervention] = (),

@@ -30,6 +30,7 @@ SLOW_MODULES = frozenset({
     "test_sweep_files", "test_sweep_resume", "test_lens_integrity", "test_app_commands", "test_engine_download",
     "test_engine_lean", "test_tinystories_cli", "test_tinystories_pages", "test_cluster_science",
     "test_answer_tokens", "test_precision", "test_patch_cli", "test_world", "test_memory_demo", "test_browser_unlearn",
+    "test_probe_cli", "test_browser_probe",
 })
 
 
@@ -60,3 +61,12 @@ def tiny_family_dir(request, tmp_path_factory) -> tuple[str, Path]:
     """(family, folder) for a tiny random model of every supported family."""
     family = request.param
     return family, save_tiny_model(family, tmp_path_factory.mktemp(f"tiny-{family}"))
+
+
+@pytest.fixture(scope="session")
+def tiny_world_dir(tmp_path_factory) -> Path:
+    """A tiny world (model, tokenizer, corpus, corpus_facts.tsv, prompt sets) built in seconds, once per session."""
+    from world.build import build_demo
+    from world.config import TINY_ASSETS, TINY_MODEL, TINY_WORLD
+
+    return build_demo(tmp_path_factory.mktemp("tiny-world"), TINY_WORLD, TINY_MODEL, TINY_ASSETS)

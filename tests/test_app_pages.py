@@ -10,7 +10,7 @@ from test_app_helpers import (APP, app_model, assert_clean, assert_every_chart_c
                               assert_user_error, charts, open_app, open_link)
 
 PAGES = ["app_pages/home.py", "app_pages/lens.py", "app_pages/clusters.py", "app_pages/impair.py",
-         "app_pages/memory.py", "app_pages/edit.py", "app_pages/patch.py", "app_pages/compare.py",
+         "app_pages/memory.py", "app_pages/edit.py", "app_pages/patch.py", "app_pages/probe.py", "app_pages/compare.py",
          "app_pages/unlearn.py"]
 
 

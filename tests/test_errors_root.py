@@ -12,7 +12,7 @@ from engine.errors import LensLabError
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "patch", "unlearn")
+        "patch", "unlearn", "probe")
 
 
 def _core_modules() -> list[str]:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-            "patch", "unlearn", "ui",
+            "patch", "unlearn", "probe", "ui",
             "app_pages")
 CORE = ("engine", "promptsets", "sweeps", "cli", "lens", "cluster", "memory", "compare", "edit", "world",
-        "patch", "unlearn")
+        "patch", "unlearn", "probe")
 
 
 def _imports(path: Path) -> set[str]:

@@ -4,7 +4,7 @@ from pathlib import Path
 import re
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("engine", "lens", "cluster", "world", "memory", "compare", "sweeps", "cli", "edit", "patch", "promptsets", "unlearn")
+CORE = ("engine", "lens", "cluster", "world", "memory", "compare", "sweeps", "cli", "edit", "patch", "promptsets", "unlearn", "probe")
 
 
 def test_core_never_imports_streamlit():

@@ -40,10 +40,12 @@ POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
 MAX_DIGITS = 24
 NOISE_DEFAULT_MAX = 10.0
 # What a workshop's teacher fixes: a link cannot change it.
-WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model"}
+WORKSHOP_FIXED = {"model": "the model", "lenses": "the lens folder", "model_b": "the second model",
+                  "probe_file": "the labelled subjects"}
 NOTES_KEY = "_lenslab_url_notes"
 # A workshop caps what one attendee's runs may cost, so no one holds the shared CPU.
-WORKSHOP_CAPS = {"k": 8, "points": 6, "per_topic": 15, "find_k": 16, "cka_pool": 48}
+WORKSHOP_CAPS = {"k": 8, "points": 6, "per_topic": 15, "find_k": 16, "cka_pool": 48, "probe_targets": 4,
+                 "probe_others": 200}
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ RULES: dict[str, Rule] = {
     # patch page
     "patch_clean": Text(500), "patch_corrupted": Text(500), "patch_answer": Text(200), "patch_bad_answer": Text(200),
     "patch_metric": Choice(PATCH_METRICS), "patch_dir": Choice(PATCH_DIRECTIONS),
+    # probes page
+    "probe_file": Text(500), "probe_concept": Text(200), "probe_targets": Number(1, 64, whole=True),
+    "probe_others": Number(0, 5000, whole=True), "probe_k": Number(1, 100, whole=True),
 }
 
 

@@ -1,0 +1,7 @@
+"""Entry point of ``python -m probe``."""
+
+import sys
+
+from cli.entry import run_main
+
+sys.exit(run_main("probe.cli"))
