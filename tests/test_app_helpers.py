@@ -22,6 +22,18 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 180
 
 
+def load_browser_bench():
+    """bench/app_latency.py (the browser helpers the real-browser tests share) by its path: bench/ also holds
+    engine.py, lens.py, ..., which must not shadow the packages of the same names on sys.path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "app_latency.py"
+    spec = importlib.util.spec_from_file_location("app_latency", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def demo_built() -> bool:
     """True when the demo model's weights are in assets/demo."""
     return (DEMO_DIR / "config.json").is_file() and (DEMO_DIR / "model.safetensors").is_file()

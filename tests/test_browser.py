@@ -6,26 +6,15 @@ chart change, and saves screenshots under pytest's tmp dir.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from test_app_helpers import demo_built
+from test_app_helpers import demo_built, load_browser_bench
 
 
-def _load_bench():
-    """bench/app_latency.py by its path: bench/ also holds engine.py, lens.py, ..., which must not
-    shadow the packages of the same names on sys.path."""
-    path = Path(__file__).resolve().parent.parent / "bench" / "app_latency.py"
-    spec = importlib.util.spec_from_file_location("app_latency", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_browser_bench()
 browser_page, chart_signature, move_slider = bench.browser_page, bench.chart_signature, bench.move_slider
 open_impair, running_app = bench.open_impair, bench.running_app
 

@@ -3,24 +3,14 @@ opened by its link, it draws accuracy per layer; the attribution button fills th
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from test_app_helpers import demo_built
+from test_app_helpers import demo_built, load_browser_bench
 
 
-def _load_bench():
-    """bench/app_latency.py by its path (bench/ holds modules named like the packages)."""
-    path = Path(__file__).resolve().parent.parent / "bench" / "app_latency.py"
-    spec = importlib.util.spec_from_file_location("app_latency", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_browser_bench()
 
 
 @pytest.fixture

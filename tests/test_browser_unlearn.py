@@ -3,22 +3,13 @@ link opens on a memorized secret, Apply unlearns it for this session only, and t
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from test_app_helpers import load_browser_bench
 
-def _load_bench():
-    """bench/app_latency.py by its path (bench/ holds modules named like the packages)."""
-    path = Path(__file__).resolve().parent.parent / "bench" / "app_latency.py"
-    spec = importlib.util.spec_from_file_location("app_latency", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_browser_bench()
 
 BARS_JS = """() => {
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
