@@ -20,6 +20,7 @@ st.page_link("app_pages/impair.py", label="**Impair**: add noise to a cluster an
 st.page_link("app_pages/memory.py", label="**Memory**: inject an entity's tokens into an attention layer and see the answer change", icon=":material/vaccines:")
 st.page_link("app_pages/edit.py", label="**Edit**: rewrite one fact in the model's weights and see how robust the edit is", icon=":material/edit_note:")
 st.page_link("app_pages/patch.py", label="**Patch**: swap one site's activation between a clean and a corrupted prompt; see which sites carry the answer", icon=":material/swap_horiz:")
+st.page_link("app_pages/probe.py", label="**Probes**: where a concept lives, layer by layer, and which training sentences taught it", icon=":material/psychology:")
 st.page_link("app_pages/unlearn.py", label="**Unlearn**: find where a planted secret lives in the weights and remove it without hurting the facts", icon=":material/auto_delete:")
 st.page_link("app_pages/compare.py", label="**Compare**: how much an impairment, or another model, changes each layer's geometry", icon=":material/compare_arrows:")
 

@@ -1,11 +1,12 @@
 """The shipped topic clusters of the demo world do what the README claims (issue 11's science check).
 
-The clusters are 5% of each layer's MLP units, ranked by attribution on the train prompts (each
-topic's answers weighed alike) and grown in 8 rounds, each recomputed with the units before it
-zeroed. Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy (other
-entities and phrases than train) more than the other topics', by at least 0.3 for every topic,
-while random clusters of the same per-layer counts, drawn from all units, do nothing. Noise
-impairs the model more as its intensity grows.
+The clusters are 3% of all MLP units, allocated across layers by attribution on the train prompts
+(each topic's answers weighed alike) and grown in 4 rounds, each recomputed with the units before
+it zeroed. Zeroing a cluster (scale 0) hurts its own topic's held-out keyword accuracy (other
+entities and keywords than train) more than the other topics', by what the README claims, while
+random clusters of the same per-layer counts, drawn from all units, do nothing; the toxic cluster
+is claimed to fall short of 0.3, and that is checked too. Noise impairs the model more as its
+intensity grows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from promptsets.schema import load_keyword_prompts
 
 SHIPPED = ("athlete", "artist", "company", "toxic")
 # Held-out specificity the README quotes for each shipped cluster, rounded down (bench/cluster.py --clusters).
-CLAIMED = {"athlete": 0.9, "artist": 0.55, "company": 0.6, "toxic": 0.3}
+CLAIMED = {"athlete": 0.9, "artist": 0.7, "company": 0.45, "toxic": -0.05}
+FALLS_SHORT = {"toxic": 0.3}  # the README says these do not reach this specificity
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +40,11 @@ def shipped(engine):
     return {t: load_cluster(DEMO_CLUSTERS / f"{t}.json", engine) for t in SHIPPED}
 
 
-def test_shipped_clusters_are_at_most_5_percent_of_each_layer_by_attribution(engine, shipped):
+def test_shipped_clusters_are_at_most_3_percent_of_all_units_by_attribution(engine, shipped):
     for cluster in shipped.values():
         assert cluster.method == "attribution" and cluster.prompt_set.endswith(":train")
-        assert "grown in 8 rounds" in cluster.detail
-        assert max(cluster.counts(engine.spec.n_layers)) <= 0.05 * engine.spec.d_mlp + 1
+        assert "grown in 4 rounds" in cluster.detail and "allocated across layers" in cluster.detail
+        assert sum(cluster.counts(engine.spec.n_layers)) <= 0.03 * engine.spec.n_layers * engine.spec.d_mlp
 
 
 @pytest.mark.parametrize("topic", SHIPPED)
@@ -51,6 +53,7 @@ def test_zeroing_a_topic_cluster_is_as_specific_as_claimed_and_random_clusters_a
     specificity = curves.specificity("accuracy")[0]
     random = curves.specificity("accuracy", baseline=True)[0]
     assert specificity >= CLAIMED.get(topic, 0.0), f"{topic}: specificity {specificity:.3f} (random {random:.3f})"
+    assert specificity < FALLS_SHORT.get(topic, float("inf")), f"{topic} reaches {specificity:.3f}: update the README"
     assert abs(random) <= 0.05, f"{topic}: random clusters reach specificity {random:.3f}"
 
 

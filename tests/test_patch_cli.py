@@ -16,7 +16,7 @@ def test_the_command_prints_three_grids_and_writes_the_rows(capsys, tmp_path):
     out = tmp_path / "rows.csv"
     assert cli.main(PAIR + ["--csv", str(out)]) == 0
     text = capsys.readouterr().out
-    assert text.count("\nlayer\t") == 3 and "clean 6.74" in text
+    assert text.count("\nlayer\t") == 3 and "clean 7.3677" in text
     lines = out.read_text().splitlines()
     assert lines[0] == "site,layer,index,label,share" and len(lines) == 1 + 4 * (2 + 4 + 2)
 
