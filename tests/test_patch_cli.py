@@ -18,7 +18,7 @@ def test_the_command_prints_three_grids_and_writes_the_rows(capsys, tmp_path):
     text = capsys.readouterr().out
     assert text.count("\nlayer\t") == 3 and "clean 7.3677" in text
     lines = out.read_text().splitlines()
-    assert lines[0] == "site,layer,index,label,share" and len(lines) == 1 + 4 * (2 + 4 + 2)
+    assert lines[0] == "site,layer,index,label,share" and len(lines) == 1 + 4 * (3 + 4 + 3)  # 4 layers x (3 positions, 4 heads, 3 MLP positions)
 
 
 @pytest.mark.parametrize("flag, value, words", [
