@@ -67,6 +67,6 @@ def train_model(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if progress is not None:
-            progress(step, config.steps, float(loss))
+            progress(step, config.steps, loss.item())
     model.eval()
     return model
