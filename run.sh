@@ -39,7 +39,8 @@ case "${1:-}" in
     setup
     setup_browser
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-    exec .venv/bin/python -m pytest -q "${@:2}"
+    # One worker per core (pytest-xdist); each test runs its torch and BLAS work on one thread (tests/conftest.py).
+    exec .venv/bin/python -m pytest -q -n auto --dist worksteal "${@:2}"
     ;;
   *)
     echo "usage: ./run.sh app | ./run.sh test" >&2

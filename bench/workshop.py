@@ -14,7 +14,8 @@ Run: python bench/workshop.py [--moves 12] [--participants 1,5,10,20] [--seconds
    run finished), moves lost (no reply in 10 s), the server's peak RSS; and the first
    visitor's first chart after the server reports ready (LensLab served by serve.py,
    which warms its caches before it reports ready, next to the trivial app).
-4. Lecture hall (--hall N): N participants on a workshop server, spread over every live
+4. Lecture hall (--hall N): first the same N participants on the trivial app (the floor any
+   Streamlit page pays on this machine), then N participants on a workshop server, spread over every live
    control in turn (Impair intensity, Memory scale, Lens position; Patch's when that page
    exists), each moving its control every 2 s; median and p95 move -> run finished, lost
    moves, server CPU per move and peak RSS, overall and per control.
@@ -243,15 +244,19 @@ if (ROOT / "app_pages" / "patch.py").is_file():
     HALL["Patch"] = ("patch", "", "patch_layer", lambda rng: rng.randrange(0, 4))
 
 
-async def _hall(url: str, pid: int, n: int, seconds: float) -> dict[str, dict[str, float]]:
-    names = [list(HALL)[i % len(HALL)] for i in range(n)]
+# The floor: the same hall on the one-slider app, so the figures say what any Streamlit page costs here.
+TRIVIAL_HALL = {"trivial one-slider app": ("", "", "value", lambda rng: round(rng.uniform(0.1, 9.9), 1))}
+
+
+async def _hall(url: str, pid: int, n: int, seconds: float, controls: dict = HALL) -> dict[str, dict[str, float]]:
+    names = [list(controls)[i % len(controls)] for i in range(n)]
     people = []
     for name in names:
-        page, query, key, _ = HALL[name]
+        page, query, key, _ = controls[name]
         people.append(Participant(url, page, query, key))
         await people[-1].open()
-    done: dict[str, list[float]] = {name: [] for name in HALL}
-    lost = dict.fromkeys(HALL, 0)
+    done: dict[str, list[float]] = {name: [] for name in controls}
+    lost = dict.fromkeys(controls, 0)
     peak, cpu0 = rss_mb(pid), cpu_seconds(pid)
     t_end = time.perf_counter() + seconds
 
@@ -261,7 +266,7 @@ async def _hall(url: str, pid: int, n: int, seconds: float) -> dict[str, dict[st
         while (due := start + 2.0 * k) < t_end:
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             try:
-                done[name].append((await p.move(HALL[name][3](rng), timeout=10.0)).done_s)
+                done[name].append((await p.move(controls[name][3](rng), timeout=10.0)).done_s)
             except (TimeoutError, asyncio.TimeoutError):
                 lost[name] += 1
                 return
@@ -279,7 +284,7 @@ async def _hall(url: str, pid: int, n: int, seconds: float) -> dict[str, dict[st
     cpu = cpu_seconds(pid) - cpu0
     for p in people:
         await p.close()
-    rows = {name: _stats(done[name], lost[name]) for name in HALL}
+    rows = {name: _stats(done[name], lost[name]) for name in controls}
     rows["all controls"] = _stats([s for v in done.values() for s in v], sum(lost.values()))
     rows["all controls"].update(cpu=1000 * cpu / max(1, rows["all controls"]["moves"]), rss=peak)
     return rows
@@ -309,23 +314,37 @@ async def _control_cpu(url: str, pid: int, moves: int) -> dict[str, float]:
     return out
 
 
+def _print_hall(title: str, rows: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'control':<24}{'moves':>7}{'median ms':>11}{'p95 ms':>9}{'lost':>6}")
+    for name, r in rows.items():
+        print(f"{name:<24}{r['moves']:>7}{r['median']:>11.0f}{r['p95']:>9.0f}{r['lost']:>6}")
+    whole = rows["all controls"]
+    print(f"server CPU per move {whole['cpu']:.0f} ms; peak RSS {whole['rss']:.0f} MB")
+
+
 def hall(n: int, seconds: float, moves: int = 20) -> None:
-    """Part 4: each control's CPU per move alone, then N participants on a workshop server, every live
-    control in turn, a move every 2 s."""
+    """Part 4: the same hall on the trivial app (the floor), each control's CPU per move alone, then N
+    participants on a workshop server, every live control in turn, a move every 2 s."""
     from app_latency import streamlit_server
 
+    goals = "goals: median <= 250 ms, p95 <= 1000 ms, 0 lost"
+    with streamlit_server("bench/trivial_app.py", timeout=600) as (url, proc, _):
+        floor = asyncio.run(_hall(url, proc.pid, n, seconds, TRIVIAL_HALL))
+    _print_hall(f"Floor: {n} participants on the trivial one-slider app, a move every 2 s for {seconds:g} s", floor)
     with streamlit_server("serve.py", env={"LENSLAB_WORKSHOP": "1"}, timeout=600) as (url, proc, _):
         alone = asyncio.run(_control_cpu(url, proc.pid, moves))
         print(f"\nServer CPU per move, one participant, {moves} moves: "
               + ", ".join(f"{name} {ms:.0f} ms" for name, ms in alone.items()))
         rows = asyncio.run(_hall(url, proc.pid, n, seconds))
-    whole = rows["all controls"]
-    print(f"\nLecture hall: {n} participants on one workshop server, a move every 2 s for {seconds:g} s "
-          f"(goals: median <= 250 ms, p95 <= 1000 ms, 0 lost)")
-    print(f"{'control':<18}{'moves':>7}{'median ms':>11}{'p95 ms':>9}{'lost':>6}")
-    for name, r in rows.items():
-        print(f"{name:<18}{r['moves']:>7}{r['median']:>11.0f}{r['p95']:>9.0f}{r['lost']:>6}")
-    print(f"server CPU per move {whole['cpu']:.0f} ms; peak RSS {whole['rss']:.0f} MB")
+    _print_hall(f"Lecture hall: {n} participants on one workshop server, a move every 2 s for {seconds:g} s "
+                f"({goals})", rows)
+    whole, base = rows["all controls"], floor["all controls"]
+    meets = whole["median"] <= 250 and whole["p95"] <= 1000 and whole["lost"] == 0
+    floor_meets = base["median"] <= 250 and base["p95"] <= 1000 and base["lost"] == 0
+    print(f"\nLensLab against the floor: median x{whole['median'] / base['median']:.2f}, "
+          f"CPU per move x{whole['cpu'] / base['cpu']:.2f}")
+    print(f"goals met: LensLab {meets}; the trivial app {floor_meets}")
 
 
 def main() -> int:

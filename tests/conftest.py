@@ -15,12 +15,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from tiny_models import FAMILIES, save_tiny_model  # noqa: E402
 
 # Tests run many small forwards: one thread avoids stalls when the cores are busy, and gives
 # the same sums in the same order on every machine.
 torch.set_num_threads(1)
+# The same for numpy's, scipy's and scikit-learn's thread pools: small problems, where extra threads only spin.
+threadpool_limits(limits=1)
 
 
 # Modules that start browsers, servers, subprocesses or Ray, or train and rebuild on real models: all of
