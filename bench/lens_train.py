@@ -29,7 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.shapes import gpt2_small_engine  # noqa: E402
-from engine.capture import pad_batch  # noqa: E402
+from engine.trace import pad_batch  # noqa: E402
 from lens.evaluate import batch_kl  # noqa: E402
 from lens.lenses import Unembed, new_layer_lens  # noqa: E402
 from promptsets.paths import DEMO_DIR  # noqa: E402

@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
 from engine import Engine
-from engine.devices import resolve_device
+from engine.loading import resolve_device
 
 
 def gpt2_small_engine(device: str = "cpu") -> Engine:

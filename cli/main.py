@@ -16,7 +16,7 @@ from cli.entry import INTERRUPTED, import_command
 
 # Command -> (module whose main(argv) runs it, what it does).
 COMMANDS = {
-    "engine": ("engine.cli", "fetch a model from the Hugging Face Hub (safetensors only)"),
+    "engine": ("engine.__main__", "fetch a model from the Hugging Face Hub (safetensors only)"),
     "lens": ("lens.cli", "train, evaluate and import Attention Lenses"),
     "cluster": ("cluster.cli", "find neuron clusters, impairment curves and sweeps"),
     "memory": ("memory.cli", "memory injection: one prompt, or a sweep"),

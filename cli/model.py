@@ -31,7 +31,7 @@ def load_engine(name: str, flag: str = "--model", device: str = "cpu", dtype: st
     Below float32 a note on stderr says the numbers differ from float32.
     """
     from engine import Engine
-    from engine.devices import precision_note
+    from engine.loading import precision_note
     from engine.errors import ModelLoadError
 
     device_map = _LOADING["device_map"]

@@ -35,9 +35,9 @@ from cluster.find import provenance, units_per_layer
 from cluster.inputs import answer_token, select_split, topics_of
 from cluster.spec import Cluster, check_site
 from engine import Engine
-from engine.attribution import Zeroed
+from engine.gradients import Zeroed
 from promptsets.schema import KeywordPrompt
-from engine.results import Progress
+from engine.readout import Progress
 
 Attribute = Callable[["Zeroed | None"], np.ndarray]  # attributions with {layer: units} zeroed
 BATCH = 32

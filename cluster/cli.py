@@ -21,7 +21,7 @@ from cluster.inputs import select_split, topics_of
 from cluster.plots import write_sweep_html
 from cluster.spec import load_cluster, save_cluster, site_width
 from cluster.sweep import CHUNK, SweepSpec, parse_intensities, read_rows, run_sweep
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from promptsets.schema import load_keyword_prompts
 from sweeps.ray_args import add_ray_args, sweep_runner

@@ -18,7 +18,7 @@ from cluster.errors import ClusterError
 from engine.engine import Engine
 from engine.trace import Trace
 from promptsets.schema import KeywordPrompt
-from engine.results import Progress
+from engine.readout import Progress
 
 
 

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from cli import Parser, finite, load_engine, parse, run_command, whole
 from compare.layers import COMPARE_SITES, cka_between_models, cka_clean_vs_impaired
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from engine.interventions import IMPAIR_MODES
 
 

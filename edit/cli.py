@@ -22,7 +22,7 @@ from edit.robust import ROBUST_MODES, robustness_curves
 from edit.score import score_edit
 from edit.spec import KEY_POSITIONS, METHODS, EditSpec, Fact
 from edit.sweep import SweepSettings, method_specs
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from promptsets.schema import load_fact_prompts
 from sweeps.ray_args import add_ray_args, sweep_runner
 

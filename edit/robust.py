@@ -23,7 +23,7 @@ from edit.errors import EditSpecError
 from edit.tokens import answer_token_id
 from engine.interventions import WeightDelta
 from promptsets.schema import load_fact_prompts, load_keyword_prompts
-from engine.results import Progress
+from engine.readout import Progress
 
 ROBUST_MODES = ("noise", "negative_noise", "scale")
 

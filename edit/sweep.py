@@ -15,7 +15,7 @@ from edit.methods import apply_edit
 from edit.robust import RobustnessCurves, robustness_curves
 from edit.score import score_edit
 from edit.spec import EditSpec
-from engine.results import Progress
+from engine.readout import Progress
 from sweeps.chunks import fixed_chunks
 from sweeps.runners import LocalRunner, Runner
 

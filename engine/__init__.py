@@ -6,18 +6,18 @@
     result = eng.run("The founder of Zentrix was born in", [Impair(layer=2, neurons=(5, 9))], samples=8)
 """
 
-from engine.capture import CAPTURE_SITES, Batch, Captured
+from engine.trace import CAPTURE_SITES, Batch, Captured
 from engine.engine import Engine
 from engine.errors import (EmptyPromptError, EngineError, GenerationError, InterventionError, LensLabError,
                            ModelLoadError, MultiTokenError, NonFiniteError, OutOfRangeError, PromptTooLongError,
                            ShapeError)
-from engine.families import FAMILIES
+from engine.adapter import FAMILIES
 from engine.generate import Generation
 from engine.interventions import (IMPAIR_MODES, IMPAIR_SITES, Ablate, Impair, Inject,
                                   Intervention, WeightDelta)
-from engine.patches import PATCH_SITES, Patch
+from engine.interventions import PATCH_SITES, Patch
 from engine.readout import Readout, gain_ratio
-from engine.results import RunResult
+from engine.readout import RunResult
 from engine.spec import ModelSpec
 from engine.trace import ACTIVATION_SITES, Trace
 

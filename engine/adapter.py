@@ -1,21 +1,329 @@
-"""The adapter: names a causal LM's parts and calls its blocks, from a family table.
+"""The adapter: a causal LM's parts by family table, how its blocks are called, and its attention.
+
+The adapter: names a causal LM's parts and calls its blocks, from a family table.
 
 Everything above this module is architecture-free. Weights are returned in
 the ``(in, out)`` layout whatever the module stores: GPT-2's ``Conv1D`` keeps
 ``(in, out)``, ``nn.Linear`` keeps ``(out, in)``.
+
+One table per architecture family: where its parts live and how a block is called.
+
+Module paths are dotted attribute paths: from the ``*ForCausalLM`` model for
+the model-level parts, from one block for the block-level parts. Everything
+above ``engine/adapter.py`` reads only these tables, never module names.
+
+A small bounded least-recently-used map (not thread-safe: callers hold their own lock).
+
+Which positions a block call computes, and the key/value cache it reads and records.
+
+A run computes either every position, the prefix ``0..pos-2``, or only the last
+position; the keys always cover ``0..q1-1``. :class:`Frame` says which rows are
+being computed so hooks can map absolute positions to rows, and builds the
+causal mask and rotary embeddings for those rows.
+
+Attention that scales with the prompt: the fused kernel for every run, a pattern only for a layer asked for.
+
+Eager attention builds every layer's ``(n_heads, pos, pos)`` probabilities, so its memory grows
+with the square of the prompt even when no pattern is shown. The engine runs its model through
+:func:`attention_forward` instead: PyTorch's scaled-dot-product attention (SDPA), which never
+keeps the probabilities. A run that wants one layer's pattern names that layer's attention
+module in :func:`patterns_of`; for that module alone the probabilities are computed beside the
+kernel from the same query, keys (grouped-query heads repeated), mask and scale, exactly as eager
+attention computes them. The request lives in a context variable, so it is private to the thread
+(and task) that made it: nothing global changes while other sessions run on the shared model.
+
+GPT-Neo's attention in transformers has no SDPA path (it always computes its probabilities), so
+it stays eager; its patterns come back the same way.
 """
 
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Callable, Generic, Hashable, Iterable, Iterator, TypeVar
 
 import torch
 from torch import nn
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from engine.errors import ModelLoadError
-from engine.families import TABLES, FamilyTable
-from engine.frame import Frame, KVTap
-from engine.lru import LRU
+
+
+def _no_window(config, layer: int) -> int | None:
+    return None
+
+
+def _mistral_window(config, layer: int) -> int | None:
+    return getattr(config, "sliding_window", None)
+
+
+def _qwen2_window(config, layer: int) -> int | None:
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None and layer_types[layer] == "sliding_attention":
+        return config.sliding_window
+    return None
+
+
+def _never_parallel(config) -> bool:
+    return False
+
+
+def _neox_parallel(config) -> bool:
+    return bool(config.use_parallel_residual)
+
+
+@dataclass(frozen=True)
+class FamilyTable:
+    """Where one family keeps its parts, and the keyword conventions of its block call.
+
+    attn:       the attention module; its output is ``(attn_out, pattern or None, ...)`` (see :func:`patterns_of`).
+    attn_o:     the attention output projection; its input is the concatenated per-head ``z``.
+    mlp:        the MLP; its input is ``mlp_in`` (after the norm), its output ``mlp_out``.
+    mlp_o:      the MLP output projection; its input is ``mlp_post`` (the neurons).
+    cache_kw:   the keyword under which the block and attention take a key/value cache.
+    needs_mask: whether the attention needs an explicit additive causal mask
+                (GPT-Neo builds its own, global or local, from a buffer).
+    """
+
+    blocks: str
+    embed: str
+    pos_embed: str | None
+    rotary: str | None
+    final_norm: str
+    attn: str
+    attn_o: str
+    mlp: str
+    mlp_o: str
+    ln_attn: str
+    ln_mlp: str
+    cache_kw: str
+    needs_mask: bool
+    block_returns_tuple: bool
+    window: Callable[[object, int], int | None] = _no_window
+    parallel: Callable[[object], bool] = _never_parallel
+
+
+_LLAMA_STYLE = dict(
+    blocks="model.layers", embed="model.embed_tokens", pos_embed=None, rotary="model.rotary_emb",
+    final_norm="model.norm", attn="self_attn", attn_o="self_attn.o_proj", mlp="mlp",
+    mlp_o="mlp.down_proj", ln_attn="input_layernorm", ln_mlp="post_attention_layernorm",
+    cache_kw="past_key_values", needs_mask=True, block_returns_tuple=False,
+)
+
+TABLES: dict[str, FamilyTable] = {
+    "gpt2": FamilyTable(
+        blocks="transformer.h", embed="transformer.wte", pos_embed="transformer.wpe", rotary=None,
+        final_norm="transformer.ln_f", attn="attn", attn_o="attn.c_proj", mlp="mlp",
+        mlp_o="mlp.c_proj", ln_attn="ln_1", ln_mlp="ln_2", cache_kw="past_key_values",
+        needs_mask=True, block_returns_tuple=False,
+    ),
+    "gpt_neo": FamilyTable(
+        blocks="transformer.h", embed="transformer.wte", pos_embed="transformer.wpe", rotary=None,
+        final_norm="transformer.ln_f", attn="attn", attn_o="attn.attention.out_proj", mlp="mlp",
+        mlp_o="mlp.c_proj", ln_attn="ln_1", ln_mlp="ln_2", cache_kw="layer_past",
+        needs_mask=False, block_returns_tuple=True,
+    ),
+    "gpt_neox": FamilyTable(
+        blocks="gpt_neox.layers", embed="gpt_neox.embed_in", pos_embed=None,
+        rotary="gpt_neox.rotary_emb", final_norm="gpt_neox.final_layer_norm", attn="attention",
+        attn_o="attention.dense", mlp="mlp", mlp_o="mlp.dense_4h_to_h", ln_attn="input_layernorm",
+        ln_mlp="post_attention_layernorm", cache_kw="layer_past", needs_mask=True,
+        block_returns_tuple=False, parallel=_neox_parallel,
+    ),
+    "llama": FamilyTable(**_LLAMA_STYLE),
+    "mistral": FamilyTable(**_LLAMA_STYLE, window=_mistral_window),
+    "qwen2": FamilyTable(**_LLAMA_STYLE, window=_qwen2_window),
+}
+
+FAMILIES: tuple[str, ...] = tuple(TABLES)
+
+
+V = TypeVar("V")
+
+
+class LRU(Generic[V]):
+    """Keeps at most ``max_items`` values and, if ``size`` is given, at most ``max_bytes`` in total.
+
+    The newest value is always kept, even if it alone exceeds ``max_bytes``.
+    """
+
+    def __init__(self, max_items: int, max_bytes: int | None = None,
+                 size: Callable[[V], int] | None = None) -> None:
+        if max_items < 1:
+            raise ValueError(f"max_items must be at least 1, got {max_items}")
+        self.max_items, self.max_bytes, self._size = max_items, max_bytes, size
+        self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
+    def get(self, key: Hashable) -> V | None:
+        """The value for ``key`` (now the most recent), or None."""
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Store ``value``, evicting the least recently used entries beyond the bounds."""
+        if key in self._data:
+            self._bytes -= self._nbytes(self._data.pop(key))
+        self._data[key] = value
+        self._bytes += self._nbytes(value)
+        while len(self._data) > 1 and (len(self._data) > self.max_items or self._over_budget()):
+            _, old = self._data.popitem(last=False)
+            self._bytes -= self._nbytes(old)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._data.clear()
+        self._bytes = 0
+
+    def _nbytes(self, value: V) -> int:
+        return self._size(value) if self._size is not None else 0
+
+    def _over_budget(self) -> bool:
+        return self.max_bytes is not None and self._bytes > self.max_bytes
+
+
+@dataclass
+class Frame:
+    """Rows ``q0..q1-1`` of a prompt, attending to keys ``0..q1-1``; masks and rotary tables on ``device``."""
+
+    q0: int
+    q1: int
+    device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32
+    _masks: dict = field(default_factory=dict, repr=False)
+    _rotary: tuple | None = field(default=None, repr=False)
+
+    @property
+    def position_ids(self) -> torch.Tensor:
+        """``(1, q)`` absolute positions of the rows."""
+        return torch.arange(self.q0, self.q1, device=self.device).unsqueeze(0)
+
+    def mask(self, window: int | None) -> torch.Tensor:
+        """``(1, 1, q, k)`` additive mask: 0 where a row may attend, the dtype minimum elsewhere.
+
+        A row at position i sees keys j <= i, and with a sliding window only j > i - window.
+        """
+        if window not in self._masks:
+            rows = torch.arange(self.q0, self.q1, device=self.device).unsqueeze(1)
+            keys = torch.arange(self.q1, device=self.device).unsqueeze(0)
+            allowed = keys <= rows
+            if window is not None:
+                allowed &= keys > rows - window
+            mask = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device)
+            mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
+            self._masks[window] = mask[None, None]
+        return self._masks[window]
+
+    def rotary(self, rotary_module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cos, sin)``, each ``(1, q, rotary_dim)``, from the model's rotary embedding module."""
+        if self._rotary is None:
+            probe = torch.zeros(1, dtype=self.dtype, device=self.device)
+            self._rotary = rotary_module(probe, self.position_ids)
+        return self._rotary
+
+
+class KVTap:
+    """A duck-typed key/value cache that attention modules call ``update`` on.
+
+    It prepends ``past[layer]`` (keys/values of earlier positions) to what a
+    call computes, expanding their batch to the call's, and, if ``record``,
+    keeps the result per layer (``recorded[layer] = (keys, values)``, past included).
+    """
+
+    def __init__(self, past: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
+                 record: bool = False) -> None:
+        self.past = past if past is not None else {}
+        self.record = record
+        self.recorded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, *args, **kwargs):
+        """``key``/``value``: ``(batch, n_kv_heads, q, d_head)``; returns them with the past prepended."""
+        past = self.past.get(layer_idx)
+        if past is not None:
+            past_k, past_v = past
+            batch = key.shape[0]
+            if past_k.shape[0] != batch:
+                past_k = past_k.expand(batch, -1, -1, -1)
+                past_v = past_v.expand(batch, -1, -1, -1)
+            key, value = torch.cat([past_k, key], dim=-2), torch.cat([past_v, value], dim=-2)
+        if self.record:
+            self.recorded[layer_idx] = (key, value)
+        return key, value
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """Number of cached positions (for code that asks a cache its length)."""
+        past = self.past.get(layer_idx)
+        return 0 if past is None else past[0].shape[-2]
+
+
+IMPLEMENTATION = "lenslab_sdpa"
+# Families whose transformers attention reads its implementation at call time (the others stay eager).
+_DYNAMIC = ("gpt2", "gpt_neox", "llama", "mistral", "qwen2")
+_WANTED: ContextVar[frozenset[int]] = ContextVar("lenslab_patterns", default=frozenset())
+
+
+def probabilities(query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None,
+                  scaling: float | None) -> torch.Tensor:
+    """``(batch, n_heads, q, k)`` float32 softmax of ``query @ key^T * scaling + mask``, as eager attention has it.
+
+    ``query``: ``(batch, n_heads, q, d_head)``; ``key``: ``(batch, n_kv_heads, k, d_head)``, each key head
+    shared by ``n_heads / n_kv_heads`` consecutive query heads; ``mask``: additive, ``(batch, 1, q, >= k)``.
+    """
+    key = key.repeat_interleave(query.shape[1] // key.shape[1], dim=1)
+    scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scale
+    if mask is not None:
+        scores = scores + mask[..., : key.shape[-2]].float()
+    return torch.softmax(scores, dim=-1)
+
+
+def attention_forward(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                      attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
+                      **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """transformers' SDPA attention, plus the probabilities when this thread asked for ``module``'s pattern."""
+    out, _ = sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                    scaling=scaling, **kwargs)
+    if id(module) not in _WANTED.get():
+        return out, None
+    return out, probabilities(query, key, attention_mask, scaling)
+
+
+@contextmanager
+def patterns_of(modules: Iterable[nn.Module]) -> Iterator[None]:
+    """Within the block, these attention modules also return their probabilities (this thread only)."""
+    token = _WANTED.set(frozenset(id(m) for m in modules))
+    try:
+        yield
+    finally:
+        _WANTED.reset(token)
+
+
+def use_attention(model: nn.Module, kind: str = "sdpa") -> str:
+    """Set ``model`` (not yet shared) to ``kind`` attention: "sdpa" (fast; the eager fallback for families
+    without it) or "eager". Returns what it runs: "sdpa" or "eager"."""
+    if kind not in ("sdpa", "eager"):
+        raise ValueError(f"attention must be 'sdpa' or 'eager', got {kind!r}")
+    if kind == "sdpa" and model.config.model_type in _DYNAMIC:
+        if IMPLEMENTATION not in ALL_ATTENTION_FUNCTIONS.valid_keys():
+            ALL_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, attention_forward)
+        model.set_attn_implementation(IMPLEMENTATION)
+        return "sdpa"
+    if model.config._attn_implementation != "eager":
+        model.set_attn_implementation("eager")
+    return "eager"
+
 
 # Frames (masks, rotary tables) are reused across runs for prompts up to this length.
 _FRAME_CACHE_MAX_POS = 512

@@ -1,4 +1,6 @@
-"""The Engine: one loaded model, read and run with interventions by every session.
+"""The Engine: one shared model, and the runs of one prompt with interventions it makes.
+
+The Engine: one loaded model, read and run with interventions by every session.
 
 One Engine is shared by all sessions of the app. Runs install their hooks
 under the engine's lock and remove them before releasing it, so concurrent
@@ -8,6 +10,12 @@ them (see ``engine.forward``).
 
 Prompts are never truncated: one longer than the model's context raises
 :class:`PromptTooLongError`.
+
+Runs of one prompt with interventions: compiled into hooks, run under the engine's lock, checked for NaN.
+
+The Engine's run methods find the prompt's clean trace (the prefix cache) and call these. A run
+without interventions is the clean run itself; a run whose output is not finite raises NonFiniteError
+naming the intervention that most likely produced it.
 """
 
 from __future__ import annotations
@@ -19,27 +27,91 @@ from typing import Mapping, Sequence
 
 import torch
 
-from engine.adapter import Adapter, stored
-from engine.attention import use_attention
-from engine.attribution import Zeroed, attribute_batch, check_attribution, zero_masks
-from engine.capture import Batch, Captured, CaptureSite, as_batch, capture_batch, check_sites
-from engine.checks import check_layer, check_layers
-from engine.devices import dtype_name, resolve_device, resolve_dtype
-from engine.errors import EmptyPromptError, ModelLoadError, NonFiniteError, ShapeError
-from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change
+from engine.adapter import Adapter, LRU, stored, use_attention
+from engine.errors import EmptyPromptError, InterventionError, ModelLoadError, NonFiniteError, ShapeError
+from engine.forward import clean_trace, layer_pattern, logits_with_mlp_change, run_last_logits, run_rows, run_site
 from engine.generate import Generation, generate_ids
-from engine.labels import token_label
-from engine.interventions import Intervention
+from engine.gradients import Zeroed, attribute_batch, check_attribution, token_logprobs, zero_masks
+from engine.hooks import Hook, blame
 from engine.hub import Progress, local_folder
-from engine.loading import load_pretrained, stored_fingerprint
-from engine.lru import LRU
-from engine.results import RunResult
-from engine.runs import activations, check_activation_site, check_samples, run_many, run_one
-from engine.spec import ModelSpec
-from engine.spec import fingerprint as fingerprint_of
-from engine.tokens import answer_ids, check_ids, check_text, continuation_ids, one_token
-from engine.trace import ActivationSite, Trace
-from engine.weight_grad import token_logprobs
+from engine.interventions import Intervention, check_layer, check_layers, compile_hooks
+from engine.loading import dtype_name, load_pretrained, resolve_device, resolve_dtype, stored_fingerprint
+from engine.readout import RunResult
+from engine.spec import ModelSpec, fingerprint as fingerprint_of
+from engine.tokens import answer_ids, check_ids, check_text, continuation_ids, one_token, token_label
+from engine.trace import (ACTIVATION_SITES, ActivationSite, Batch, CaptureSite, Captured, Trace, as_batch,
+                          capture_batch, check_sites)
+
+
+def check_samples(samples: int) -> None:
+    """InterventionError unless ``samples`` is a whole number >= 1."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InterventionError(f"samples must be a whole number >= 1, got {samples!r}")
+
+
+def check_activation_site(site: str) -> None:
+    """InterventionError naming the choices unless ``site`` is one of :data:`ACTIVATION_SITES`."""
+    if site not in ACTIVATION_SITES:
+        raise InterventionError(f"unknown site {site!r}; choose one of {', '.join(ACTIVATION_SITES)}")
+
+
+def _finite(x: torch.Tensor) -> bool:
+    """Whether every value is finite; a finite sum proves it at a fraction of the cost."""
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
+def _checked(x: torch.Tensor, hooks: Sequence[Hook]) -> torch.Tensor:
+    """``x`` if every value is finite, else NonFiniteError blaming the likeliest of ``hooks``."""
+    if not _finite(x):
+        raise NonFiniteError(
+            f"the run produced NaN or inf, most likely because of {blame(hooks)}; "
+            "lower its intensity or scale")
+    return x
+
+
+def _compile(adapter: Adapter, spec: ModelSpec, trace: Trace, interventions: Sequence[Intervention],
+             samples: int) -> list[Hook]:
+    return compile_hooks(tuple(interventions), trace.n_pos, samples, spec, adapter.device, adapter.dtype)
+
+
+def run_one(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, interventions: Sequence[Intervention],
+            samples: int, use_cache: bool) -> RunResult:
+    """Last-position predictions on ``trace``'s prompt with ``interventions``, ``samples`` noise draws as one batch.
+
+    ``use_cache`` restarts from the trace (the prefix cache); without it the whole prompt is rerun.
+    """
+    clean = trace.logits[-1].to("cpu", torch.float32)
+    hooks = _compile(adapter, spec, trace, interventions, samples)
+    if not hooks:
+        return RunResult.from_logits(clean.unsqueeze(0), clean, samples)
+    batch = samples if any(h.stochastic for h in hooks) else 1
+    with lock, torch.no_grad():
+        logits = run_last_logits(adapter, trace, hooks, batch, use_cache=use_cache)
+    return RunResult.from_logits(_checked(logits.to("cpu", torch.float32), hooks), clean, samples)
+
+
+def run_many(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, runs: Sequence[Sequence[Intervention]],
+             samples: int, max_rows: int) -> list[RunResult]:
+    """:func:`run_one` for each of ``runs``, as rows of batched forwards of at most ``max_rows`` rows."""
+    clean = trace.logits[-1].to("cpu", torch.float32)
+    compiled = [_compile(adapter, spec, trace, r, samples) for r in runs]
+    rows = samples if any(h.stochastic for hooks in compiled for h in hooks) else 1
+    results = [RunResult.from_logits(clean.unsqueeze(0), clean, samples)] * len(runs)
+    for b, logits in run_rows(adapter, trace, compiled, rows, max_rows, lock).items():
+        results[b] = RunResult.from_logits(_checked(logits, compiled[b]), clean, samples)
+    return results
+
+
+def activations(adapter: Adapter, spec: ModelSpec, lock, trace: Trace, interventions: Sequence[Intervention],
+                site: str) -> torch.Tensor:
+    """``(n_layers, pos, width)`` CPU float32 activations at ``site`` under ``interventions`` (noise sample 0)."""
+    hooks = _compile(adapter, spec, trace, interventions, 1)
+    if not hooks:
+        return trace.stack(site).to("cpu", torch.float32, copy=True)
+    with lock, torch.no_grad():
+        acts = run_site(adapter, trace, hooks, site).to("cpu", torch.float32)
+    return _checked(acts, hooks)
+
 
 Prompt = str | Sequence[int]
 
@@ -54,7 +126,7 @@ class Engine:
 
     def __init__(self, model, tokenizer, name: str = "model", max_traces: int = 64,
                  max_trace_bytes: int = 1 << 30, fingerprint: str | None = None, attention: str = "sdpa") -> None:
-        self.attention = use_attention(model, attention)  # see engine.attention: "sdpa", or "eager"
+        self.attention = use_attention(model, attention)  # see engine.adapter: "sdpa", or "eager"
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.lock = threading.RLock()
@@ -308,7 +380,7 @@ class Engine:
         last position, for every unit of ``site`` (mlp_post, mlp_in or mlp_out): the first-order effect
         of zeroing it (attribution patching). ``objective`` is "logit" or "logprob"; ``against`` (rival
         tokens per sequence), ``positions`` ("last" or "all") and ``zeroed`` ({layer: units} held at zero)
-        are explained in ``engine.attribution``."""
+        are explained in ``engine.gradients``."""
         check_attribution(site, objective, len(targets), len(seqs), positions, against)
         keep = zero_masks(zeroed, self.spec.n_layers, site, self.spec.d_mlp, self.spec.d_model)
         padded = self._as_batch(seqs)
@@ -349,7 +421,7 @@ class Engine:
         end), with ``deltas`` ``{layer: (d_mlp, d_model)}`` added to those layers' ``W_out`` for this call only.
 
         With ``grad`` the result is differentiable in the deltas (for unlearning and scoring weight changes; see
-        ``engine.weight_grad``); the shared model is never written. Raises OutOfRangeError for a layer the model
+        ``engine.gradients``); the shared model is never written. Raises OutOfRangeError for a layer the model
         lacks and ShapeError for a delta of the wrong shape.
         """
         checked = {}
@@ -364,4 +436,3 @@ class Engine:
             out = token_logprobs(self._adapter, batch, checked)
         device = next(iter(checked.values())).device if checked else torch.device("cpu")
         return out.to(device, torch.float32)
-

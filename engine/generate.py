@@ -29,8 +29,8 @@ import torch
 
 from engine.adapter import Adapter
 from engine.errors import GenerationError, NonFiniteError, PromptTooLongError
-from engine.frame import KVTap
-from engine.hooked import blame
+from engine.adapter import KVTap
+from engine.hooks import blame
 from engine.hooks import Cursor, installed
 from engine.interventions import Intervention, compile_hooks
 from engine.spec import ModelSpec

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import ModelLoadError
-from engine.families import FAMILIES
+from engine.adapter import FAMILIES
 
 # Top-level files fetched from a repository: weights as safetensors, configs, tokenizer files.
 ALLOW = ("*.safetensors", "*.json", "*.txt", "tokenizer.model")

@@ -1,25 +1,113 @@
-"""Interventions are values: frozen, hashable dataclasses a run takes as a list.
+"""Interventions as values (impair, inject, ablate, weight deltas, patches) and the checks they share.
+
+Interventions are values: frozen, hashable dataclasses a run takes as a list.
 
 They name *what* to change. Each kind also knows how to check itself against a
 model (:meth:`Intervention.check`) and how to compile itself into the
-:class:`~engine.hooked.Hook` a run installs (:meth:`Intervention.compile`); the
+:class:`~engine.hooks.Hook` a run installs (:meth:`Intervention.compile`); the
 engine only loops over them (:func:`compile_hooks`). Being hashable, they
 double as cache keys for the app.
+
+Checks shared by every intervention and by the engine's layer arguments, with the fix in every message.
+
+Each intervention checks itself (``Intervention.check``); these are the pieces they share.
+
+Activation patching as an intervention value: put another run's activations into this run.
+
+A :class:`Patch` replaces one site's activation at some positions with given
+values (usually the same site of another prompt's clean run). It compiles to
+a :class:`~engine.hooks.Hook` like every other intervention, so it runs
+through the same hooks, prefix cache and batching (``Engine.run_batch``).
+
+Sites:
+    resid_pre: the residual stream entering block ``layer`` (``d_model`` wide).
+    head:      head ``head``'s result ``z`` in block ``layer`` (``d_head`` wide). A head's write
+               is ``z @ W_O[head]``, linear in ``z``, so patching ``z`` patches the head's output.
+    mlp_out:   the MLP output of block ``layer`` (``d_model`` wide).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field, replace
 from typing import Literal, Sequence, Union
 
 import numpy as np
 import torch
 
-from engine.checks import check_finite, check_head, check_layer, generation_positions, resolve_positions
 from engine.errors import GenerationError, InterventionError, OutOfRangeError, shorten
-from engine.hooked import AblateHook, DeltaHook, Hook, ImpairHook, InjectHook
+from engine.hooks import AblateHook, DeltaHook, Hook, ImpairHook, InjectHook
 from engine.spec import ModelSpec
+
+
+def about(what: object) -> str:
+    """A short name for an intervention (or any argument) in a message: its ``about()`` where it has one
+    (a repr may hold thousands of units), else its repr, shortened."""
+    describe = getattr(what, "about", None)
+    return describe() if callable(describe) else shorten(repr(what), 60)
+
+
+def check_layer(layer: int, n_layers: int, what: object = None) -> int:
+    """``layer`` as an int (numpy integers too); OutOfRangeError unless ``0 <= layer < n_layers``.
+
+    The one layer check: the engine, its traces and every package call it.
+    """
+    index = None if isinstance(layer, bool) or not hasattr(layer, "__index__") else operator.index(layer)
+    if index is None or not 0 <= index < n_layers:
+        where = "" if what is None else f" (in {about(what)})"
+        raise OutOfRangeError(f"layer {layer!r} does not exist; this model has layers 0-{n_layers - 1}{where}")
+    return index
+
+
+def check_layers(layers: Sequence[int] | None, n_layers: int) -> tuple[int, ...]:
+    """``layers`` (default: all) checked, without repeats and sorted; OutOfRangeError when none is chosen."""
+    layers = tuple(range(n_layers)) if layers is None else tuple(sorted({check_layer(l, n_layers) for l in layers}))
+    if not layers:
+        raise OutOfRangeError(f"no layers chosen; this model has layers 0-{n_layers - 1}")
+    return layers
+
+
+def check_head(head: int, n_heads: int) -> None:
+    """OutOfRangeError unless ``head`` is an int in ``0..n_heads-1``."""
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < n_heads:
+        raise OutOfRangeError(f"head {head!r} does not exist; this model has heads 0-{n_heads - 1}")
+
+
+def check_finite(value: float, name: str, what: object) -> None:
+    """InterventionError naming ``name`` and the intervention ``what`` unless ``value`` is finite."""
+    if not math.isfinite(float(value)):
+        raise InterventionError(f"{name} must be a finite number, got {value!r} (in {about(what)})")
+
+
+def resolve_positions(positions: str | Sequence[int], n_pos: int) -> tuple[int, ...]:
+    """"all", "last" or explicit positions (negative from the end) -> sorted absolute positions."""
+    if positions == "all":
+        return tuple(range(n_pos))
+    if positions == "last":
+        return (n_pos - 1,)
+    if isinstance(positions, str):
+        raise InterventionError(f"positions must be 'all', 'last' or a tuple of ints, got {shorten(repr(positions))}")
+    resolved = set()
+    for p in positions:
+        if isinstance(p, bool) or not isinstance(p, int) or not -n_pos <= p < n_pos:
+            raise OutOfRangeError(
+                f"position {p!r} does not exist; this prompt has positions 0-{n_pos - 1} "
+                f"(or -{n_pos} to -1 from the end)")
+        resolved.add(p % n_pos)
+    return tuple(sorted(resolved))
+
+
+def generation_positions(positions: str | Sequence[int], n_prompt: int, n_total: int) -> tuple[int, ...]:
+    """Absolute positions an intervention's ``positions`` covers in a generation of ``n_total`` positions
+    after a prompt of ``n_prompt``: "all" every position, "last" the prompt's last and every generated
+    one, explicit ones the prompt's only (see ``engine.generate``)."""
+    if positions == "all":
+        return tuple(range(n_total))
+    if positions == "last":
+        return tuple(range(n_prompt - 1, n_total))
+    return resolve_positions(positions, n_prompt)
+
 
 ImpairMode = Literal["noise", "negative_noise", "scale", "zero", "mean"]
 # mlp_post: the MLP hidden activations (the neurons, d_mlp wide);
@@ -35,7 +123,7 @@ IMPAIR_SITES: tuple[str, ...] = ("mlp_post", "mlp_out", "mlp_in")
 
 
 class Intervention:
-    """What every intervention value can do (Impair, Inject, Ablate, WeightDelta, engine.patches.Patch)."""
+    """What every intervention value can do (Impair, Inject, Ablate, WeightDelta, Patch)."""
 
     def check(self, spec: ModelSpec) -> None:
         """Raise OutOfRangeError / InterventionError, with the fix in the message, unless this
@@ -249,3 +337,96 @@ def compile_hooks(interventions: Sequence, n_pos: int, samples: int, spec: Model
         for hook in hooks:
             hook.place(device, dtype)
     return hooks
+
+
+PatchSite = Literal["resid_pre", "head", "mlp_out"]
+PATCH_SITES: tuple[str, ...] = ("resid_pre", "head", "mlp_out")
+
+
+@dataclass(frozen=True)
+class Patch(Intervention):
+    """Replace ``site`` of block ``layer`` at ``positions`` by ``values`` for one run.
+
+    ``values`` holds ``(len(positions), width)`` float32 in row-major bytes (hashable, a cache key);
+    build one with :meth:`from_tensor`. ``head`` is needed for the ``head`` site only.
+    """
+
+    layer: int
+    site: PatchSite
+    positions: tuple[int, ...]
+    values: bytes = field(repr=False)
+    head: int | None = None
+
+    @staticmethod
+    def from_tensor(layer: int, site: PatchSite, positions: tuple[int, ...], values,
+                    head: int | None = None) -> "Patch":
+        """From ``values`` ``(len(positions), width)`` (a tensor or an array)."""
+        if hasattr(values, "detach"):
+            values = values.detach().to("cpu", torch.float32).numpy()
+        array = np.ascontiguousarray(np.asarray(values, dtype=np.float32))
+        return Patch(layer=int(layer), site=site, positions=tuple(int(p) for p in positions),
+                     values=array.tobytes(), head=None if head is None else int(head))
+
+    def check(self, spec: ModelSpec) -> None:
+        """The layer, the site and (for the head site) the head."""
+        check_layer(self.layer, spec.n_layers, self)
+        self._width(spec)
+
+    def _width(self, spec: ModelSpec) -> int:
+        """The patched activation's width, after checking the site and head."""
+        if self.site not in PATCH_SITES:
+            raise InterventionError(f"unknown patch site {self.site!r}; choose one of {', '.join(PATCH_SITES)}")
+        if self.site != "head":
+            return spec.d_model
+        check_head(self.head, spec.n_heads)
+        return spec.d_head
+
+    def _positions(self, n_pos: int) -> tuple[int, ...]:
+        """The patch's positions, checked: each in the prompt, none twice, in increasing order."""
+        for p in self.positions:
+            if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n_pos:
+                raise OutOfRangeError(f"position {p!r} does not exist; this prompt has positions 0-{n_pos - 1}")
+        if list(self.positions) != sorted(set(self.positions)):
+            raise InterventionError("a patch's positions must be increasing, each listed once")
+        return self.positions
+
+    def compile(self, n_pos: int, samples: int, spec: ModelSpec) -> Hook:
+        """This patch checked against the model and a prompt of ``n_pos`` tokens (and its values' size)."""
+        self.check(spec)
+        width, positions = self._width(spec), self._positions(n_pos)
+        if len(self.values) != 4 * len(positions) * width:
+            raise InterventionError(
+                f"a {self.site} patch of {len(positions)} positions needs ({len(positions)}, {width}) "
+                f"float32 values; got {len(self.values) // 4}")
+        return PatchHook(self, positions, width, n_pos, spec.n_heads)
+
+
+class PatchHook(Hook):
+    """Patch: set the site's rows at ``positions`` to the given values."""
+
+    def __init__(self, patch: Patch, positions: tuple[int, ...], width: int, n_pos: int, n_heads: int) -> None:
+        target, pre = {"resid_pre": ("blocks", True), "head": ("attn_o", True),
+                       "mlp_out": ("mlp", False)}[patch.site]
+        super().__init__(patch, patch.layer, target, pre, positions, n_pos)
+        values = np.frombuffer(patch.values, dtype=np.float32).reshape(len(positions), width)
+        self.values = torch.from_numpy(values.copy())
+        self.head = patch.head
+        self.n_heads = n_heads
+        self.in_mlp = patch.site == "mlp_out"
+        # The prefix cache's last-block shortcut runs that block's attention without calling the
+        # block, so a block input hook would be skipped there: a resid_pre patch runs blocks whole.
+        self.whole_prompt = patch.site == "resid_pre"
+
+    def apply(self, x: torch.Tensor, q0: int, q1: int, x_in: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: ``(batch, q, width)`` (for a head, ``(batch, q, n_heads * d_head)``) with the patched rows set."""
+        found = self.rows(q0, q1)
+        if found is None:
+            return x
+        rows, picked = found
+        x = x.clone()
+        if self.head is None:
+            x[:, rows] = self.values[picked].to(x.dtype)
+            return x
+        z = x.unflatten(-1, (self.n_heads, -1))
+        z[:, rows, self.head] = self.values[picked].to(x.dtype)
+        return z.flatten(-2)

@@ -1,4 +1,6 @@
-"""Token ids: the checks every prompt's ids pass, and the ids a text gets when it continues a prompt.
+"""Token ids and their labels: the checks on a prompt's ids, continuations, and a token's text as a label.
+
+Token ids: the checks every prompt's ids pass, and the ids a text gets when it continues a prompt.
 
 A prompt is never truncated: ids beyond the model's context are refused, as are ids outside
 its embedding. Encoding a text on its own is not that. SentencePiece-style tokenizers (Llama,
@@ -13,13 +15,20 @@ it are read off the joint encoding of prompt + answer (:func:`after_prompt`). Wh
 merges the prompt's last token with the answer's start (TinyStories writes "there was a dog" as
 ``there▁was▁a▁`` + ``dog``), no token after the prompt's own ids starts the answer, and saying so
 beats predicting a bare word-start marker.
+
+A token's text as a label: what it adds to the text, or, for a piece of a character split
+across tokens (part of an emoji's UTF-8 bytes), those bytes as ``<0xF0>``, never "�".
 """
 
 from __future__ import annotations
 
+import codecs
+import re
+from functools import lru_cache
 from typing import Sequence
 
 from engine.errors import EmptyPromptError, MultiTokenError, OutOfRangeError, PromptTooLongError
+
 
 # Anchors tried in turn; one is used only if its own ids come out unchanged in front of the
 # text (so nothing merged across the seam). A newline splits words in every family we support.
@@ -161,3 +170,42 @@ def one_token(tokenizer, ids: Sequence[int], head: Sequence[int] | None, text: s
     example = f", e.g. {pieces[0]!r}" if pieces[0].strip() else ""
     raise MultiTokenError(f"the {what} {text!r} is {len(ids)} tokens for this model ({listed}); "
                           f"give a single token{example}{hint}")
+
+
+_BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")  # SentencePiece's byte-fallback pieces
+
+
+def _hex_bytes(err: UnicodeDecodeError) -> tuple[str, int]:
+    return "".join(f"<0x{b:02X}>" for b in err.object[err.start:err.end]), err.end
+
+
+codecs.register_error("lenslab_hex_bytes", _hex_bytes)
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, character -> byte (printable bytes stand for themselves, the rest shifted)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(keep, chars)}
+
+
+def token_label(tokenizer, token_id: int) -> str:
+    """``tokenizer``'s text for one token; a token that is only part of a character shows its bytes."""
+    text = tokenizer.decode([int(token_id)])
+    if "\ufffd" not in text:
+        return text
+    piece = tokenizer.convert_ids_to_tokens(int(token_id))
+    if not isinstance(piece, str):
+        return text
+    if _BYTE_PIECE.match(piece):
+        return piece.upper().replace("0X", "0x")
+    table = _byte_decoder()
+    if piece and all(c in table for c in piece):
+        return bytes(table[c] for c in piece).decode("utf-8", errors="lenslab_hex_bytes")
+    return text

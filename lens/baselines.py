@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.capture import Batch, Captured
+from engine.trace import Batch, Captured
 from engine.engine import Engine
 from lens.data import eval_batches, pad_id, tokenize
 from lens.errors import LensSpecError

@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 
 from cli import Parser, load_engine, out_folder, parse, positive, run_command, whole, whole_list
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from lens.baselines import SHUFFLED_SUFFIX, TABLE_NAME, fit_token_table, heads_beating, shuffled_kl, table_kl
 from lens.data import read_texts, split_holdout, text_digest
 from lens.decode import decode_heads, load_lenses

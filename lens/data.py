@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from engine.capture import Batch, pad_batch
+from engine.trace import Batch, pad_batch
 from engine.engine import Engine
 from lens.errors import LensDataError, LensSpecError
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.capture import Batch
+from engine.trace import Batch
 from engine.engine import Engine
 from lens.data import eval_batches, pad_id, tokenize
 from lens.decode import load_lenses, logit_lens

@@ -33,7 +33,7 @@ from lens.lenses import KINDS, LayerLens, Unembed, new_layer_lens
 from lens.rates import DEFAULT_LR, LR_GRID, choose_lr, rates_to_train  # noqa: F401 (re-exported)
 from lens.storage import LensSet, load_checkpoint, open_lenses, remove_checkpoint, save_checkpoint, save_lenses
 from sweeps import OutputLock
-from engine.results import Progress
+from engine.readout import Progress
 
 log = logging.getLogger(__name__)
 

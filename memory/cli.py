@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
 from cli.args import THREADS_HELP, UsageError, read_range
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from memory.build import MEMORY_SOURCES
 from memory.errors import MemorySpecError
 from memory.evaluate import (answers_top1, format_report, format_stats, repair_check, repair_stats,

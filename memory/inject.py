@@ -12,7 +12,7 @@ from engine.engine import Engine
 from engine.errors import EmptyPromptError
 from engine.interventions import Inject, Positions
 from engine.readout import gain_ratio
-from engine.results import RunResult
+from engine.readout import RunResult
 from memory.build import MemorySource, build_memory, memory_token_ids
 from memory.errors import MemorySpecError
 

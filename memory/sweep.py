@@ -13,7 +13,7 @@ from memory.build import MemorySource, build_memory
 from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
 from memory.inject import answer_token_id, check_scale, inject_at
-from engine.results import Progress
+from engine.readout import Progress
 from sweeps.chunks import fixed_chunks, unfinished
 from sweeps.runners import LocalRunner, Runner
 

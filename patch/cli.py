@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 
 from cli import Parser, load_engine, parse, run_command, whole
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from patch.compute import DIRECTIONS, METRICS, PatchSpec, patch_sites
 from patch.plots import GRIDS, format_grid, format_summary, patch_rows
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from engine import Engine, RunResult
-from engine.patches import Patch
+from engine.interventions import Patch
 from patch.errors import PatchError
 
 Metric = Literal["logit_diff", "prob"]

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from cli import Parser, finite, load_engine, out_folder, parse, run_command, whole
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from promptsets.paths import DEMO_DIR
 
 RESUME = "run the same command again to resume"

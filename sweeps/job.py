@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from engine.results import Progress
+from engine.readout import Progress
 from sweeps.chunks import unfinished
 from sweeps.identity import check_identity, write_identity
 from sweeps.lock import OutputLock

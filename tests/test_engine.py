@@ -141,7 +141,7 @@ def test_trace_cache_is_a_bounded_lru(tiny_model_dir):
     eng.trace("Zentrix is a shipping company")
     assert eng.trace("thanks for the helpful post") is first
     assert eng.trace("you are a useless idiot") is not None  # recomputed after eviction
-    from engine.lru import LRU
+    from engine.adapter import LRU
     cache = LRU(10, max_bytes=100, size=len)
     for key in "abcd":
         cache.put(key, "x" * 40)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine import Engine, InterventionError, OutOfRangeError
-from engine.capture import CAPTURE_SITES
+from engine.trace import CAPTURE_SITES
 
 TEXTS = ["Tovaren plays tennis and was born in Marlow.", "you are a useless idiot", "Zentrix is a"]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine import Engine, Impair, Inject, ModelLoadError
-from engine.devices import precision_note, resolve_device, resolve_dtype
+from engine.loading import precision_note, resolve_device, resolve_dtype
 from test_app_helpers import app_model, open_app  # noqa: F401
 
 PROMPT = "Zentrix is a shipping company based in Quarry."

@@ -100,13 +100,13 @@ def test_no_hook_remains_after_any_run_even_one_that_raised(eng):
     def broken_apply(*args, **kwargs):
         raise RuntimeError("boom")
 
-    from engine import hooked
-    original = hooked.ImpairHook.apply
-    hooked.ImpairHook.apply = broken_apply
+    from engine import hooks
+    original = hooks.ImpairHook.apply
+    hooks.ImpairHook.apply = broken_apply
     try:
         with pytest.raises(RuntimeError, match="boom"):
             eng.run(PROMPT, [Impair(layer=1, neurons=(1,))])
     finally:
-        hooked.ImpairHook.apply = original
+        hooks.ImpairHook.apply = original
     assert _hooks_left(eng.model) == 0
     torch.testing.assert_close(eng.run(PROMPT).logits[0], eng.trace(PROMPT).logits[-1])

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine import Engine, Impair, Inject
-from engine.placement import auto_device_map
+from engine.loading import auto_device_map
 from engine.spec import fingerprint
 from lens.decode import load_lenses
 from promptsets.paths import DEMO_DIR

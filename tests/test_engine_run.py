@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine import Ablate, Engine, Impair, Inject
-from engine.hooked import draw_eps
+from engine.hooks import draw_eps
 
 PROMPT = "Zentrix is a shipping company based in Quarry."
 

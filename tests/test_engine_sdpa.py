@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine import Ablate, Engine, Impair, Inject
-from engine.attention import patterns_of
+from engine.adapter import patterns_of
 from tinystories import TINYSTORIES, requires_tinystories
 
 PROMPT = "The founder of Zentrix was born in Marlow. Tovaren plays tennis."

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engine import Ablate, Engine, GenerationError, Impair, Inject, NonFiniteError, PromptTooLongError, WeightDelta
-from engine.checks import generation_positions
+from engine.interventions import generation_positions
 from promptsets.paths import DEMO_DIR
 from tinystories import TINYSTORIES, requires_tinystories
 

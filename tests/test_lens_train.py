@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine import Engine, OutOfRangeError
-from engine.capture import pad_batch
+from engine.trace import pad_batch
 from lens import load_lenses, train_lenses
 from lens.data import split_holdout
 from lens.evaluate import evaluate_lenses

@@ -159,7 +159,7 @@ def app_dtype() -> str:
 
 def device_label() -> str:
     """A line for the sidebar: where and in what precision the model runs, e.g. "cuda:0, float32"."""
-    from engine.devices import resolve_device
+    from engine.loading import resolve_device
     from engine.errors import ModelLoadError
 
     try:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from cli import Parser, load_engine, out_folder, parse, run_command, whole
 from cli.args import THREADS_HELP, read_range
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from unlearn.data import SPLITS, load_world, pick_secrets, read_secrets
 from unlearn.methods import LOCALIZERS, METHODS, UnlearnSpec, check_spec, localize, unlearn
 

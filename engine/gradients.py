@@ -1,4 +1,6 @@
-"""Activation x gradient of a target logit at every MLP unit: attribution patching, in one forward and backward.
+"""Gradients through the shared model without writing it: attribution patching and weight-change log-probs.
+
+Activation x gradient of a target logit at every MLP unit: attribution patching, in one forward and backward.
 
 A zero tensor that requires grad is added to each layer's site, so the gradient reaching it is
 the gradient with respect to that activation along every later path, even when the model's
@@ -15,6 +17,15 @@ Options, each a standard variant of the method:
 - ``zeroed``: units held at zero at every position during the pass, so attributions are those
   of the model with them ablated (to grow a cluster in rounds, each round seeing what the
   units chosen before it leave).
+
+Next-token log-probabilities of whole sequences with MLP output weights changed, differentiable in the change.
+
+Unlearning methods train or score changes of ``W_out`` on the loss of every token of a
+sequence (a planted secret, a clean document), not on one last position. Each changed
+layer's MLP output projection gets a forward hook that adds ``mlp_post @ delta``: what the
+projection computes with ``W_out + delta``. The shared weights are never written, hooks are
+removed on exit (also on error), and gradients reach only the deltas (take them with
+``torch.autograd.grad``: ``backward()`` would write ``.grad`` into the shared model).
 """
 
 from __future__ import annotations
@@ -25,10 +36,10 @@ from typing import Iterator, Literal, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from engine.adapter import Adapter
-from engine.capture import Batch
+from engine.adapter import Adapter, Frame
 from engine.errors import InterventionError, OutOfRangeError
-from engine.frame import Frame
+from engine.trace import Batch
+
 
 AttributionSite = Literal["mlp_post", "mlp_in", "mlp_out"]
 Objective = Literal["logit", "logprob"]
@@ -132,3 +143,32 @@ def attribute_batch(adapter: Adapter, batch: Batch, targets: Tensor, site: str, 
         real = batch.mask.to(grads[0].dtype)[:, :, None]
         return torch.stack([(probes[l][0] * g * real).sum(dim=1) for l, g in enumerate(grads)], dim=1)
     return torch.stack([(probes[l][0] * g)[rows, last] for l, g in enumerate(grads)], dim=1)
+
+
+@contextmanager
+def _added(adapter: Adapter, deltas: Mapping[int, Tensor]) -> Iterator[None]:
+    """Hooks adding ``mlp_post @ deltas[layer]`` to each listed layer's MLP output, for the block."""
+    handles = []
+    try:
+        for layer, delta in deltas.items():
+            d = delta.to(adapter.device, adapter.dtype)
+            handles.append(adapter.mlp_o[layer].register_forward_hook(
+                lambda module, args, out, d=d: out + args[0] @ d))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def token_logprobs(adapter: Adapter, batch: Batch, deltas: Mapping[int, Tensor]) -> Tensor:
+    """``(batch, pos - 1)`` log p(token t+1 | tokens <= t) of right-padded rows (0 where t+1 is padding),
+    with ``deltas[layer]`` ``(d_mlp, d_model)`` added to that layer's ``W_out``. The caller holds the lock."""
+    ids = batch.ids.to(adapter.device)
+    with _added(adapter, deltas):
+        frame = Frame(0, ids.shape[1], adapter.device, adapter.dtype)
+        h = adapter.embed(ids)
+        for layer in range(adapter.n_layers):
+            h = adapter.block(layer, h, frame)
+        logp = torch.log_softmax(adapter.unembed(h[:, :-1]).float(), dim=-1)
+    picked = logp.gather(2, ids[:, 1:, None]).squeeze(2)
+    return picked * batch.mask[:, 1:].to(picked.device, picked.dtype)
