@@ -65,10 +65,10 @@ def test_start_page_and_the_prompt_sets(tinystories_app):
 def test_lens_page_trains_lenses_and_shows_every_head(tinystories_app, tmp_path):
     at = open_page("app_pages/lens.py", {"lenses": str(tmp_path / "lenses")})
     assert "Logit lens" in titles(at)[0]
-    at.number_input(key="train_steps").set_value(30).run()
-    at.text_input(key="train_data").set_value(str(STORIES)).run()
-    at.multiselect(key="train_layers").set_value([1]).run()
-    at.button(key="train_go").click().run()
+    at.number_input(key="train_steps").set_value(30)
+    at.text_input(key="train_data").set_value(str(STORIES))
+    at.multiselect(key="train_layers").set_value([1])
+    at.button(key="train_go").click().run()  # one rerun with every setting, as a user's last click sends them
     assert_clean(at)
     assert len(charts(at)) == 4, "logit lens, head grid, head top-k and attention pattern"
     assert at.multiselect(key="train_layers").options == ["0"]
