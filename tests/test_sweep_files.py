@@ -14,8 +14,8 @@ from cluster import find_topic_clusters, save_cluster
 from cluster.cli import main as cluster_main
 from cluster.sweep import HEADER
 from engine import Engine
-from memory.cli import main as memory_main
-from memory.job import COLUMNS, CSV_NAME
+from memory.__main__ import main as memory_main
+from memory.sweep import COLUMNS, CSV_NAME
 from sweeps import OutputLock, OutputLockedError, RowAppender, read_rows, rewrite_rows
 from test_cluster_engine import tiny_prompts
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
