@@ -3,8 +3,7 @@
 import streamlit as st
 
 from engine.interventions import Positions
-from memory.build import MEMORY_SOURCES
-from memory.inject import InjectionSpec
+from memory.inject import MEMORY_SOURCES, InjectionSpec
 from ui.impair import pick_positions
 from ui.memory import live_injection, sweep_panel
 from ui.shell import open_page, token_labels

@@ -25,13 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edit.cases import demo_cases, demo_texts  # noqa: E402
-from edit.cli import parse_floats  # noqa: E402
-from edit.report import format_paired, format_table, paired_summaries, paired_verdicts, summarise  # noqa: E402
-from edit.robust import own_cluster_relations  # noqa: E402
-from edit.spec import METHODS, EditSpec  # noqa: E402
-from edit.sweep import SweepSettings, method_specs, sweep_edits  # noqa: E402
-from edit.tokens import answer_token_id  # noqa: E402
+from edit.__main__ import parse_floats  # noqa: E402
+from edit.score import demo_cases, demo_texts, own_cluster_relations  # noqa: E402
+from edit.spec import METHODS, EditSpec, answer_token_id  # noqa: E402
+from edit.sweep import (SweepSettings, format_paired, format_table, method_specs, paired_summaries,  # noqa: E402
+                        paired_verdicts, summarise, sweep_edits)
 from engine import Engine  # noqa: E402
 from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 

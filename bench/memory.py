@@ -26,10 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Engine  # noqa: E402
-from memory.build import MEMORY_SOURCES  # noqa: E402
-from memory.cli import parse_range  # noqa: E402
-from memory.decompose import decompose, format_decomposition  # noqa: E402
-from memory.evaluate import answers_top1, format_report, repair_check  # noqa: E402
+from memory.__main__ import parse_range  # noqa: E402
+from memory.evaluate import answers_top1, decompose, format_decomposition, format_report, repair_check  # noqa: E402
+from memory.inject import MEMORY_SOURCES  # noqa: E402
 from memory.sweep import LayerScaleSweep, SweepSpec  # noqa: E402
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS  # noqa: E402
 from promptsets.schema import load_two_hop_prompts  # noqa: E402

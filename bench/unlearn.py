@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Engine, LensLabError  # noqa: E402
-from memory.intervals import wilson  # noqa: E402
+from memory.evaluate import wilson  # noqa: E402
 from promptsets.paths import DEMO_DIR  # noqa: E402
 from unlearn.choose import FACTS_KEPT, FORGOTTEN, PPL_RISE, choose, facts_ratio, meets_claim, ppl_rise  # noqa: E402
 from unlearn.data import load_world, split_secrets  # noqa: E402

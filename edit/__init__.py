@@ -8,11 +8,10 @@
     scores = score_edit(eng, case, result.delta)     # eng.run(prompt, [result.delta]) runs edited
 """
 
-from edit.cases import RELATIONS, EditCase, case_for, demo_cases, heldout_texts, new_objects, paraphrases
-from edit.errors import EditError, EditResumeError, EditSpecError
 from edit.methods import EditResult, apply_edit
-from edit.score import EditScores, PromptRow, score_edit
-from edit.spec import METHOD_NAMES, METHODS, EditSpec, Fact
+from edit.score import (RELATIONS, EditCase, EditScores, PromptRow, case_for, demo_cases, heldout_texts, new_objects,
+                        paraphrases, score_edit)
+from edit.spec import METHOD_NAMES, METHODS, EditError, EditResumeError, EditSpec, EditSpecError, Fact
 
 __all__ = [
     "METHODS", "METHOD_NAMES", "RELATIONS", "EditCase", "EditError", "EditResult", "EditResumeError",

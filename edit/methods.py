@@ -1,4 +1,5 @@
-"""The editing methods: each returns a WeightDelta of one layer's W_out, never a changed model.
+"""The editing methods, each returning a WeightDelta of one layer's W_out (never a changed model), with the
+gradient training they share and the key statistics the rank-one edit reads.
 
 rank_one:  ROME-style. key ``k`` = the neurons at the key position (the prompt's last token by
            default, or the subject's last token: see EditSpec.key); the value change
@@ -10,21 +11,29 @@ low_rank:  ``W_out += A @ B`` with ``A`` ``(d_mlp, r)``, ``B`` ``(r, d_model)`` 
 finetune:  ``W_out += D``, the whole matrix trained.
 interp:    1-LI: the fine-tune run for the full step budget (no early stop), then
            ``W + alpha * (W_finetuned - W)``: the WeightDelta's scale is alpha.
+
+Training is Adam on the edit's own parameters through the engine's differentiable run from one
+layer's MLP output (``Engine.mlp_change_logits``): an edit of block ``layer``'s ``W_out`` changes only
+that block's MLP output, so each step builds that change from the parameters and asks the engine for
+the last position's logits. Gradients are taken with ``torch.autograd.grad`` for the edit's parameters
+only, so nothing is ever written to the shared model (not even ``.grad``).
+
+The rank-one edit's ``C`` is the uncentred second moment of one layer's MLP keys (the neurons,
+mlp_post) over a text sample, computed once per (model, layer, texts).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from edit.errors import EditSpecError
-from edit.grad import train_change
-from edit.keys import key_second_moment
-from edit.spec import EditSpec, Fact
-from edit.tokens import answer_token_id, subject_last_position
+from edit.spec import EditSpec, EditSpecError, Fact, answer_token_id, subject_last_position
+from engine import Engine
 from engine.interventions import WeightDelta
+
 
 # Adam step sizes per parameterisation (their scales differ: a value vector, factors, a matrix).
 LEARNING_RATES = {"rank_one": 0.5, "low_rank": 0.02, "finetune": 0.002, "interp": 0.002}
@@ -89,3 +98,53 @@ def _rank_one(engine, fact: Fact, spec: EditSpec, trace, target: int, lr: float,
     u = (ck / (k @ ck)).float()
     return EditResult(fact, spec, WeightDelta.from_factors(spec.layer, u[:, None], value.detach()[None, :]), steps, p)
 
+
+Change = Callable[[], torch.Tensor]
+
+
+def train_change(engine: Engine, prompt: str, layer: int, target: int, params: Sequence[torch.Tensor],
+                 change: Change, steps: int, lr: float, target_p: float | None, decay: float) -> tuple[int, float]:
+    """Adam on ``params`` to raise p(``target``) at the last position; returns (steps taken, final p).
+
+    ``change()`` builds the ``(pos, d_model)`` MLP-output change from ``params``. The loss is
+    ``-log p(target) + decay * |change|^2 / pos``; training stops once p reaches ``target_p``
+    (never, for None).
+    """
+    opt = torch.optim.Adam(params, lr=lr)
+    p = 0.0
+    for step in range(steps + 1):
+        with torch.enable_grad():
+            diff = change()
+            logp = torch.log_softmax(engine.mlp_change_logits(prompt, layer, diff).float(), dim=-1)[target]
+            p = float(logp.detach().exp())
+            if step == steps or (target_p is not None and p >= target_p):
+                return step, p
+            loss = -logp + decay * diff.square().sum() / diff.shape[0]
+            grads = torch.autograd.grad(loss, list(params))
+        for param, grad in zip(params, grads):
+            param.grad = grad
+        opt.step()
+    return steps, p
+
+
+_CACHE: dict[tuple[str, int, str], torch.Tensor] = {}
+_CACHE_MAX = 16
+
+
+def key_second_moment(engine, layer: int, texts: Sequence[str]) -> torch.Tensor:
+    """``(d_mlp, d_mlp)`` uncentred second moment ``E[k k^T]`` of block ``layer``'s neurons over every
+    position of ``texts``; computed once per (model, layer, texts) and then reused (read-only)."""
+    if not texts:
+        raise EditSpecError("the rank-one edit needs some text to measure the layer's keys on; pass key texts")
+    digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()
+    key = (engine.spec.fingerprint, layer, digest)
+    if key not in _CACHE:
+        total, count = None, 0
+        for text in texts:
+            k = engine.trace(text).neurons(layer).double()
+            total = k.T @ k if total is None else total + k.T @ k
+            count += k.shape[0]
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = (total / count).float()
+    return _CACHE[key]

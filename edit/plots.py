@@ -7,8 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from edit.robust import RobustnessCurves
-from edit.score import PromptRow
+from edit.score import PromptRow, RobustnessCurves
 
 KIND_LABELS = {"edit": "edit prompt", "paraphrase": "paraphrase", "neighbour": "neighbour"}
 

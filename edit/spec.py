@@ -1,4 +1,8 @@
-"""What to edit and how: frozen values the page, the CLI and the bench build and the core reads.
+"""What to edit and how, the edit package's errors, and the token questions it asks of the model.
+
+- ``EditSpec`` and ``Fact``: frozen values the page, the CLI and the bench build and the core reads;
+- ``EditError`` and its kinds: every message says how to fix the input;
+- ``answer_token_id`` and ``subject_last_position``: token questions, each answered in one place.
 
 Choices the paper leaves open, made once for every method:
 
@@ -14,7 +18,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edit.errors import EditSpecError
+from engine.errors import LensLabError
+
+
+class EditError(LensLabError, ValueError):
+    """Base class of every error the edit package raises on purpose."""
+
+
+class EditSpecError(EditError):
+    """An edit request or its method settings are malformed (unknown method, rank < 1, empty object, ...)."""
+
+
+class EditResumeError(EditError):
+    """An output folder holds a sweep made with other settings; choose another folder or delete it."""
+
 
 METHODS: tuple[str, ...] = ("rank_one", "low_rank", "finetune", "interp")
 KEY_POSITIONS: tuple[str, ...] = ("last", "subject")
@@ -100,3 +117,20 @@ class EditSpec:
         """A short name for tables and legends, e.g. "direct low-rank (r=4)"."""
         extra = {"low_rank": f" (r={self.rank})", "interp": f" (α={self.alpha:g})"}.get(self.method, "")
         return METHOD_NAMES[self.method] + extra
+
+
+def answer_token_id(engine, text: str, prompt: str) -> int:
+    """The id of the first token of ``text`` as the model would predict it after ``prompt`` (``Engine.token_id``)."""
+    return engine.token_id(text, "object", first=True, prompt=prompt)
+
+
+def subject_last_position(engine, prompt: str, subject: str) -> int:
+    """The position of the subject's last token in ``prompt`` (where a rank-one edit reads its key).
+
+    Found by encoding the prompt up to the end of the subject's last occurrence.
+    """
+    end = prompt.rfind(subject)
+    if end < 0:
+        raise EditSpecError(f"the subject {subject!r} does not appear in {prompt!r}; type it as the prompt spells it")
+    head = engine.encode(prompt[: end + len(subject)])
+    return min(len(head), len(engine.encode(prompt))) - 1

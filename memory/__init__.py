@@ -9,14 +9,12 @@ from cli.entry import lazy_exports
 
 # Where each public name lives; imported on first use, so `python -m memory` starts before torch loads.
 _HOMES = {
-    "memory.build": ["MEMORY_SOURCES", "MemorySpec", "build_memory", "memory_token_ids"],
-    "memory.errors": ["MemorySpecError", "SweepResumeError"],
+    "memory.inject": ["InjectionResult", "InjectionSpec", "MEMORY_SOURCES", "MemorySpec", "MemorySpecError",
+                      "SweepResumeError", "build_memory", "inject_memory", "memory_token_ids"],
     "memory.evaluate": ["RepairReport", "RepairStats", "choose_layer_scale", "format_report", "leave_one_out",
                         "repair_check", "repair_stats", "two_hop_cases"],
-    "memory.inject": ["InjectionResult", "InjectionSpec", "inject_memory"],
-    "memory.job": ["run_sweep_job"],
     "memory.plots": ["plot_injection_effect", "plot_layer_scale_heatmap", "plot_repair_scatter",
                      "plot_top_tokens"],
-    "memory.sweep": ["LayerScaleSweep", "SweepCase", "SweepSpec", "sweep_layer_scale"],
+    "memory.sweep": ["LayerScaleSweep", "SweepCase", "SweepSpec", "run_sweep_job", "sweep_layer_scale"],
 }
 __getattr__, __all__ = lazy_exports(__name__, _HOMES)

@@ -6,14 +6,15 @@ Plotly renders a subset of HTML in every label, so user text (prompts, memories,
 from __future__ import annotations
 
 from html import escape
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from memory.errors import MemorySpecError
-from memory.inject import InjectionResult
-from memory.sweep import LayerScaleSweep
+from memory.inject import InjectionResult, MemorySpecError
+
+if TYPE_CHECKING:  # memory.sweep imports this module to write its heatmaps
+    from memory.sweep import LayerScaleSweep
 
 HeatMetric = Literal["gain", "p_after"]
 Statistic = Literal["median", "mean"]

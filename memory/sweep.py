@@ -1,21 +1,37 @@
-"""Layer x scale sweeps: inject each case's memory at every (layer, scale) and record the answer's probability."""
+"""Layer x scale sweeps: inject each case's memory at every (layer, scale) and record the answer's
+probability, in memory or as a resumable job.
+
+The resumable job appends every measured cell to a CSV, so an interrupted run picks up where it
+stopped. An output folder holds ``sweep.json`` (what was swept: model fingerprint, precision, device
+kind, spec with its chunk size, a digest of the cases), ``sweep.csv`` (one row per case x layer x
+scale, with its precision) and ``heatmap*.html``. Resuming with other settings is refused, not mixed,
+and checked before anything is written. The job is the one resumable sweep job
+(:func:`sweeps.run_job`): this module describes the grid (each case's layer x scale cells in fixed
+chunks), the cell (:func:`chunk_p_after`) and the row.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from engine.engine import Engine
 from engine.errors import listing
 from engine.interventions import Positions
-from memory.build import MemorySource, build_memory
-from memory.errors import MemorySpecError
 from engine.readout import gain_ratio
-from memory.inject import answer_token_id, check_scale, inject_at
 from engine.readout import Progress
+from memory.inject import (MemorySource, MemorySpecError, SweepResumeError, answer_token_id, build_memory, check_scale,
+                           inject_at)
+from memory.plots import plot_layer_scale_heatmap
+from sweeps import Identity, JobResult, Sweep, SweepFiles, run_job
 from sweeps.chunks import fixed_chunks, unfinished
+from sweeps.identity import digest, engine_identity
 from sweeps.runners import LocalRunner, Runner
+
 
 CellKey = tuple[str, int, float]
 DEFAULT_SCALES: tuple[float, ...] = tuple(float(s) for s in range(1, 16))
@@ -172,7 +188,7 @@ def sweep_layer_scale(
     runner: Runner | None = None,
 ) -> LayerScaleSweep:
     """Inject every case's memory at every (layer, scale) of the grid, in memory (the app's sweep; the
-    resumable one writing a CSV is ``memory.job.run_sweep_job``).
+    resumable one writing a CSV is :func:`run_sweep_job`).
 
     ``known`` maps (case key, layer, scale) to an already measured p_after, so it is skipped
     (a chunk with a missing cell is recomputed whole, so every cell keeps its batch and its value);
@@ -206,3 +222,76 @@ def collect(cases: Sequence[SweepCase], layers: tuple[int, ...], scales: tuple[f
     """The sweep of measured cells ``known`` (every cell of the grid)."""
     p_after = np.array([[[known[(case.key, l, s)] for s in scales] for l in layers] for case in cases])
     return LayerScaleSweep(tuple(cases), layers, scales, before, p_after, spec)
+
+
+log = logging.getLogger(__name__)
+
+CSV_NAME = "sweep.csv"
+META_NAME = "sweep.json"
+COLUMNS = ("key", "label", "prompt", "answer", "memory", "layer", "scale", "dtype", "p_before", "p_after", "gain")
+
+
+def sweep_identity(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec) -> dict:
+    """What makes two sweeps the same job: the engine (model, precision, device kind, threads), the resolved
+    grid, the recipe (with its chunk size) and a digest of the cases (the prompts after --split, --only-wrong)."""
+    layers, scales = resolve_grid(engine, spec)
+    recipe = asdict(spec) | {"layers": list(layers), "scales": list(scales)}
+    return engine_identity(engine) | {"spec": recipe, "n_cases": len(cases),
+                                      "cases_sha256": digest([asdict(c) for c in cases])}
+
+
+def _stored_key(row: dict) -> CellKey | None:
+    try:
+        return row["key"], int(row["layer"]), float(row["scale"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def run_sweep_job(engine: Engine, cases: Sequence[SweepCase], spec: SweepSpec, out: Path,
+                  progress: Progress | None = None, runner: Runner | None = None) -> LayerScaleSweep:
+    """Run (or resume) a sweep whose rows go to ``out/sweep.csv``; writes heatmaps when done.
+
+    The one resumable job (:func:`sweeps.run_job`) runs it: every argument is checked, and a folder of
+    another sweep refused, before anything is written; while it runs, the folder's lock refuses a second
+    writer. ``runner`` (default: this process, one batch per chunk; a ``sweeps.EnginePool`` runs on Ray
+    workers) computes the chunks; this process writes every row.
+    """
+    out = Path(out)
+    identity = Identity(sweep_identity(engine, cases, spec), SweepResumeError)
+    check_cases(engine, cases, spec)
+    layers, scales = resolve_grid(engine, spec)
+    before = []
+
+    def plan() -> Sweep:
+        before.append(clean_answer_p(engine, cases))
+
+        def rows(cell: Cell, p_after: float) -> list[dict]:
+            c, layer, scale = cell
+            p = float(before[0][c])
+            return [asdict(cases[c]) | dict(layer=layer, scale=scale, dtype=engine.spec.dtype, p_before=repr(p),
+                                            p_after=repr(float(p_after)), gain=repr(float(gain_ratio(p, p_after))))]
+
+        return Sweep(chunks=grid_chunks(len(cases), layers, scales, spec.chunk), task=chunk_p_after, rows=rows,
+                     key=lambda cell: (cases[cell[0]].key, *cell[1:]), stored_key=_stored_key,
+                     args=(tuple(cases), spec))
+
+    files = SweepFiles(out / CSV_NAME, out / META_NAME, COLUMNS)
+    sweeps = []
+
+    def finish(result: JobResult) -> None:
+        known = {_stored_key(r): float(r["p_after"]) for r in result.kept} | result.values
+        sweeps.append(collect(cases, layers, scales, before[0], known, spec))
+        write_heatmaps(sweeps[0], out)
+
+    run_job(engine, files, identity, plan, runner, progress, finish)
+    return sweeps[0]
+
+
+def write_heatmaps(sweep: LayerScaleSweep, out: Path) -> list[Path]:
+    """One standalone HTML heatmap of median gain per case label, e.g. ``heatmap_bridge.html``."""
+    paths = []
+    for label in sorted(sweep.labels):
+        path = Path(out) / f"heatmap_{label}.html"
+        plot_layer_scale_heatmap(sweep, label=label).write_html(path, include_plotlyjs="directory")
+        paths.append(path)
+    return paths

@@ -8,7 +8,7 @@
     ray_pool.py ray_worker.py ray_args.py   Ray: one actor per worker holds the engine; --ray flags
 
 A sweep describes its grid and its cell (``sweeps.job.Sweep``) and calls ``run_job``; see
-``cluster.sweep``, ``memory.job`` and ``edit.job``.
+``cluster.sweep``, ``memory.sweep`` and ``edit.sweep``.
 """
 
 from sweeps.errors import OutputFolderError, OutputLockedError, RaySweepError, RowFileError

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import COMMANDS
 from test_app_helpers import app_model, assert_clean, charts, array, metric_values, open_app, open_typed  # noqa: F401
 from ui.commands import PYTHON
 
@@ -46,7 +47,7 @@ def run_command(command: str, out: Path) -> str:
             exec(compile(argv[2], "<command>", "exec"), {})  # noqa: S102 - the app's own one-liner
         return buf.getvalue()
     assert argv[1] == "-m", command
-    cli = importlib.import_module(f"{argv[2]}.cli")
+    cli = importlib.import_module(COMMANDS[argv[2]][0])  # the module whose main `python -m` runs
     args = argv[3:]
     cli.build_parser().parse_args(args)  # the printed flags parse as they are
     if "--out" in args:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from edit.report import paired_summaries, paired_verdicts
-from edit.robust import own_cluster_relations, relation_topics
+from edit.score import own_cluster_relations, relation_topics
+from edit.sweep import paired_summaries, paired_verdicts
 from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS
 
 

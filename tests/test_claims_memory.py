@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from engine import Engine
-from memory.build import build_memory
-from memory.decompose import (VARIANTS, cosine, decompose, direct_gain, log_gain_share, matched_control,
-                              project_out, surviving_share, unembedding_rows)
+from memory.evaluate import (VARIANTS, cosine, decompose, direct_gain, log_gain_share, matched_control,
+                             project_out, surviving_share, unembedding_rows)
+from memory.inject import build_memory
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from promptsets.schema import load_two_hop_prompts
 
@@ -86,7 +86,7 @@ def test_shares_count_only_the_bridges_repairs():
 
 
 def test_composition_claims_hold_only_when_the_intervals_are_apart():
-    from memory.decompose import Decomposition, composition_claims
+    from memory.evaluate import Decomposition, composition_claims
 
     n = 40
     gains = {v: np.full(n, 1.0) for v in VARIANTS}

@@ -15,8 +15,8 @@ import pytest
 from engine import Engine
 from lens.baselines import fit_token_table, table_kl
 from lens.evaluate import constant_kl, mean_final_distribution
-from memory.build import build_memory
-from memory.decompose import cosine, direct_gain, project_out, unembedding_rows
+from memory.evaluate import cosine, direct_gain, project_out, unembedding_rows
+from memory.inject import build_memory
 from tinystories import TINYSTORIES, requires_tinystories
 
 MODEL = TINYSTORIES

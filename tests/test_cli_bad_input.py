@@ -11,10 +11,10 @@ import pytest
 from cluster import find_topic_clusters, save_cluster
 from cluster.cli import main as cluster_main
 from compare.cli import main as compare_main
-from edit.cli import main as edit_main
+from edit.__main__ import main as edit_main
 from engine import Engine
 from lens.cli import main as lens_main
-from memory.cli import main as memory_main
+from memory.__main__ import main as memory_main
 from test_cluster_engine import tiny_prompts
 from test_lens_original import Spec, _ckpt
 from tiny_models import SENTENCES
@@ -201,7 +201,7 @@ def test_an_unwritable_out_is_refused_before_the_model_loads(places, capsys, cmd
 ])
 def test_every_range_flag_reads_stop_included_the_same_way(text, kind, values):
     from cli.args import read_range
-    from memory.cli import parse_range
+    from memory.__main__ import parse_range
 
     assert read_range(text, kind) == values == parse_range(text, kind)
     if kind is float and text.count(":") == 2:
@@ -212,7 +212,7 @@ def test_every_range_flag_reads_stop_included_the_same_way(text, kind, values):
 
 @pytest.mark.parametrize("flag, text, values", [("--scales", "1:15:4", "1,5,9,13"), ("--layers", "0:3:2", "0,2")])
 def test_memory_sweep_ranges_run_the_values_they_name(places, tmp_path, flag, text, values):
-    from memory.job import COLUMNS, CSV_NAME
+    from memory.sweep import COLUMNS, CSV_NAME
     from sweeps import read_rows
 
     argv = _argv("memory sweep", dict(places, OUT=str(tmp_path / "out")), flag, text)

@@ -12,8 +12,8 @@ import pytest
 
 from lens.storage import CHECKPOINT_FILE
 from lens.header import HEADER_FILE
-from memory.cli import main as memory_main
-from memory.job import COLUMNS, CSV_NAME
+from memory.__main__ import main as memory_main
+from memory.sweep import COLUMNS, CSV_NAME
 from sweeps import read_rows
 from tiny_models import SENTENCES
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl

@@ -10,9 +10,9 @@ import pytest
 
 from cluster import find_topic_clusters, save_cluster
 from cluster.cli import main as cluster_main
-from edit.cli import main as edit_main
+from edit.__main__ import main as edit_main
 from engine import Engine
-from memory.cli import main as memory_main
+from memory.__main__ import main as memory_main
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 from test_cluster_engine import tiny_prompts
 
@@ -114,7 +114,7 @@ def test_an_output_written_without_its_identity_file_is_not_resumed(inputs, tmp_
 
 def test_every_row_says_its_precision(inputs, tmp_path):
     from cluster.sweep import HEADER, read_rows
-    from memory.job import COLUMNS, CSV_NAME
+    from memory.sweep import COLUMNS, CSV_NAME
     from sweeps import read_rows as read_csv
 
     assert cluster_main(_argv(CLUSTER + " --dtype bfloat16", inputs, tmp_path / "c")) == 0

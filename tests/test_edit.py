@@ -10,7 +10,7 @@ import torch
 from edit import (EditSpec, EditSpecError, Fact, apply_edit, demo_cases, heldout_texts, paraphrases,
                   score_edit)
 from edit.score import general_damage
-from edit.tokens import answer_token_id
+from edit.spec import answer_token_id
 from engine import Engine, WeightDelta
 from promptsets.paths import DEMO_DIR
 

@@ -8,9 +8,9 @@ import csv
 
 import pytest
 
-from edit.cli import main, parse_floats
-from edit.errors import EditError
-from edit.report import summarise
+from edit.__main__ import main, parse_floats
+from edit.spec import EditError
+from edit.sweep import summarise
 from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 
 SWEEP = ["sweep", "--model", str(DEMO_DIR), "--prompts", str(DEMO_PROMPTS), "--clusters", str(DEMO_CLUSTERS),

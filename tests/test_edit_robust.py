@@ -9,7 +9,7 @@ import pytest
 
 from cluster.spec import load_cluster
 from edit import EditSpec, EditSpecError, apply_edit, demo_cases
-from edit.robust import halving_intensity, learned_items, robustness_curves
+from edit.score import halving_intensity, learned_items, robustness_curves
 from engine import Engine
 from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from cluster.impair import impairs
 from cluster.spec import load_cluster
 from engine import Engine
-from memory.build import build_memory
-from memory.inject import inject_at
+from memory.inject import build_memory, inject_at
 from test_app_helpers import app_model, assert_clean, open_app, open_typed  # noqa: F401
 
 IMPAIR = {"prompt": "Higrus is a professional", "target": " football"}

@@ -274,7 +274,7 @@ def test_every_control_row_but_its_own_choice_uses_the_bridges_cells():
 
 
 def test_wilson_interval_brackets_the_fraction_and_shrinks_with_n():
-    from memory.intervals import bootstrap_median, wilson
+    from memory.evaluate import bootstrap_median, wilson
 
     low, high = wilson(16, 19)
     assert low < 16 / 19 < high and (round(low, 3), round(high, 3)) == (0.624, 0.945)

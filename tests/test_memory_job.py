@@ -10,9 +10,9 @@ import pytest
 
 from engine import Engine
 from memory import SweepCase, SweepResumeError, SweepSpec, run_sweep_job
-from memory.cli import main, parse_range
-from memory.errors import MemorySpecError
-from memory.job import CSV_NAME, META_NAME
+from memory.__main__ import main, parse_range
+from memory.inject import MemorySpecError
+from memory.sweep import CSV_NAME, META_NAME
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
 
 CASES = [SweepCase("0:bridge", "The founder of Zentrix was born in", " Marlow", " Tovaren", "bridge"),

@@ -9,7 +9,7 @@ import torch
 
 from compare import cka_clean_vs_impaired
 from edit import EditSpec, apply_edit, demo_cases, heldout_texts, score_edit
-from edit.tokens import answer_token_id
+from edit.spec import answer_token_id
 from engine import Engine, Impair, Inject
 from lens import decode_heads, decode_logit_lens, load_lenses
 from memory import InjectionSpec, inject_memory

@@ -103,11 +103,10 @@ def test_an_interrupted_driver_resumes_with_only_the_missing_cells(engine, athle
 
 def test_an_edit_sweep_on_ray_writes_the_rows_of_one_process(engine, athlete, pool, tmp_path):
     from cluster.spec import save_cluster
-    from edit.cases import EditCase
-    from edit.job import CSV_NAME as EDIT_CSV
-    from edit.job import run_edit_job
+    from edit.score import EditCase
     from edit.spec import EditSpec, Fact
-    from edit.sweep import SweepSettings, method_specs
+    from edit.sweep import CSV_NAME as EDIT_CSV
+    from edit.sweep import SweepSettings, method_specs, run_edit_job
 
     save_cluster(athlete, tmp_path / "clusters" / "athlete.json")
     names = ("Tovaren", "Melisande", "Dadon")

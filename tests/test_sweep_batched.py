@@ -12,8 +12,7 @@ from cluster.spec import site_width
 from cluster.sweep import SweepSpec as ClusterSweepSpec
 from cluster.sweep import point_values
 from engine import Engine
-from memory.build import build_memory
-from memory.inject import answer_token_id, inject_run
+from memory.inject import answer_token_id, build_memory, inject_run
 from memory.sweep import SweepCase, SweepSpec, case_p_after, sweep_layer_scale
 from test_cluster_engine import tiny_prompts
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from edit.cases import demo_cases
-from edit.job import CSV_NAME, run_edit_job
+from edit.score import demo_cases
 from edit.spec import EditSpec
-from edit.sweep import SweepSettings, edit_chunks, method_specs
+from edit.sweep import CSV_NAME, SweepSettings, edit_chunks, method_specs, run_edit_job
 from engine import Engine
 from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 
@@ -45,8 +44,8 @@ def test_a_batched_edit_sweep_writes_the_bytes_of_the_one_edit_per_task_sweep(de
 
 def test_the_edit_sweep_command_takes_the_chunk_and_ray_flags_of_the_other_sweeps():
     from cluster.cli import build_parser as cluster_parser
-    from edit.cli import build_parser as edit_parser
-    from memory.cli import build_parser as memory_parser
+    from edit.__main__ import build_parser as edit_parser
+    from memory.__main__ import build_parser as memory_parser
 
     def sweep_flags(parser) -> set[str]:
         sub = next(a for a in parser._actions if a.dest == "command").choices["sweep"]

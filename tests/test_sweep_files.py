@@ -14,8 +14,8 @@ from cluster import find_topic_clusters, save_cluster
 from cluster.cli import main as cluster_main
 from cluster.sweep import HEADER
 from engine import Engine
-from memory.cli import main as memory_main
-from memory.job import COLUMNS, CSV_NAME
+from memory.__main__ import main as memory_main
+from memory.sweep import COLUMNS, CSV_NAME
 from sweeps import OutputLock, OutputLockedError, RowAppender, read_rows, rewrite_rows
 from test_cluster_engine import tiny_prompts
 from promptsets.schema import TWO_HOP_FILE, TwoHopPrompt, write_jsonl
@@ -38,7 +38,7 @@ KILLER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         real(self, row)
     rows.RowAppender.write = write
-    from {module}.cli import main
+    from {module} import main
     main({argv!r})
 """)
 HOLDER = textwrap.dedent("""
@@ -90,7 +90,7 @@ def _rows(path: Path, columns) -> list[tuple]:
 
 def test_cluster_sweep_killed_mid_row_resumes_to_the_uninterrupted_rows(cluster_args, tmp_path, caplog):
     assert cluster_main(cluster_args + ["--out", str(tmp_path / "full")]) == 0
-    _killed_run("cluster", cluster_args + ["--out", str(tmp_path / "cut")], kill_at=11)
+    _killed_run("cluster.cli", cluster_args + ["--out", str(tmp_path / "cut")], kill_at=11)
     csv_path = tmp_path / "cut" / "athlete-sweep.csv"
     assert not csv_path.read_bytes().endswith(b"\n")
     assert read_rows(csv_path, HEADER).dropped == 1 and len(read_rows(csv_path, HEADER).rows) == 10
@@ -102,7 +102,7 @@ def test_cluster_sweep_killed_mid_row_resumes_to_the_uninterrupted_rows(cluster_
 
 def test_memory_sweep_killed_mid_row_resumes_to_the_uninterrupted_rows(memory_args, tmp_path, caplog):
     assert memory_main(memory_args + ["--out", str(tmp_path / "full")]) == 0
-    _killed_run("memory", memory_args + ["--out", str(tmp_path / "cut")], kill_at=5)
+    _killed_run("memory.__main__", memory_args + ["--out", str(tmp_path / "cut")], kill_at=5)
     assert read_rows(tmp_path / "cut" / CSV_NAME, COLUMNS).dropped == 1
     assert memory_main(memory_args + ["--out", str(tmp_path / "cut")]) == 0
     assert "dropped 1 torn" in caplog.text

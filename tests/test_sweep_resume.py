@@ -13,7 +13,7 @@ from cluster.sweep import SweepSpec as ClusterSpec
 from cluster.sweep import meta_path, run_sweep
 from engine import Engine
 from memory import run_sweep_job
-from memory.job import CSV_NAME, META_NAME
+from memory.sweep import CSV_NAME, META_NAME
 from memory.sweep import SweepSpec as MemorySpec
 from test_cluster_engine import tiny_prompts
 from test_memory_job import CASES
@@ -67,12 +67,11 @@ def test_a_cluster_sweep_resumed_from_any_cut_writes_the_uninterrupted_bytes(eng
 
 
 def test_an_edit_sweep_resumed_from_any_cut_writes_the_uninterrupted_bytes(tmp_path):
-    from edit.cases import demo_cases
-    from edit.job import CSV_NAME as EDIT_CSV
-    from edit.job import META_NAME as EDIT_META
-    from edit.job import run_edit_job
+    from edit.score import demo_cases
     from edit.spec import EditSpec
-    from edit.sweep import SweepSettings, method_specs
+    from edit.sweep import CSV_NAME as EDIT_CSV
+    from edit.sweep import META_NAME as EDIT_META
+    from edit.sweep import SweepSettings, method_specs, run_edit_job
     from promptsets.paths import DEMO_CLUSTERS, DEMO_DIR, DEMO_PROMPTS
 
     demo = Engine.load(str(DEMO_DIR))

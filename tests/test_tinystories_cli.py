@@ -12,9 +12,9 @@ import pytest
 
 from cluster.cli import main as cluster_main
 from compare.cli import main as compare_main
-from edit.cli import main as edit_main
+from edit.__main__ import main as edit_main
 from lens.cli import main as lens_main
-from memory.cli import main as memory_main
+from memory.__main__ import main as memory_main
 from tinystories import PROMPTS, STORIES, TINYSTORIES, needs_tinystories
 
 pytestmark = needs_tinystories

@@ -12,13 +12,11 @@ import streamlit as st
 
 from cluster.impair import impairs
 from cluster.spec import Cluster
-from edit.cases import EditCase, case_for, demo_texts, new_objects
 from edit.methods import EditResult, apply_edit
 from edit.plots import plot_before_after, plot_robustness
-from edit.robust import ROBUST_MODES, learned_items, robustness_curves
-from edit.score import EditScores, score_edit
-from edit.spec import METHODS, EditSpec, Fact
-from edit.tokens import answer_token_id
+from edit.score import (ROBUST_MODES, EditCase, EditScores, case_for, demo_texts, learned_items, new_objects,
+                        robustness_curves, score_edit)
+from edit.spec import METHODS, EditSpec, Fact, answer_token_id
 from engine import Engine
 from engine.interventions import WeightDelta
 from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS

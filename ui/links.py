@@ -24,11 +24,11 @@ from streamlit.runtime.state.session_state_proxy import get_session_state
 from cluster.impair import METRICS
 from cluster.units import MAX_TEXT
 from compare.layers import COMPARE_SITES
-from edit.robust import ROBUST_MODES
+from edit.score import ROBUST_MODES
 from edit.spec import METHODS as EDIT_METHODS
 from engine.interventions import IMPAIR_MODES, IMPAIR_SITES
 from lens.lenses import KINDS
-from memory.build import MEMORY_SOURCES
+from memory.inject import MEMORY_SOURCES
 from patch.compute import DIRECTIONS as PATCH_DIRECTIONS
 from patch.compute import METRICS as PATCH_METRICS
 from ui.config import PROMPT_URL_CHARS, workshop_mode

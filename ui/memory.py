@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import Inject
-from memory.build import build_memory
-from memory.inject import InjectionResult, InjectionSpec, inject_at, inject_memory
+from memory.inject import InjectionResult, InjectionSpec, build_memory, inject_at, inject_memory
 from memory.plots import plot_layer_scale_heatmap, plot_top_tokens
 from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, sweep_layer_scale
 from ui.commands import memory_heatmap, memory_inject, positions_arg

@@ -3,7 +3,7 @@ survive, and clean text, read from a prompts folder or a user's own files.
 
 Clean text plays two parts: ``retain`` documents whose loss the localizers and trainers keep low, and
 ``heldout`` documents whose perplexity reports the damage. For a demo-built world (a folder with
-``world.json``) the held-out documents are ``edit.cases.heldout_texts``: new documents stating the world's
+``world.json``) the held-out documents are ``edit.score.heldout_texts``: new documents stating the world's
 training facts, never lines of the corpus; retain documents are corpus lines stating facts (not secrets
 or the backdoor). For any other model, a text file names both (alternate lines).
 """
@@ -115,9 +115,9 @@ def clean_text(model_dir: Path | None, clean_file: str | Path | None = None, n: 
         raise UnlearnError("no clean text: give --clean FILE (one document a line) for a model without a demo corpus")
     retain = _fact_lines(folder, n)
     if (folder / "world.json").is_file():
-        from edit.cases import heldout_texts
+        from edit.score import heldout_texts
         return CleanText(retain, heldout_texts(n, demo_dir=folder), "held-out documents of the world's facts "
-                         "(edit.cases.heldout_texts); retain: corpus lines stating facts")
+                         "(edit.score.heldout_texts); retain: corpus lines stating facts")
     lines = _fact_lines(folder, 2 * n)
     return CleanText(lines[0::2], lines[1::2], "corpus lines stating facts (alternate lines retain / held out)")
 

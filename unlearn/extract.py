@@ -15,7 +15,7 @@ import numpy as np
 
 from edit.score import text_loss
 from engine import Engine, Intervention
-from memory.intervals import wilson
+from memory.evaluate import wilson
 from promptsets.schema import BackdoorPrompt, FactPrompt, SecretPrompt, TwoHopPrompt
 
 

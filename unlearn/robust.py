@@ -24,8 +24,7 @@ import numpy as np
 from cluster.impair import impairs, random_cluster
 from cluster.spec import Cluster, load_cluster
 from engine import Engine, Intervention, WeightDelta
-from memory.build import build_memory
-from memory.inject import inject_at
+from memory.inject import build_memory, inject_at
 from promptsets.schema import SecretPrompt
 from unlearn.errors import UnlearnError
 from unlearn.extract import extract
