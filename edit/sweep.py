@@ -24,18 +24,11 @@ import numpy as np
 
 from cluster.spec import Cluster, load_cluster
 from edit.methods import apply_edit
-<<<<<<< HEAD
-from edit.robust import RobustnessCurves, robustness_curves
-from edit.score import score_edit
-from edit.spec import EditSpec
-from engine.readout import Progress
-=======
 from edit.score import EditCase, EditScores, RobustnessCurves, robustness_curves, score_edit
 from edit.spec import EditResumeError, EditSpec
 from engine.readout import Progress
 from memory.evaluate import bootstrap_median
 from sweeps import Identity, Runner, Sweep, SweepFiles, run_job
->>>>>>> pkgs
 from sweeps.chunks import fixed_chunks
 from sweeps.identity import digest, engine_identity
 from sweeps.runners import LocalRunner

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from cli import Parser, load_engine, parse, finite, out_folder, run_command, whole
 from cli.args import THREADS_HELP, UsageError, read_range
-from engine.devices import add_device_args
+from engine.loading import add_device_args
 from memory.evaluate import (answers_top1, format_report, format_stats, repair_check, repair_stats,
                              split_prompts, two_hop_cases)
 from memory.inject import MEMORY_SOURCES, InjectionSpec, MemorySpecError, inject_memory

@@ -22,12 +22,7 @@ from engine.engine import Engine
 from engine.errors import EmptyPromptError, LensLabError
 from engine.interventions import Inject, Positions
 from engine.readout import gain_ratio
-<<<<<<< HEAD
 from engine.readout import RunResult
-from memory.build import MemorySource, build_memory, memory_token_ids
-from memory.errors import MemorySpecError
-=======
-from engine.results import RunResult
 
 
 class MemorySpecError(LensLabError, ValueError):
@@ -92,7 +87,6 @@ def build_memory(engine: Engine, text: str, source: MemorySource = "unembedding"
 def build_memory_from_spec(engine: Engine, spec: MemorySpec) -> np.ndarray:
     """``build_memory`` for a ``MemorySpec``; shape ``(d_model,)``."""
     return build_memory(engine, spec.text, spec.source, spec.normalise)
->>>>>>> pkgs
 
 
 @dataclass(frozen=True)
