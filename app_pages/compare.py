@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from compare.layers import COMPARE_SITES
 from ui.compare import impaired_cka_panel, models_cka_panel, pool_picker, second_model_picker
 from ui.config import resolve_model
 from ui.impair import impair_controls
+from ui.links import options
 from ui.shell import attempt, keyword_prompts, open_page
 
 engine, sel = open_page(
@@ -13,7 +13,7 @@ engine, sel = open_page(
     "Linear CKA measures how similar two sets of activations are up to rotation and scale, over the token "
     "positions of some prompts. Compare each layer before and after impairing a cluster, or two models' layers.",
 )
-site = st.selectbox("Activations compared", COMPARE_SITES, key="cka_site", bind="query-params",
+site = st.selectbox("Activations compared", options("cka_site"), key="cka_site", bind="query-params",
                     help="resid_post: the residual stream after the block; attn_out / mlp_out: what the block writes")
 prompts = (sel.prompt, *pool_picker(keyword_prompts()))
 

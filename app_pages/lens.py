@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.config import default_lens_folder, workshop_lens_folder
+from ui.links import chars
 from ui.lens import head_panel, lens_stamp, load_lens_set, logit_lens_panel, train_panel
 from ui.shell import attempt, md_escape, open_page
 
@@ -19,6 +20,7 @@ if sel.workshop:  # the teacher's lens folder; no server path is typed or traine
     folder = workshop_lens_folder(sel.model)
 else:
     folder = st.text_input("Lens folder", value=default_lens_folder(sel.model), key="lenses", bind="query-params",
+                           max_chars=chars("lenses"),
                            help="a folder written by `.venv/bin/python -m lens train` for this model")
 stamp = lens_stamp(folder)
 lenses = None if stamp is None else attempt(load_lens_set, sel.model, folder, stamp)

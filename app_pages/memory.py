@@ -3,8 +3,9 @@
 import streamlit as st
 
 from engine.interventions import Positions
-from memory.inject import MEMORY_SOURCES, InjectionSpec
+from memory.inject import InjectionSpec
 from ui.impair import pick_positions
+from ui.links import chars, options
 from ui.memory import live_injection, sweep_panel
 from ui.shell import open_page, token_labels
 
@@ -14,10 +15,10 @@ engine, sel = open_page(
     "rows times a scale, to one attention layer's output. Watch the answer's probability change.",
 )
 c1, c2, c3 = st.columns([3, 2, 1])
-memory = c1.text_input("Memory text", value="", key="memory", bind="query-params",
+memory = c1.text_input("Memory text", value="", key="memory", bind="query-params", max_chars=chars("memory"),
                        placeholder="e.g. the bridge entity, with its leading space",
                        help="picking a two-hop prompt in the sidebar fills in its bridge entity")
-source = c2.selectbox("Rows summed", MEMORY_SOURCES, key="mem_source", bind="query-params",
+source = c2.selectbox("Rows summed", options("mem_source"), key="mem_source", bind="query-params",
                       help="unembedding: the paper's recipe; embedding: the input-embedding rows")
 normalise = c3.checkbox("Unit norm", key="mem_norm", bind="query-params")
 positions: Positions = pick_positions(token_labels(sel.model, sel.prompt), key="mem_pos")

@@ -7,7 +7,7 @@ import pytest
 from cluster.errors import ClusterError
 from cluster.spec import cluster_from_address, units_address
 from cluster.units import MAX_UNITS, format_units, parse_units
-from ui.links import RULES, Choice, Number, Text, check_param, check_params
+from ui.links import RULES, WORKSHOP_CAPS, Choice, Number, Text, chars, check_param, check_params, limits, options
 
 NUMBERS = sorted(k for k, r in RULES.items() if isinstance(r, Number))
 BAD_NUMBERS = ["1e300", "-1", "-1e300", "inf", "-inf", "nan", "NaN", "Infinity", "9" * 400, "twelve", ""]
@@ -57,6 +57,31 @@ def test_a_whole_link_reports_only_its_bad_parts_and_workshop_keys():
     assert set(check_params(link)) == {"mode", "k"}
     assert set(check_params(link, workshop=True)) == {"mode", "k", "lenses"}
     assert "fixes the lens folder" in check_params(link, workshop=True)["lenses"]
+
+
+def test_widgets_take_their_bounds_from_the_rules_with_the_workshop_caps(monkeypatch):
+    monkeypatch.delenv("LENSLAB_WORKSHOP", raising=False)
+    assert limits("k") == (1, 64) and all(isinstance(x, int) for x in limits("k"))
+    assert limits("mem_scale") == (0.0, 15.0)
+    assert options("mode") == RULES["mode"].options and chars("target") == RULES["target"].max_chars
+    monkeypatch.setenv("LENSLAB_WORKSHOP", "1")
+    for key, most in WORKSHOP_CAPS.items():
+        assert limits(key)[1] == most
+        assert check_params({key: str(most)}, workshop=True) == {}
+        assert key in check_params({key: str(most + 1)}, workshop=True)
+
+
+def test_the_model_can_only_lower_a_bound_that_its_rule_lets_it_narrow():
+    assert limits("edit_layer", hi=3) == (0, 3)
+    assert limits("edit_layer", hi=10**9) == (0, RULES["edit_layer"].hi)
+    assert chars("prompt", 50) == 50 and chars("prompt", 10**9) == RULES["prompt"].max_chars
+    assert limits("intensity_noise", hi=1e6) == (0.0, 1e6), "the noise slider's range follows noise_max"
+    with pytest.raises(ValueError):
+        limits("k", hi=3)
+    with pytest.raises(ValueError):
+        chars("target", 10)
+    with pytest.raises(TypeError):
+        options("k")
 
 
 @pytest.mark.parametrize("text", ["3:0-3000000", "3:0-300000000000000000000000", "3:-5", "-1:0", "3:inf",

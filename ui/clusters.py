@@ -18,14 +18,13 @@ from cluster.errors import ClusterError
 from cluster.find import find_profile_clusters, find_topic_clusters
 from cluster.spec import (Cluster, check_cluster, cluster_to_dict, load_cluster, read_cluster_bytes, save_cluster,
                           units_address)
-from cluster.units import MAX_TEXT, UNITS_HELP, parse_units
+from cluster.units import UNITS_HELP, parse_units
 from engine import Engine
-from engine.interventions import IMPAIR_SITES
 from promptsets.schema import KeywordPrompt
 from ui.commands import cluster_find, repo_path
 from ui.config import cluster_folder
 from ui.jobs import heavy_job
-from ui.links import FIND_METHODS, cap, note_unavailable
+from ui.links import chars, limits, note_unavailable, options
 from ui.shell import CACHE_TTL, USER_ERRORS, attempt, cli_snippet, md_escape, progress_bar, show_error
 
 CUSTOM = "custom units…"
@@ -114,6 +113,7 @@ def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None)
     why = "the prompt's topic" if topic and known.get(auto) and known[auto].topic == topic else "the first"
     note_unavailable(key, names, "cluster", "clusters found or loaded in another browser session stay there: "
                      "download the cluster there and load its file here")
+    # The names exist only for this model and session: the rule of ``key`` is Text, the widget narrows it.
     chosen = st.selectbox("Cluster", names, index=None, key=key, bind="query-params",
                           placeholder=f"{auto} ({why})",
                           help="shipped topic clusters of the demo model, ones found on the Clusters page, or your own "
@@ -132,8 +132,8 @@ def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None)
     n_last = engine.spec.n_layers - 1
     cols = st.columns([3, 1])
     text = cols[0].text_input("Units", value=f"{n_last}:0-15", key=f"{key}_units", bind="query-params",
-                              max_chars=MAX_TEXT, help=UNITS_HELP)
-    site = cols[1].selectbox("Site", IMPAIR_SITES, key=f"{key}_site", bind="query-params",
+                              max_chars=chars(f"{key}_units"), help=UNITS_HELP)
+    site = cols[1].selectbox("Site", options(f"{key}_site"), key=f"{key}_site", bind="query-params",
                              help="mlp_post: the MLP neurons; mlp_out: the MLP output; mlp_in: the MLP's normalised input")
     cluster = Cluster(name="custom", neurons=parse_units(text), method="manual", site=site)
     check_cluster(cluster, engine.spec)
@@ -143,14 +143,16 @@ def pick_cluster(engine: Engine, key: str = "cluster", topic: str | None = None)
 def find_panel(engine: Engine, model: str, prompts: tuple[KeywordPrompt, ...]) -> None:
     """Method, size and site, and a button that finds clusters on the train prompts (with progress)."""
     c1, c2, c3 = st.columns(3)
-    method = c1.selectbox("Method", FIND_METHODS, key="find_method", bind="query-params",
+    method = c1.selectbox("Method", options("find_method"), key="find_method", bind="query-params",
                           help="selectivity: each topic's most selective units; attribution: the units each "
                                "topic's answers rely on (activation x gradient of the answer logit, grown in rounds); "
                                "kmeans / agglomerative: group units by activation profile")
-    percent = c2.number_input("Top % of each layer", 0.5, 50.0, 3.0, 0.5, key="find_percent", bind="query-params",
+    percent = c2.number_input("Top % of each layer", *limits("find_percent"), 3.0, 0.5, key="find_percent",
+                              bind="query-params",
                               disabled=method not in TOPIC_METHODS)
-    k = int(c2.number_input("Groups (k)", 2, cap("find_k", 64), 8, key="find_k", bind="query-params", disabled=method in TOPIC_METHODS))
-    site = c3.selectbox("Site", IMPAIR_SITES, key="find_site", bind="query-params")
+    k = int(c2.number_input("Groups (k)", *limits("find_k"), 8, key="find_k", bind="query-params",
+                            disabled=method in TOPIC_METHODS))
+    site = c3.selectbox("Site", options("find_site"), key="find_site", bind="query-params")
     if st.button("Find clusters", key="find_go", type="primary"):
         label, what = (ATTRIBUTING, "prompt passes") if method == "attribution" else (READING, "prompts")
         with heavy_job("your cluster search"), progress_bar(label, f"{label} {{done}}/{{total}} {what}") as tick:

@@ -15,7 +15,7 @@ from ui.commands import compare_impaired, compare_models
 from ui.config import compare_allow_list
 from ui.impair import ImpairSetup, intensity_slider
 from promptsets.schema import KeywordPrompt
-from ui.links import cap
+from ui.links import chars, limits
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
 
 LAYERS_CAPTION = ("Each bar is one layer: linear CKA between the clean and the impaired activations over the "
@@ -43,9 +43,10 @@ def pool_picker(prompts: tuple[KeywordPrompt, ...]) -> tuple[str, ...]:
         st.caption("Only the sidebar's prompt is compared (the demo's keyword prompts are not built).")
         return ()
     c1, c2 = st.columns(2)
+    # The topics are the demo's: the rule of cka_set is Text, the widget narrows it.
     which = c1.selectbox("Pooled prompts", (EVERY_TOPIC, *topics), key="cka_set", bind="query-params",
                          help="held-out keyword prompts pooled with yours: every topic in turn, or one topic's")
-    n = int(c2.number_input("How many", 0, cap("cka_pool", 500), 24, key="cka_pool", bind="query-params",
+    n = int(c2.number_input("How many", *limits("cka_pool"), 24, key="cka_pool", bind="query-params",
                             help="CKA needs many positions; these prompts' positions are pooled with yours"))
     extra = pooled_prompts(prompts, which, n)
     with st.expander(md_escape(f"Pooled with your prompt: {len(extra)} held-out keyword prompts ({which})"),
@@ -93,7 +94,7 @@ def impaired_cka_panel(model: str, prompts: tuple[str, ...], setup: ImpairSetup,
 def second_model_picker(workshop: bool) -> str:
     """The second model's name, "" for none: typed freely, or in a workshop one of the teacher's LENSLAB_COMPARE list."""
     if not workshop:
-        return st.text_input("Second model (B)", value="", key="model_b", bind="query-params",
+        return st.text_input("Second model (B)", value="", key="model_b", bind="query-params", max_chars=chars("model_b"),
                              placeholder="a local folder or cached Hugging Face name with the same tokenizer",
                              help='"demo" compares the demo model with itself (every diagonal cell is 1)').strip()
     allowed = compare_allow_list()

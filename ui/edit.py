@@ -14,9 +14,8 @@ from cluster.impair import impairs
 from cluster.spec import Cluster
 from edit.methods import EditResult, apply_edit
 from edit.plots import plot_before_after, plot_robustness
-from edit.score import (ROBUST_MODES, EditCase, EditScores, case_for, demo_texts, learned_items, new_objects,
-                        robustness_curves, score_edit)
-from edit.spec import METHODS, EditSpec, Fact, answer_token_id
+from edit.score import EditCase, EditScores, case_for, demo_texts, learned_items, new_objects, robustness_curves, score_edit
+from edit.spec import EditSpec, Fact, answer_token_id
 from engine import Engine
 from engine.interventions import WeightDelta
 from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS
@@ -24,8 +23,9 @@ from promptsets.schema import FACTS_FILE, FactPrompt, load_fact_prompts
 from ui.clusters import pick_cluster
 from ui.commands import edit_apply, edit_sweep
 from ui.generate import show_continuations
-from ui.impair import MODE_LABELS, intensity_slider
+from ui.impair import intensity_slider
 from ui.jobs import heavy_job
+from ui.links import chars, limits, options
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure, token_list
 
 SAMPLES = 8
@@ -58,14 +58,17 @@ def pick_case(engine: Engine, prompt: str, is_demo: bool) -> EditCase | None:
         choices = new_objects(row, facts)
         c1, c2 = st.columns([2, 3])
         c1.markdown(f"**Fact** ({row.relation}): {row.subject} →`{row.answer}`")
+        # The objects depend on the fact: the rule of edit_new is Text, the widget narrows it.
         new = c2.selectbox("New object", choices, index=min(1, len(choices) - 1), key="edit_new", bind="query-params",
                            help="another object this relation takes in the demo world")
         return case_for(row, new, facts)
     st.caption("The prompt is not one of the demo's facts: type its subject and the new object "
                "(pick a prompt of the “facts” set in the sidebar for paraphrases and neighbours).")
     c1, c2 = st.columns(2)
-    subject = c1.text_input("Subject (as the prompt spells it)", key="edit_subject", bind="query-params")
+    subject = c1.text_input("Subject (as the prompt spells it)", key="edit_subject", bind="query-params",
+                            max_chars=chars("edit_subject"))
     new = c2.text_input("New object (with its leading space)", key="edit_new_text", bind="query-params",
+                        max_chars=chars("edit_new_text"),
                         placeholder="e.g. ' football'")
     if not subject.strip() or not new.strip():
         st.info("Type the subject and the new object to edit the fact.")
@@ -83,17 +86,18 @@ def pick_spec(engine: Engine) -> EditSpec:
     """Method, layer and the method's own parameter (rank or alpha)."""
     c1, c2, c3 = st.columns([2, 2, 2])
     # No format_func: a bound selectbox writes the shown text into the URL, and the ids read better there.
-    method = c1.selectbox("Method", METHODS, key="edit_method", bind="query-params",
+    method = c1.selectbox("Method", options("edit_method"), key="edit_method", bind="query-params",
                           help="rank-one: closed form (ROME-style); low-rank: rank r trained by gradient; "
                                "fine-tune: the whole matrix; 1-LI: the fine-tune, interpolated back by alpha")
     n_layers = engine.spec.n_layers
-    layer = c2.slider("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="edit_layer", bind="query-params",
+    lo, hi = limits("edit_layer", hi=n_layers - 1)
+    layer = c2.slider("Layer", lo, hi, min(1, hi), key="edit_layer", bind="query-params",
                       help="the block whose MLP output weights the edit changes")
     rank, alpha = 4, 0.5
     if method == "low_rank":
-        rank = int(c3.number_input("Rank r", 1, 64, 4, key="edit_rank", bind="query-params"))
+        rank = int(c3.number_input("Rank r", *limits("edit_rank"), 4, key="edit_rank", bind="query-params"))
     elif method == "interp":
-        alpha = c3.slider("Alpha (0 = original, 1 = fine-tuned)", 0.0, 1.0, 0.5, 0.05, key="edit_alpha",
+        alpha = c3.slider("Alpha (0 = original, 1 = fine-tuned)", *limits("edit_alpha"), 0.5, 0.05, key="edit_alpha",
                           bind="query-params")
     return EditSpec(method=method, layer=layer, rank=rank, alpha=alpha)
 
@@ -157,7 +161,8 @@ def robustness_panel(model: str, case: EditCase, result: EditResult) -> None:
     c1, c2 = st.columns([3, 1])
     with c1:
         cluster = attempt(pick_cluster, engine, "edit_cluster", case.topic or None)
-    mode = c2.selectbox("Mode", ROBUST_MODES, format_func=MODE_LABELS.get, key="edit_mode", bind="query-params")
+    # No format_func: a bound selectbox writes the shown text into the URL, and the link rule holds the ids.
+    mode = c2.selectbox("Mode", options("edit_mode"), key="edit_mode", bind="query-params")
     if cluster is None:
         return
     x = intensity_slider(mode, key="edit_intensity")

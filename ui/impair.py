@@ -20,20 +20,21 @@ from cluster.inputs import unit_means
 from cluster.plots import PROBS_CAPTION, plot_impairment_curves, plot_next_token_probs, plot_specificity
 from cluster.spec import Cluster
 from engine import Engine
-from engine.interventions import IMPAIR_MODES, NOISY_MODES, Impair, Intervention, Positions
+from engine.interventions import NOISY_MODES, Impair, Intervention, Positions
 from promptsets.schema import KeywordPrompt
 from ui.clusters import cluster_ref, pick_cluster
 from ui.commands import impair_curves, impair_run
 from ui.generate import show_continuations
 from ui.jobs import heavy_job
-from ui.links import cap
+from ui.links import RULES, limits, options
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
-# mode -> (min, max, default, step) of the intensity slider; zero and mean have none.
-SLIDERS = {"noise": (0.0, 10.0, 2.0, 0.1), "negative_noise": (0.0, 10.0, 2.0, 0.1),
-           "scale": (0.0, 1.0, 0.5, 0.05)}
+# mode -> (min, max, default, step) of the intensity slider (the range is the link rule's); zero and mean have none.
+_NOISE, _SCALE = RULES["intensity_noise"], RULES["intensity_scale"]
+SLIDERS = {"noise": (_NOISE.lo, _NOISE.hi, 2.0, 0.1), "negative_noise": (_NOISE.lo, _NOISE.hi, 2.0, 0.1),
+           "scale": (_SCALE.lo, _SCALE.hi, 0.5, 0.05)}
 TOP_K = 10
 STORE = "_impair_curves"
 CURVES_CAPTION = ("Each solid line is one topic's held-out keyword prompts, its metric against intensity; "
@@ -67,10 +68,11 @@ class ImpairSetup:
 
 def pick_positions(labels: tuple[str, ...], key: str = "pos") -> Positions:
     """Where to impair: every position, the last one, or chosen token positions."""
-    where = st.radio("Positions", ("all", "last", "chosen"), horizontal=True, key=key, bind="query-params",
+    where = st.radio("Positions", options(key), horizontal=True, key=key, bind="query-params",
                      help="which token positions the impairment touches")
     if where != "chosen":
         return where
+    # The positions exist only in this prompt: the rule of {key}_at is Text, the widget narrows it.
     chosen = st.multiselect("Token positions", labels, default=[labels[-1]], key=f"{key}_at", bind="query-params")
     return tuple(labels.index(c) for c in chosen) or "last"
 
@@ -83,18 +85,19 @@ def impair_controls(engine: Engine, model: str, prompt: str, mean_texts: tuple[s
     cols = st.columns([2, 1, 2])
     with cols[0]:
         cluster = pick_cluster(engine, topic=prompt_topic(prompt))
-    mode = cols[1].selectbox("Mode", IMPAIR_MODES, format_func=MODE_LABELS.get, key="mode", bind="query-params",
+    # No format_func: a bound selectbox writes the shown text into the URL, and the link rule holds the ids.
+    mode = cols[1].selectbox("Mode", options("mode"), key="mode", bind="query-params",
                              help="noise: add Gaussian noise; negative noise: the same, shifted so its maximum is 0; "
                                   "scale: multiply by a factor; zero / mean: replace by 0 / by the clean mean")
     with cols[2]:
         positions = pick_positions(token_labels(model, prompt))
     noisy = mode in NOISY_MODES
     c1, c2, c3 = st.columns(3)
-    samples = c1.number_input("K samples", 1, cap("k", 64), 8, key="k", bind="query-params", disabled=not noisy,
+    samples = c1.number_input("K samples", *limits("k"), 8, key="k", bind="query-params", disabled=not noisy,
                               help="noise draws per run; the chart shows their mean and spread")
-    seed = c2.number_input("Seed", 0, 1_000_000, 0, key="seed", bind="query-params", disabled=not noisy,
+    seed = c2.number_input("Seed", *limits("seed"), 0, key="seed", bind="query-params", disabled=not noisy,
                            help="the same seed gives the same noise")
-    top = c3.number_input("Noise slider max", 0.1, 1e38, SLIDERS["noise"][1], key="noise_max", bind="query-params",
+    top = c3.number_input("Noise slider max", *limits("noise_max"), SLIDERS["noise"][1], key="noise_max", bind="query-params",
                           disabled=not noisy, help="widen the noise range; noise that overflows the model is reported")
     means = mean_activations(model, cluster.site, mean_texts) if mode == "mean" else None
     return ImpairSetup(cluster, mode, positions, int(samples) if noisy else 1, int(seed), means, float(top))
@@ -108,9 +111,12 @@ def intensity_slider(mode: str, key: str = "intensity", top: float = SLIDERS["no
     if mode not in SLIDERS:
         st.caption(f"“{MODE_LABELS[mode]}” replaces the units outright; it has no intensity.")
         return None
-    lo, hi, default, step = SLIDERS[mode]
+    _, hi, default, step = SLIDERS[mode]
     if mode == "scale":
-        return st.slider("Scale factor (1 = clean)", lo, hi, default, step, key=f"{key}_scale", bind="query-params")
+        return st.slider("Scale factor (1 = clean)", *limits(f"{key}_scale"), default, step, key=f"{key}_scale",
+                         bind="query-params")
+    # Only a rule with hi_from (Impair, Compare: the noise_max box) follows ``top``; Edit's keeps its own range.
+    lo, top = limits(f"{key}_noise", hi=top if RULES[f"{key}_noise"].hi_from else None)
     fine = step if top <= hi else top / 100
     return st.slider("Noise intensity (std of the added noise)", lo, top, min(default, top), fine,
                      key=f"{key}_noise", bind="query-params")
@@ -209,9 +215,11 @@ def curves_panel(model: str, setup: ImpairSetup, prompts: tuple[KeywordPrompt, .
         st.info("Zero and mean ablation have no intensity, so no curve: choose noise, negative noise or scale.")
         return
     c1, c2, c3 = st.columns(3)
-    metric = c1.selectbox("Metric", METRICS, index=2, format_func=METRIC_LABELS.get, key="metric", bind="query-params")
-    n_points = int(c2.number_input("Intensities", 3, cap("points", 21), 6, key="points", bind="query-params"))
-    n_prompts = int(c3.number_input("Held-out prompts per topic", 2, cap("per_topic", 500), 15, key="per_topic", bind="query-params"))
+    metric = c1.selectbox("Metric", options("metric"), index=2, key="metric", bind="query-params",
+                          help="; ".join(f"{m}: {METRIC_LABELS[m]}" for m in METRICS))
+    n_points = int(c2.number_input("Intensities", *limits("points"), 6, key="points", bind="query-params"))
+    n_prompts = int(c3.number_input("Held-out prompts per topic", *limits("per_topic"), 15, key="per_topic",
+                                    bind="query-params"))
     xs = intensity_grid(setup.mode, n_points)
     key = (model, setup.cluster, setup.mode, setup.positions, setup.seed, setup.samples, xs, n_prompts)
     store = st.session_state.setdefault(STORE, {})

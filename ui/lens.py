@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lens import (KINDS, HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens,
+from lens import (HeadLensResult, LensSet, LogitLensResult, attention_pattern, decode_heads, decode_logit_lens,
                   load_lenses)
 from lens.data import read_texts
 from lens.decode import PatternResult
@@ -19,6 +19,7 @@ from lens.extend import add_layers, stopped_at, training_folder
 from lens.header import HEADER_FILE
 from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, plot_logit_lens
 from promptsets.paths import DEMO_DIR
+from ui.links import limits, options
 from ui.commands import lens_decode, lens_train, logit_lens
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, show_figure
 
@@ -87,6 +88,7 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
         return
     labels = result.labels
     c1, c2 = st.columns([3, 1])
+    # Positions, layers and heads are the prompt's and the model's: their rules are loose, the widgets narrow them.
     label = c1.select_slider("Position", labels, value=labels[-1], key="lens_pos", bind="query-params")
     top = c2.toggle("Colour by the top token", key="lens_top", bind="query-params", disabled=target is None,
                     help="off: colour = the target's probability (sidebar); on: the top token's own probability")
@@ -132,9 +134,9 @@ def train_panel(model: str, folder: str, n_layers: int, have: tuple[int, ...] = 
     """Kind, steps, data and the layers to train first, and a "Train lenses" button; True once lenses were
     trained in this run. Layers join the lenses already in ``folder``; a stopped training continues."""
     c1, c2, c3 = st.columns([1, 1, 3])
-    kind = c1.selectbox("Lens kind", KINDS, key="train_kind", bind="query-params",
+    kind = c1.selectbox("Lens kind", options("train_kind"), key="train_kind", bind="query-params",
                         help="compact: a d_model x d_model translator per head, then the model's unembedding; full: the original per-head linear map to the vocabulary")
-    steps = int(c2.number_input("Steps", 1, 20_000, 400, key="train_steps", bind="query-params"))
+    steps = int(c2.number_input("Steps", *limits("train_steps"), 400, key="train_steps", bind="query-params"))
     data = c3.text_input("Training text (one document per line)", value=str(DEFAULT_DATA), key="train_data")
     missing = [layer for layer in range(n_layers) if layer not in have]
     layers = st.multiselect("Layers to train now", missing, default=missing, key="train_layers",

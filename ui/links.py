@@ -4,7 +4,9 @@ when the app ignores part of a link instead of dropping it without a word.
 A link can carry anything: ``k=inf``, ``mode=bogus``, a megabyte of prompt. Every
 parameter a widget binds is checked here first (``check_params``, plain Python), in time
 and memory that do not grow with the value, and a bad one is dropped with a message that
-says what was wrong. The numeric bounds equal the widgets' own (a test holds them together).
+says what was wrong. ``RULES`` is the one declaration: every bound widget takes its bounds,
+options and max_chars from it (``limits``, ``options``, ``chars``), and a test walks every page
+to hold each bound widget to its rule.
 
 ``guard_query_params`` runs before any widget: it drops the parameters the rules refuse
 (so no widget ever parses them) and remembers why; the page shows the reasons at its top.
@@ -33,9 +35,11 @@ from patch.compute import DIRECTIONS as PATCH_DIRECTIONS
 from patch.compute import METRICS as PATCH_METRICS
 from ui.config import PROMPT_URL_CHARS, workshop_mode
 from ui.shell import md_escape
+from unlearn.methods import METHODS as UNLEARN_METHODS
 
 FIND_METHODS: tuple[str, ...] = ("selectivity", "attribution", "kmeans", "agglomerative")
 POSITIONS: tuple[str, ...] = ("all", "last", "chosen")
+UNLEARN_TARGETS: tuple[str, ...] = ("this secret", "every secret")
 # Whole numbers longer than this are refused before int() is asked to read them.
 MAX_DIGITS = 24
 NOISE_DEFAULT_MAX = 10.0
@@ -51,12 +55,14 @@ WORKSHOP_CAPS = {"k": 8, "points": 6, "per_topic": 15, "find_k": 16, "cka_pool":
 @dataclass(frozen=True)
 class Number:
     """A finite number in ``[lo, hi]``; ``whole`` for integers; ``hi_from`` names the parameter
-    that sets the upper bound when the link gives it (the noise slider's range)."""
+    that sets the upper bound when the link gives it (the noise slider's range); ``narrowed``: the
+    widget may lower ``hi`` to what the loaded model has (its layers, its units)."""
 
     lo: float
     hi: float
     whole: bool = False
     hi_from: str | None = None
+    narrowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,20 +74,27 @@ class Choice:
 
 @dataclass(frozen=True)
 class Text:
-    """Free text of at most ``max_chars`` characters."""
+    """Free text of at most ``max_chars`` characters; ``narrowed``: the widget may allow fewer (what the
+    loaded model reads). Also the rule of a widget whose options depend on the model or the session."""
 
     max_chars: int
+    narrowed: bool = False
 
 
 Rule = Number | Choice | Text
 
 _NOISE = Number(0.0, NOISE_DEFAULT_MAX, hi_from="noise_max")
+# Widgets whose options depend on the model or the session (cluster names, token positions, layers and
+# heads of the loaded model, demo facts and concepts) have a Text or a loose Number rule here, marked
+# "narrowed by the widget"; the widget then offers only what exists.
 RULES: dict[str, Rule] = {
     # sidebar
-    "model": Text(500), "prompt": Text(PROMPT_URL_CHARS), "target": Text(200),
-    # impair controls and the live panel (Compare reuses them under cka_ keys)
-    "cluster": Text(200), "cluster_units": Text(MAX_TEXT), "cluster_site": Choice(IMPAIR_SITES),
+    "model": Text(500), "prompt": Text(PROMPT_URL_CHARS, narrowed=True), "target": Text(200),
+    # impair controls and the live panel (Compare reuses them under cka_ keys, Edit under edit_ keys)
+    "cluster": Text(200),  # narrowed by the widget: the clusters shipped, found or loaded
+    "cluster_units": Text(MAX_TEXT), "cluster_site": Choice(IMPAIR_SITES),
     "mode": Choice(IMPAIR_MODES), "pos": Choice(POSITIONS), "k": Number(1, 64, whole=True),
+    "pos_at": Text(400),  # narrowed by the widget: the prompt's token positions
     "seed": Number(0, 1_000_000, whole=True), "noise_max": Number(0.1, 1e38),
     "intensity_noise": _NOISE, "intensity_scale": Number(0.0, 1.0),
     "cka_intensity_noise": _NOISE, "cka_intensity_scale": Number(0.0, 1.0),
@@ -92,23 +105,38 @@ RULES: dict[str, Rule] = {
     "find_site": Choice(IMPAIR_SITES),
     # memory page
     "memory": Text(200), "mem_source": Choice(MEMORY_SOURCES), "mem_norm": Choice(("true", "false")),
-    "mem_pos": Choice(POSITIONS), "mem_layer": Number(0, 10_000, whole=True), "mem_scale": Number(0.0, 15.0),
+    "mem_pos": Choice(POSITIONS), "mem_pos_at": Text(400),  # narrowed by the widget: the prompt's token positions
+    "mem_layer": Number(0, 10_000, whole=True, narrowed=True),  # narrowed by the widget: the model's layers
+    "mem_scale": Number(0.0, 15.0),
     # lens page
-    "lenses": Text(1000), "lens_pos": Text(400), "lens_layer": Number(0, 10_000, whole=True),
-    "lens_head": Number(0, 10_000, whole=True), "lens_top": Choice(("true", "false")), "train_kind": Choice(KINDS),
-    "train_steps": Number(1, 20_000, whole=True),
+    "lenses": Text(1000), "lens_pos": Text(400),  # narrowed by the widget: the prompt's token positions
+    "lens_layer": Number(0, 10_000, whole=True, narrowed=True),  # narrowed by the widget: layers with lenses
+    "lens_head": Number(0, 10_000, whole=True, narrowed=True),  # narrowed by the widget: the model's heads
+    "lens_top": Choice(("true", "false")), "train_kind": Choice(KINDS), "train_steps": Number(1, 20_000, whole=True),
     # compare page
-    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 500, whole=True), "cka_set": Text(100), "model_b": Text(500),
+    "cka_site": Choice(COMPARE_SITES), "cka_pool": Number(0, 500, whole=True),
+    "cka_set": Text(100),  # narrowed by the widget: the demo's topics
+    "model_b": Text(500),
     # edit page
-    "edit_new": Text(200), "edit_subject": Text(200), "edit_new_text": Text(200),
-    "edit_method": Choice(EDIT_METHODS), "edit_layer": Number(0, 10_000, whole=True),
+    "edit_new": Text(200),  # narrowed by the widget: the objects the fact's relation takes
+    "edit_subject": Text(200), "edit_new_text": Text(200),
+    "edit_method": Choice(EDIT_METHODS),
+    "edit_layer": Number(0, 10_000, whole=True, narrowed=True),  # narrowed by the widget: the model's layers
     "edit_rank": Number(1, 64, whole=True), "edit_alpha": Number(0.0, 1.0), "edit_mode": Choice(ROBUST_MODES),
+    "edit_cluster": Text(200), "edit_cluster_units": Text(MAX_TEXT), "edit_cluster_site": Choice(IMPAIR_SITES),
+    "edit_intensity_noise": Number(0.0, NOISE_DEFAULT_MAX), "edit_intensity_scale": Number(0.0, 1.0),
     # patch page
     "patch_clean": Text(500), "patch_corrupted": Text(500), "patch_answer": Text(200), "patch_bad_answer": Text(200),
     "patch_metric": Choice(PATCH_METRICS), "patch_dir": Choice(PATCH_DIRECTIONS),
     # probes page
-    "probe_file": Text(500), "probe_concept": Text(200), "probe_targets": Number(1, 64, whole=True),
+    "probe_file": Text(500),
+    "probe_concept": Text(200),  # narrowed by the widget: the concepts of the file
+    "probe_targets": Number(1, 64, whole=True),
     "probe_others": Number(0, 5000, whole=True), "probe_k": Number(1, 100, whole=True),
+    # unlearn page
+    "unlearn_secret": Text(300),  # narrowed by the widget: the model's planted secrets
+    "unlearn_forget": Choice(UNLEARN_TARGETS), "unlearn_method": Choice(UNLEARN_METHODS),
+    "unlearn_budget": Number(1, 100_000_000, whole=True, narrowed=True),  # narrowed by the widget: the model's units
 }
 
 
@@ -166,9 +194,45 @@ def check_params(params: Mapping[str, str], workshop: bool = False) -> dict[str,
     return out
 
 
-def cap(key: str, hi: int) -> int:
-    """A widget's upper bound ``hi``, lowered to the workshop's cap for ``key`` in a workshop."""
-    return min(hi, WORKSHOP_CAPS[key]) if key in WORKSHOP_CAPS and workshop_mode() else hi
+def limits(key: str, hi: float | None = None) -> tuple[float, float]:
+    """``(lo, hi)`` of the widget bound to Number ``key``: its rule's bounds (ints for a whole rule), the
+    workshop's cap applied in a workshop. ``hi``: for a ``hi_from`` rule, the value of that widget (the
+    bound a link is checked against); otherwise what the loaded model has (n_layers - 1), which can only
+    lower the rule's bound, and only of a rule ``narrowed`` says so."""
+    rule = RULES[key]
+    if not isinstance(rule, Number):
+        raise TypeError(f"{key} is not a number parameter")
+    top = rule.hi
+    if key in WORKSHOP_CAPS and workshop_mode():
+        top = min(top, WORKSHOP_CAPS[key])
+    if hi is not None and rule.hi_from:
+        top = hi
+    elif hi is not None:
+        if not rule.narrowed:
+            raise ValueError(f"{key}'s rule has a fixed upper bound: mark it narrowed to let the model lower it")
+        top = min(top, hi)
+    return (int(rule.lo), int(top)) if rule.whole else (rule.lo, top)
+
+
+def options(key: str) -> tuple[str, ...]:
+    """The options of the widget bound to Choice ``key`` (what its link may hold)."""
+    rule = RULES[key]
+    if not isinstance(rule, Choice):
+        raise TypeError(f"{key} is not a choice parameter")
+    return rule.options
+
+
+def chars(key: str, hi: int | None = None) -> int:
+    """max_chars of the text widget bound to ``key``; ``hi`` (what the loaded model reads) can only lower
+    it, and only of a rule ``narrowed`` says so."""
+    rule = RULES[key]
+    if not isinstance(rule, Text):
+        raise TypeError(f"{key} is not a text parameter")
+    if hi is None:
+        return rule.max_chars
+    if not rule.narrowed:
+        raise ValueError(f"{key}'s rule has a fixed length: mark it narrowed to let the model lower it")
+    return min(rule.max_chars, hi)
 
 
 def _drop(key: str) -> None:

@@ -12,6 +12,7 @@ from memory.sweep import DEFAULT_SCALES, LayerScaleSweep, SweepCase, SweepSpec, 
 from ui.commands import memory_heatmap, memory_inject, positions_arg
 from ui.generate import show_continuations
 from ui.jobs import heavy_job
+from ui.links import limits
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 
 STORE = "_memory_sweeps"
@@ -31,8 +32,9 @@ def cached_injection(model: str, prompt: str, answer: str | None, spec: Injectio
 def live_injection(model: str, prompt: str, answer: str | None, base: InjectionSpec, n_layers: int) -> None:
     """Layer and scale sliders with the answer's probability before/after; reruns alone."""
     c1, c2 = st.columns(2)
-    layer = c1.slider("Layer", 0, n_layers - 1, min(n_layers - 1, n_layers // 2), key="mem_layer", bind="query-params")
-    scale = c2.slider("Scale τ", 0.0, 15.0, 4.0, 0.5, key="mem_scale", bind="query-params")
+    lo, hi = limits("mem_layer", hi=n_layers - 1)
+    layer = c1.slider("Layer", lo, hi, min(hi, n_layers // 2), key="mem_layer", bind="query-params")
+    scale = c2.slider("Scale τ", *limits("mem_scale"), 4.0, 0.5, key="mem_scale", bind="query-params")
     spec = InjectionSpec(base.memory, layer, scale, base.source, base.normalise, base.positions)
     result = attempt(cached_injection, model, prompt, answer, spec)
     if result is None:

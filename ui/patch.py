@@ -9,11 +9,12 @@ from shlex import quote
 import pandas as pd
 import streamlit as st
 
-from patch.compute import DIRECTIONS, METRICS, PatchResult, PatchSpec, patch_sites
+from patch.compute import PatchResult, PatchSpec, patch_sites
 from patch.pairs import PromptPair, fact_pairs
 from patch.plots import GRIDS, patch_rows, plot_patch
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from ui.commands import PYTHON, repo_path
+from ui.links import chars, options
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
 
 FIELDS = ("patch_clean", "patch_corrupted", "patch_answer", "patch_bad_answer")
@@ -62,12 +63,14 @@ def pair_inputs(model: str, prompt: str, target: str | None) -> PatchSpec | None
     defaults = (first.clean, first.corrupted, first.clean_answer, first.corrupted_answer) if first \
         else (prompt, "", target or "", "")
     c1, c2 = st.columns(2)
-    clean = c1.text_input("Clean prompt", value=defaults[0], key=FIELDS[0], bind="query-params", max_chars=500)
+    clean = c1.text_input("Clean prompt", value=defaults[0], key=FIELDS[0], bind="query-params",
+                          max_chars=chars(FIELDS[0]))
     corrupted = c2.text_input("Corrupted prompt (same number of tokens)", value=defaults[1], key=FIELDS[1],
-                              bind="query-params", max_chars=500)
-    answer = c1.text_input("Clean answer", value=defaults[2], key=FIELDS[2], bind="query-params", max_chars=200,
-                           help="with its leading space, e.g. ' football'")
-    bad = c2.text_input("Corrupted answer", value=defaults[3], key=FIELDS[3], bind="query-params", max_chars=200)
+                              bind="query-params", max_chars=chars(FIELDS[1]))
+    answer = c1.text_input("Clean answer", value=defaults[2], key=FIELDS[2], bind="query-params",
+                           max_chars=chars(FIELDS[2]), help="with its leading space, e.g. ' football'")
+    bad = c2.text_input("Corrupted answer", value=defaults[3], key=FIELDS[3], bind="query-params",
+                        max_chars=chars(FIELDS[3]))
     if not (clean.strip() and corrupted.strip() and answer.strip()):
         st.info("Type a clean prompt, a corrupted prompt of the same length, and the clean answer "
                 "(or pick a demo pair).")
@@ -88,8 +91,9 @@ def patch_panel(model: str, base: PatchSpec) -> None:
     """Metric and direction, then the three heatmaps; reruns alone."""
     c1, c2 = st.columns(2)
     # No format_func: a bound widget writes the shown text into the URL, and the ids read better there.
-    metric = c1.radio("Metric", METRICS, key="patch_metric", bind="query-params", horizontal=True, help=METRIC_HELP)
-    direction = c2.radio("Direction", DIRECTIONS, key="patch_dir", bind="query-params", horizontal=True,
+    metric = c1.radio("Metric", options("patch_metric"), key="patch_metric", bind="query-params", horizontal=True,
+                      help=METRIC_HELP)
+    direction = c2.radio("Direction", options("patch_dir"), key="patch_dir", bind="query-params", horizontal=True,
                          help=DIRECTION_HELP)
     spec = PatchSpec(base.clean, base.corrupted, base.clean_answer, base.corrupted_answer, metric, direction)
     result = attempt(cached_patch, model, spec)

@@ -16,7 +16,7 @@ from probe.tables import path_rows, site_rows
 from ui.commands import PYTHON, repo_path
 from ui.config import workshop_mode
 from ui.jobs import heavy_job
-from ui.links import cap
+from ui.links import chars, limits
 from ui.shell import CACHE_TTL, attempt, load_engine, md_escape, progress_bar, show_figure
 from probe.plots import plot_accuracy, plot_sparsity
 
@@ -36,7 +36,7 @@ def concepts_file(model: str) -> str:
     if workshop_mode():  # a workshop never reads a server path from a link
         return default
     return st.text_input("Labelled subjects (JSONL: concept, label, prompt, subject, split)", value=default,
-                         key="probe_file", bind="query-params", max_chars=500)
+                         key="probe_file", bind="query-params", max_chars=chars("probe_file"))
 
 
 @st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner="Probing every layer…")
@@ -70,6 +70,7 @@ def pick_concept(concepts: str) -> str | None:
     if rows is None:
         return None
     names = concept_names(rows)
+    # The concepts are the file's: the rule of probe_concept is Text, the widget narrows it.
     return st.selectbox("Concept", names, key="probe_concept", bind="query-params") if names else None
 
 
@@ -103,11 +104,11 @@ def attribution_panel(model: str, concepts: str, concept: str) -> AttributionSpe
         st.info("Attribution needs the model's training corpus.txt and corpus_facts.tsv beside it (the demo has them).")
         return None
     c = st.columns(3)
-    targets = c[0].number_input("Held-out subjects", 1, cap("probe_targets", 64), 4, key="probe_targets",
+    targets = c[0].number_input("Held-out subjects", *limits("probe_targets"), 4, key="probe_targets",
                                 bind="query-params")
-    others = c[1].number_input("Other sentences in the pool", 0, cap("probe_others", 5000), 200, key="probe_others",
+    others = c[1].number_input("Other sentences in the pool", *limits("probe_others"), 200, key="probe_others",
                                bind="query-params")
-    k = c[2].number_input("Top k", 1, 100, 10, key="probe_k", bind="query-params")
+    k = c[2].number_input("Top k", *limits("probe_k"), 10, key="probe_k", bind="query-params")
     spec = AttributionSpec(targets=int(targets), others=int(others), k=int(k))
     if st.button("Attribute to training sentences", key="probe_att_go", type="primary"):
         with heavy_job("your attribution"), progress_bar("Taking gradients…", "{done}/{total} sentences") as tick:

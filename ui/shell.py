@@ -28,7 +28,7 @@ from engine.errors import LensLabError, PromptTooLongError
 from engine.tokens import answer_ids, piece_texts
 from promptsets.paths import DEMO_PROMPTS
 from promptsets.schema import KeywordPrompt, PromptSetError, load_keyword_prompts
-from ui.config import (DEMO_NAME, OWN_SOURCE, PROMPT_SOURCES, PROMPT_URL_CHARS, STARTERS, PromptChoice, app_device,
+from ui.config import (DEMO_NAME, OWN_SOURCE, PROMPT_SOURCES, STARTERS, PromptChoice, app_device,
                        app_dtype, available_sets, check_prompt_folder, default_choice, default_prompt_source,
                        device_label, load_set, max_prompt_chars, resolve_model, starters_file, topic_of,
                        torch_threads, workshop_mode, workshop_prompt_folder)
@@ -223,13 +223,15 @@ def _prompt_picker(folder: str, workshop: bool) -> None:
 
 def render_sidebar() -> Selection:
     """Draw the sidebar and remember its Selection for the pages (see ``selection``)."""
+    from ui.links import chars  # it imports this module
+
     workshop = workshop_mode()
     with st.sidebar:
         if workshop:
             st.info("Workshop mode: the demo model is pinned and prompts are short.")
             model = st.text_input("Model", value=DEMO_NAME, disabled=True)
         else:
-            model = st.text_input("Model", value=DEMO_NAME, key="model", bind="query-params",
+            model = st.text_input("Model", value=DEMO_NAME, key="model", bind="query-params", max_chars=chars("model"),
                                   help='"demo" for the shipped model, or a local folder, or a Hugging Face name '
                                        "(fetched once: safetensors weights only)")
             fetch_in_sidebar(resolve_model(model), workshop)
@@ -240,11 +242,11 @@ def render_sidebar() -> Selection:
 
         limit = prompt_limit(resolve_model(model))
         prompt = st.text_area("Prompt", value=first.prompt if first else FALLBACK_PROMPT, key="prompt",
-                              bind="query-params", max_chars=limit[1] if limit else PROMPT_URL_CHARS, height=90,
+                              bind="query-params", max_chars=chars("prompt", limit[1] if limit else None), height=90,
                               help=f"at most {limit[0]:,} tokens, what the model reads" if limit else None)
         count_tokens(resolve_model(model), prompt, limit)
         target = st.text_input("Target token", value=first.answer if first else "", key="target", bind="query-params",
-                               max_chars=200,
+                               max_chars=chars("target"),
                                help="the next token whose probability and rank the pages follow, with its leading space "
                                     "(e.g. ' football'); empty = the model's top guess")
         st.caption(f"Runs on {device_label()}")

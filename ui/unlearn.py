@@ -12,6 +12,7 @@ import streamlit as st
 from promptsets.schema import SecretPrompt
 from ui.commands import PYTHON, repo_path
 from ui.jobs import heavy_job
+from ui.links import limits, options
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 from unlearn.data import World, load_world, read_secrets
 from unlearn.evaluate import Scores, evaluate
@@ -23,7 +24,7 @@ from unlearn.robust import RobustCurves, robustness, union_cluster
 
 LIMIT = 50  # prompts of each surviving set the page scores (spread over the set); the command says the same
 INTENSITIES = (0.0, 0.5, 1.0, 2.0)
-TARGETS = ("this secret", "every secret")
+TARGETS = options("unlearn_forget")
 DEFAULT_METHOD = "mask"  # the one that forgets and keeps the facts on the bench (docs/unlearning.md)
 SCORES_CAPTION = ("Grey: the original model; red: with the unlearning applied to this run only. Memorized = the greedy "
                   "continuation of the prefix reproduces the secret token for token; whiskers: 95% Wilson intervals.")
@@ -67,6 +68,7 @@ def pick_secret(secrets: tuple[SecretPrompt, ...]) -> SecretPrompt:
     """The secret selectbox (subject and copies)."""
     subjects = [s.subject for s in secrets]
     default = max(range(len(secrets)), key=lambda i: secrets[i].copies)
+    # The secrets are the model's: the rule of unlearn_secret is Text, the widget narrows it.
     subject = st.selectbox("Secret", subjects, index=default, key="unlearn_secret", bind="query-params",
                            format_func=lambda s: f"{s} ({next(x.copies for x in secrets if x.subject == s)} copies)",
                            help="a planted sequence and how many times the training corpus holds it")
@@ -90,12 +92,13 @@ def extraction_panel(model: str, secret: SecretPrompt) -> None:
 def pick_spec(engine, secret: SecretPrompt, secrets: tuple[SecretPrompt, ...]) -> tuple[tuple[SecretPrompt, ...], UnlearnSpec]:
     """What to forget, the method and its budget."""
     c1, c2, c3 = st.columns([2, 2, 2])
-    forget = c1.radio("Forget", TARGETS, key="unlearn_forget", bind="query-params", horizontal=True)
-    method = c2.selectbox("Method", METHODS, index=METHODS.index(DEFAULT_METHOD), key="unlearn_method",
+    forget = c1.radio("Forget", options("unlearn_forget"), key="unlearn_forget", bind="query-params", horizontal=True)
+    methods = options("unlearn_method")
+    method = c2.selectbox("Method", methods, index=methods.index(DEFAULT_METHOD), key="unlearn_method",
                           bind="query-params",
                           help="; ".join(f"{m}: {TEXT[m]}" for m in METHODS))
-    total = engine.spec.n_layers * engine.spec.d_mlp
-    budget = int(c3.number_input("Budget (units)", 1, total, min(16, total), key="unlearn_budget", bind="query-params",
+    lo, total = limits("unlearn_budget", hi=engine.spec.n_layers * engine.spec.d_mlp)
+    budget = int(c3.number_input("Budget (units)", lo, total, min(16, total), key="unlearn_budget", bind="query-params",
                                  help="MLP units removed (a mask: as many single weights as this many whole units; "
                                       "fine-tuning changes every weight and ignores it)"))
     st.caption(md_escape(TEXT[method]))
