@@ -12,9 +12,8 @@
 """
 
 from probe.attribute import METHODS, Attribution, AttributionSpec, attribute_probe
-from probe.concepts import ConceptSet, load_concept
-from probe.errors import ProbeError
-from probe.report import ProbeReport, probe_concept, probe_features
+from probe.concepts import ConceptSet, ProbeError, load_concept
+from probe.fit import ProbeReport, probe_concept, probe_features
 
 __all__ = ["METHODS", "Attribution", "AttributionSpec", "ConceptSet", "ProbeError", "ProbeReport",
            "attribute_probe", "load_concept", "probe_concept", "probe_features"]

@@ -8,11 +8,9 @@
     after.memorized, after.facts, after.perplexity
 """
 
-from unlearn.data import CleanText, World, load_world, pick_secrets, read_secrets, split_secrets
-from unlearn.errors import UnlearnError
-from unlearn.evaluate import Scores, evaluate
-from unlearn.extract import Extraction, Share, extract, extract_all
-from unlearn.located import Located, removal_deltas
+from unlearn.data import CleanText, UnlearnError, World, load_world, pick_secrets, read_secrets, split_secrets
+from unlearn.evaluate import Extraction, Scores, Share, evaluate, extract, extract_all
+from unlearn.localize import Located, removal_deltas
 from unlearn.methods import LOCALIZERS, METHODS, UnlearnSpec, Unlearning, localize, unlearn
 
 __all__ = ["CleanText", "Extraction", "LOCALIZERS", "Located", "METHODS", "Scores", "Share", "UnlearnError",

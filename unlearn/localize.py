@@ -1,4 +1,14 @@
-"""Localize a secret: rank MLP units by how much they carry it, and keep the top ``budget`` (a :class:`Located`).
+"""Localize a secret: the losses every localizer reads, the unit rankings, and what any localizer returns.
+
+What a localizer returns, whatever its method (a :class:`Located`): a mask over the MLP output weights ``W_out``,
+per layer. A set of units is a mask of whole rows (a unit's every output weight); a learned mask picks single
+weights. Either becomes per-run :class:`WeightDelta` s that remove the masked weights,
+``W_out -> W_out - mask * W_out``, so the shared model is never touched.
+
+The two losses every localizer and trainer reads: the secrets' and clean text's next-token loss,
+under dense ``W_out`` changes ``{layer: (d_mlp, d_model)}`` (see ``Engine.token_logprobs``).
+
+The unit methods rank MLP units by how much they carry a secret, and keep the top ``budget``.
 
 Every method reads the secrets (their continuation's tokens given the prefix) against clean
 text, so units that carry everything (the facts too) rank low:
@@ -9,22 +19,131 @@ text, so units that carry everything (the facts too) rank low:
 - gradient: the L1 norm of a unit's ``W_out`` row gradient of the secret loss over the same on clean text;
 - random: ``budget`` units drawn uniformly (the control).
 
-The learned mask (``unlearn.train.learn_mask``) returns the same kind of result over single weights.
+The learned mask (``unlearn.methods.learn_mask``) returns the same kind of result over single weights.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from engine import Engine
+from engine import Engine, WeightDelta
 from promptsets.schema import FactPrompt, SecretPrompt
-from unlearn.errors import UnlearnError
-from unlearn.extract import secret_sequence
-from unlearn.located import Located, from_units
-from unlearn.losses import secret_tokens, text_tokens, weight_grads
+from unlearn.data import UnlearnError
+from unlearn.evaluate import secret_sequence
+
+UNIT_METHODS = ("attribution", "activation", "gradient", "random")
+MASK_METHODS = ("mask", "random-mask")
+METHODS = UNIT_METHODS + MASK_METHODS
+METHOD_TEXT = {
+    "attribution": "activation x gradient of the secret's token log-likelihood, minus the same on clean facts",
+    "activation": "mean |activation| on the secret over mean |activation| on clean text",
+    "gradient": "|d secret loss / d W_out| of a unit's row over the same on clean text",
+    "random": "random units (control)",
+    "mask": "a learned top-k mask over single W_out weights (straight-through), trained to raise the secret's "
+            "loss and keep the clean loss",
+    "random-mask": "random single weights (control)",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Located:
+    """``masks``: ``{layer: (d_mlp, d_model) bool}`` of the ``W_out`` weights to remove; ``scores`` the ranked units'
+    scores (units methods) in ``units`` order."""
+
+    method: str
+    masks: dict[int, np.ndarray] = field(repr=False)
+    units: tuple[tuple[int, int], ...] = ()
+    scores: tuple[float, ...] = ()
+
+    @property
+    def n_weights(self) -> int:
+        return int(sum(m.sum() for m in self.masks.values()))
+
+    @property
+    def whole_units(self) -> bool:
+        return self.method in UNIT_METHODS
+
+
+def from_units(method: str, units: list[tuple[int, int]], scores: list[float], d_mlp: int, d_model: int) -> Located:
+    """A :class:`Located` of whole rows for ``units`` (layer, unit)."""
+    masks: dict[int, np.ndarray] = {}
+    for layer, unit in units:
+        masks.setdefault(layer, np.zeros((d_mlp, d_model), dtype=bool))[unit] = True
+    return Located(method, dict(sorted(masks.items())), tuple(units), tuple(float(s) for s in scores))
+
+
+def removal_deltas(engine: Engine, located: Located) -> tuple[WeightDelta, ...]:
+    """One WeightDelta per layer that subtracts the masked weights of ``W_out`` (exactly: rows for whole units)."""
+    out = []
+    for layer, mask in located.masks.items():
+        w = engine.W_out(layer)
+        rows = np.flatnonzero(mask.any(axis=1))
+        if not rows.size:
+            continue
+        left = torch.zeros(w.shape[0], rows.size)
+        left[torch.as_tensor(rows), torch.arange(rows.size)] = 1.0
+        right = -(w[torch.as_tensor(rows)] * torch.as_tensor(mask[rows], dtype=w.dtype))
+        out.append(WeightDelta.from_factors(layer, left, right))
+    return tuple(out)
+
+
+def dense_deltas(deltas: dict[int, torch.Tensor]) -> tuple[WeightDelta, ...]:
+    """WeightDeltas of dense ``{layer: (d_mlp, d_model)}`` changes, exactly (rank d_model: change @ identity)."""
+    return tuple(WeightDelta.from_factors(layer, d.detach(), torch.eye(d.shape[1]))
+                 for layer, d in sorted(deltas.items()))
+
+
+Deltas = Mapping[int, torch.Tensor]
+
+
+@dataclass(frozen=True, eq=False)
+class Tokens:
+    """Token sequences and ``(n, max_len - 1)`` weights of the next-token losses that count (1 / count each)."""
+
+    seqs: tuple[tuple[int, ...], ...]
+    weight: torch.Tensor
+
+
+def secret_tokens(engine: Engine, secrets: Sequence[SecretPrompt]) -> Tokens:
+    """The secrets as sequences; only the continuation's tokens count (the prefix is not the secret)."""
+    pairs = [secret_sequence(engine, s) for s in secrets]
+    width = max(len(ids) for ids, _ in pairs) - 1
+    weight = torch.zeros(len(pairs), width)
+    for row, (ids, n_prefix) in enumerate(pairs):
+        weight[row, n_prefix - 1:len(ids) - 1] = 1.0
+    return Tokens(tuple(tuple(ids) for ids, _ in pairs), weight / weight.sum())
+
+
+def text_tokens(engine: Engine, texts: Sequence[str]) -> Tokens:
+    """Documents as sequences (cut to the model's context); every next-token loss counts."""
+    n_ctx = engine.spec.n_ctx
+    seqs = [tuple(int(i) for i in engine.tokenizer.encode(t))[:n_ctx] for t in texts]
+    seqs = [s for s in seqs if len(s) >= 2]
+    width = max(len(s) for s in seqs) - 1
+    weight = torch.zeros(len(seqs), width)
+    for row, s in enumerate(seqs):
+        weight[row, :len(s) - 1] = 1.0
+    return Tokens(tuple(seqs), weight / weight.sum())
+
+
+def mean_loss(engine: Engine, tokens: Tokens, deltas: Deltas | None = None, grad: bool = False) -> torch.Tensor:
+    """Mean next-token loss (nats per counted token) of ``tokens`` under ``deltas``; differentiable with ``grad``."""
+    logp = engine.token_logprobs(tokens.seqs, deltas, grad=grad)
+    return -(logp * tokens.weight.to(logp.device)).sum()
+
+
+def weight_grads(engine: Engine, tokens: Tokens) -> dict[int, torch.Tensor]:
+    """``{layer: (d_mlp, d_model)}`` gradient of the mean loss of ``tokens`` with respect to each layer's ``W_out``."""
+    zeros = {layer: torch.zeros(engine.spec.d_mlp, engine.spec.d_model, requires_grad=True)
+             for layer in range(engine.spec.n_layers)}
+    loss = mean_loss(engine, tokens, zeros, grad=True)
+    grads = torch.autograd.grad(loss, list(zeros.values()))
+    return dict(zip(zeros, grads))
+
 
 EPS = 1e-2  # of the clean mean: a unit silent on clean text must still outscore noise, not divide by zero
 BATCH = 32
