@@ -20,9 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine import Engine  # noqa: E402
 from probe.attribute import METHODS, AttributionSpec, attribute_probe, pick_targets  # noqa: E402
-from probe.report import probe_concept  # noqa: E402
-from probe.retrain import random_lines, recipe, run_condition  # noqa: E402
-from probe.tables import format_retrain  # noqa: E402
+from probe.fit import probe_concept  # noqa: E402
+from probe.retrain import format_retrain, random_lines, recipe, run_condition  # noqa: E402
 from promptsets.paths import DEMO_DIR  # noqa: E402
 
 

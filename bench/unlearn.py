@@ -2,7 +2,7 @@
 
 Secrets are split within each copy count into a validation half and a report half (alternate
 secrets in file order). Each method's budget (units; a mask: as many single weights) or steps
-(fine-tuning) is chosen on the validation half by ``unlearn.choose``; the chosen setting then
+(fine-tuning) is chosen on the validation half by ``unlearn.sweep.choose``; the chosen setting then
 unlearns the report half, where every figure below is measured, next to random units (random
 single weights for the mask) of the same size. Shares carry 95% Wilson intervals.
 
@@ -23,12 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import Engine, LensLabError  # noqa: E402
 from memory.evaluate import wilson  # noqa: E402
 from promptsets.paths import DEMO_DIR  # noqa: E402
-from unlearn.choose import FACTS_KEPT, FORGOTTEN, PPL_RISE, choose, facts_ratio, meets_claim, ppl_rise  # noqa: E402
 from unlearn.data import load_world, split_secrets  # noqa: E402
-from unlearn.evaluate import evaluate  # noqa: E402
+from unlearn.scores import evaluate, robustness, union_cluster  # noqa: E402
 from unlearn.methods import UnlearnSpec, unlearn  # noqa: E402
-from unlearn.robust import robustness, union_cluster  # noqa: E402
-from unlearn.sweep import sweep  # noqa: E402
+from unlearn.sweep import FACTS_KEPT, FORGOTTEN, PPL_RISE, choose, facts_ratio, meets_claim, ppl_rise, sweep  # noqa: E402
 
 LOCALIZING = ("attribution", "activation", "gradient", "mask")
 CONTROL = {"attribution": "random", "activation": "random", "gradient": "random", "mask": "random-mask"}
@@ -120,7 +118,7 @@ def main() -> None:
 def curves(engine, world, report, rows, chosen, winners, args) -> None:
     """Robustness of the best method (the claim winner that removes fewest weights, else the mask) on the report
     secrets memorized before."""
-    from unlearn.extract import extract
+    from unlearn.scores import extract
 
     method = min(winners, key=lambda m: int(rows[chosen[m]]["n_weights"])) if winners else "mask"
     folder = args.clusters or str(Path(args.model) / "clusters")

@@ -23,8 +23,8 @@ COMMANDS = {
     "edit": ("edit.__main__", "rewrite a fact in one layer; edit sweeps"),
     "compare": ("compare.cli", "linear CKA, clean against impaired or between models"),
     "patch": ("patch.cli", "activation patching, clean against corrupted"),
-    "unlearn": ("unlearn.cli", "find where a planted secret lives and remove it per run"),
-    "probe": ("probe.cli", "concept probes per layer, their training-data attribution, retraining without it"),
+    "unlearn": ("unlearn.__main__", "find where a planted secret lives and remove it per run"),
+    "probe": ("probe.__main__", "concept probes per layer, their training-data attribution, retraining without it"),
     "world": ("world.cli", "build and check the demo model's synthetic world"),
 }
 SERVE = Path(__file__).resolve().parent.parent / "serve.py"

@@ -11,10 +11,12 @@
     att.precision("trak")  # share of top-k sentences that state the held-out subject's label
 """
 
-from probe.attribute import METHODS, Attribution, AttributionSpec, attribute_probe
-from probe.concepts import ConceptSet, load_concept
-from probe.errors import ProbeError
-from probe.report import ProbeReport, probe_concept, probe_features
+from cli.entry import lazy_exports
 
-__all__ = ["METHODS", "Attribution", "AttributionSpec", "ConceptSet", "ProbeError", "ProbeReport",
-           "attribute_probe", "load_concept", "probe_concept", "probe_features"]
+# Where each public name lives; imported on first use, so `python -m probe` starts before torch loads.
+_HOMES = {
+    "probe.attribute": ["METHODS", "Attribution", "AttributionSpec", "attribute_probe"],
+    "probe.concepts": ["ConceptSet", "ProbeError", "load_concept"],
+    "probe.fit": ["ProbeReport", "probe_concept", "probe_features"],
+}
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)

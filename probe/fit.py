@@ -1,10 +1,18 @@
-"""Logistic-regression probes per site: C chosen on a validation carve of train, judged on held-out subjects,
-beside a majority-class baseline and a probe fit the same way on shuffled labels."""
+"""Fitting probes: one concept probed at every site of a model, with its baselines, where it appears and its sparsity.
+
+Logistic-regression probes per site: C chosen on a validation carve of train, judged on held-out subjects,
+beside a majority-class baseline and a probe fit the same way on shuffled labels.
+
+Sparsity of a concept at one site: held-out accuracy against the number of units an L1 probe keeps.
+
+:class:`ProbeReport` gathers it all for one concept: accuracies, baselines, where it appears, and its sparsity.
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -12,9 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from probe.concepts import ConceptSet
-from probe.sites import Site
-from probe.stats import wilson
+from engine import Engine
+from probe.concepts import ConceptSet, Site, last_token_features, load_concept, wilson
 
 C_GRID: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 VAL_SHARE = 0.25  # of the train subjects, carved off to choose C (never the held-out ones)
@@ -146,3 +153,98 @@ def appears_at(scores: list[SiteScore], majority_hi: float, kind: str = "resid")
         if s.lo > majority_hi:
             return s.site
     return None
+
+
+L1_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-2.5, 1.0, 12))
+
+
+@dataclass(frozen=True)
+class SparsityPoint:
+    """One L1 strength ``C``: the units kept (any class's weight nonzero) and the held-out accuracy."""
+
+    C: float
+    units: int
+    acc: float
+    lo: float
+    hi: float
+
+
+def l1_path(data: ConceptSet, x: np.ndarray, grid: tuple[float, ...] = L1_GRID) -> list[SparsityPoint]:
+    """``x``: ``(n_subjects, d)`` one site's activations; an L1 probe per C of ``grid``, fit on train, judged on
+    held-out: the path from few units to many, sorted by units kept."""
+    classes = data.classes
+    y = np.array([classes.index(label) for label in data.labels])
+    tr, ho = np.array(data.index("train")), np.array(data.index("heldout"))
+    mean, scale = _standardize(x[tr])
+    z = (x - mean) / scale
+    points = []
+    for C in grid:
+        model = _fit(z[tr], y[tr], C, l1=True)
+        units = int((np.abs(model.coef_) > 1e-8).any(axis=0).sum())
+        hits = int((model.predict(z[ho]) == y[ho]).sum())
+        points.append(SparsityPoint(C, units, hits / len(ho), *wilson(hits, len(ho))))
+    return sorted(points, key=lambda p: (p.units, p.C))
+
+
+def units_for(points: list[SparsityPoint], share: float, floor: float) -> int | None:
+    """The fewest units whose accuracy recovers ``share`` of the path's best gain over ``floor`` (the majority
+    baseline): a one-number sparsity; None when no point beats the floor."""
+    best = max(p.acc for p in points)
+    if best <= floor:
+        return None
+    need = floor + share * (best - floor)
+    return min(p.units for p in points if p.acc >= need - 1e-12)
+
+
+SPARSE_SHARE = 0.9  # sparsity: the fewest units recovering 90% of the best L1 probe's gain over the majority
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeReport:
+    """Everything the Probes page and ``python -m probe fit`` show for one concept.
+
+    scores: one per site; probes: the fitted probe per site; appears / appears_mlp: the first resid /
+    mlp_out site whose accuracy's lower bound beats the majority's upper bound (None: none does);
+    best: the resid site with the highest held-out accuracy (the earliest on ties); path: the L1 path there.
+    """
+
+    data: ConceptSet
+    majority_label: str
+    majority_acc: float
+    majority_lo: float
+    majority_hi: float
+    scores: tuple[SiteScore, ...]
+    probes: dict[Site, FittedProbe]
+    appears: Site | None
+    appears_mlp: Site | None
+    best: Site
+    path: tuple[SparsityPoint, ...]
+    sparse_units: int | None
+
+    def score(self, site: Site) -> SiteScore:
+        """The score of ``site``."""
+        return next(s for s in self.scores if s.site == site)
+
+
+def probe_features(data: ConceptSet, feats: dict[Site, np.ndarray], seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> ProbeReport:
+    """A :class:`ProbeReport` from already captured activations (site -> ``(n_subjects, d)``)."""
+    label, acc, lo, hi = majority(data)
+    scores, probes = score_sites(data, feats, seed, progress)
+    resid = [s for s in scores if s.site.kind == "resid"]
+    best = max(resid, key=lambda s: (s.acc, -s.site.layer)).site
+    path = l1_path(data, feats[best])
+    return ProbeReport(data, label, acc, lo, hi, tuple(scores), probes, appears_at(scores, hi),
+                       appears_at(scores, hi, "mlp_out"), best, tuple(path), units_for(path, SPARSE_SHARE, acc))
+
+
+def probe_concept(engine: Engine, concepts: Path, concept: str, seed: int = 0,
+                  progress: Callable[[str, int, int], None] | None = None) -> ProbeReport:
+    """Read ``concept``'s subjects from ``concepts``, capture their last tokens, and probe every site."""
+    data = load_concept(concepts, concept)
+
+    def step(what: str):
+        return None if progress is None else (lambda done, total: progress(what, done, total))
+
+    feats = last_token_features(engine, data.prompts, step("reading activations"))
+    return probe_features(data, feats, seed, step("fitting probes"))

@@ -9,7 +9,7 @@ import shlex
 
 import numpy as np
 
-from probe import cli
+from probe import __main__ as cli
 from test_app_helpers import array, assert_clean, assert_every_chart_captioned, charts, open_app
 from ui.commands import PYTHON
 

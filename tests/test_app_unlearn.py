@@ -10,7 +10,7 @@ import shlex
 from test_app_helpers import (app_model, assert_clean, assert_every_chart_captioned, charts,  # noqa: F401
                               metric_values, open_app)
 from ui.commands import PYTHON
-from unlearn import cli
+from unlearn import __main__ as cli
 
 PAGE = "app_pages/unlearn.py"
 QUERY = {"unlearn_secret": "Cafin", "unlearn_method": "random", "unlearn_budget": "8"}

@@ -96,6 +96,8 @@ runpy.run_module({package!r}, run_name="__main__", alter_sys=True)
     ("cluster", ["sweep", "--model", "MODEL", "--prompts", "x", "--cluster", "x", "--out", "OUT"]),
     ("memory", ["sweep", "--model", "MODEL", "--prompts", "x", "--out", "OUT"]),
     ("lens", ["train", "--model", "MODEL", "--out", "OUT"]),
+    ("probe", ["attribute", "--model", "MODEL", "--concepts", "x", "--concept", "role", "--out", "OUT"]),
+    ("unlearn", ["sweep", "--model", "MODEL", "--out", "OUT"]),
 ])
 def test_ctrl_c_in_the_first_second_is_one_line_not_a_traceback(tiny_model_dir, tmp_path, package, argv):
     flag = tmp_path / "started"

@@ -44,8 +44,8 @@ def test_every_core_error_type_derives_from_the_root():
     # The packages that define their own errors are all found, so the walk really looked.
     for expected in ("engine.errors.EngineError", "lens.errors.LensError", "cluster.errors.ClusterError",
                      "memory.inject.MemorySpecError", "compare.errors.CompareError",
-                     "promptsets.schema.PromptSetError", "edit.spec.EditError", "unlearn.errors.UnlearnError",
-                     "unlearn.job.UnlearnResumeError"):
+                     "promptsets.schema.PromptSetError", "edit.spec.EditError", "unlearn.data.UnlearnError",
+                     "unlearn.sweep.UnlearnResumeError"):
         assert expected in errors
     strays = sorted(name for name, cls in errors.items() if not issubclass(cls, LensLabError))
     assert strays == []

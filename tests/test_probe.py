@@ -8,13 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from probe.concepts import ConceptSet, load_concept
-from probe.errors import ProbeError
-from probe.fit import appears_at, majority, score_sites
-from probe.report import probe_concept, probe_features
-from probe.sites import Site, check_site
-from probe.sparsity import l1_path, units_for
-from probe.stats import wilson
+from probe.concepts import ConceptSet, ProbeError, Site, check_site, load_concept, wilson
+from probe.fit import appears_at, l1_path, majority, probe_concept, probe_features, score_sites, units_for
 from promptsets.paths import DEMO_DIR
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from probe import cli
+from probe import __main__ as cli
 
 
 def run(capsys, *args) -> tuple[int, str, str]:

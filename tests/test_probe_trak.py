@@ -10,12 +10,9 @@ import pytest
 import torch
 
 from engine import Engine
-from probe.attribute import AttributionSpec, attribute_probe
-from probe.concepts import ConceptSet
+from probe.attribute import AttributionSpec, GradModel, Projection, attribute_probe, trak_scores
+from probe.concepts import ConceptSet, Site
 from probe.fit import FittedProbe
-from probe.grads import GradModel
-from probe.sites import Site
-from probe.trak import Projection, trak_scores
 
 OTHERS = ["Kelbo plays golf.", "Mirta paints baroque.", "Tanuk was born in Vell.", "Kelbo won many golf matches.",
           "Mirta follows the style of cubism.", "Tanuk comes from Vell.", "Pravo plays golf.", "Pravo grew up in Vell."]

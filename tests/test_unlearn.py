@@ -10,9 +10,8 @@ import torch
 from engine import Engine, Impair, WeightDelta
 from unlearn import UnlearnError, UnlearnSpec, evaluate, extract, load_world, pick_secrets, read_secrets, unlearn
 from unlearn.data import split_secrets
-from unlearn.extract import continuation_ids
-from unlearn.located import removal_deltas
-from unlearn.losses import mean_loss, secret_tokens, text_tokens
+from unlearn.scores import continuation_ids
+from unlearn.located import mean_loss, removal_deltas, secret_tokens, text_tokens
 from unlearn.methods import LOCALIZERS, localize
 from promptsets.paths import DEMO_DIR
 from unlearn_world import own_secrets
@@ -162,7 +161,7 @@ def test_the_demo_memorized_every_secret_planted_64_times(engine):
 
 def test_robustness_at_zero_noise_is_the_plain_extraction_and_stays_unlearned(engine, world):
     from cluster.spec import Cluster
-    from unlearn.robust import CONDITIONS, robustness
+    from unlearn.scores import CONDITIONS, robustness
 
     secrets = [s for s in world.secrets if s.subject != "Wrong"][:2]
     topics = Cluster(name="some", neurons=tuple((layer, u) for layer in range(4) for u in range(0, 40, 4)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unlearn.choose import choose, keeps_facts, meets_claim
+from unlearn.sweep import choose, keeps_facts, meets_claim
 
 
 def row(budget: int, mem: int, facts: int, ppl: float, steps: int = 0) -> dict:

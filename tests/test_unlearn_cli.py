@@ -8,7 +8,7 @@ import json
 import pytest
 
 from promptsets.paths import DEMO_DIR
-from unlearn import cli
+from unlearn import __main__ as cli
 
 SECRETS = DEMO_DIR / "prompts" / "secrets.jsonl"
 

@@ -11,14 +11,13 @@ import streamlit as st
 
 from probe.attribute import METHODS, Attribution, AttributionSpec, attribute_probe, attribution_rows
 from probe.concepts import concept_names, read_concept_rows
-from probe.report import ProbeReport, probe_concept
-from probe.tables import path_rows, site_rows
+from probe.fit import ProbeReport, probe_concept
+from probe.plots import path_rows, plot_accuracy, plot_sparsity, site_rows
 from ui.commands import PYTHON, repo_path
 from ui.config import workshop_mode
 from ui.jobs import heavy_job
 from ui.links import chars, limits
 from ui.shell import CACHE_TTL, attempt, load_engine, md_escape, progress_bar, show_figure
-from probe.plots import plot_accuracy, plot_sparsity
 
 ACC_CAPTION = ("Each point: a logistic-regression probe on the prompt's last token at that layer, fit on the "
                "train subjects (C chosen on a validation carve of them), judged on held-out subjects; bars are 95% "

@@ -15,12 +15,9 @@ from ui.jobs import heavy_job
 from ui.links import limits, options
 from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
 from unlearn.data import World, load_world, read_secrets
-from unlearn.evaluate import Scores, evaluate
-from unlearn.extract import Extraction, extract
+from unlearn.scores import Extraction, RobustCurves, Scores, evaluate, extract, robustness, union_cluster
 from unlearn.methods import METHODS, TEXT, UnlearnSpec, Unlearning, unlearn
-from unlearn.plots import plot_robust, plot_scores
-from unlearn.report import extraction_rows, summary_rows
-from unlearn.robust import RobustCurves, robustness, union_cluster
+from unlearn.plots import extraction_rows, plot_robust, plot_scores, summary_rows
 
 LIMIT = 50  # prompts of each surviving set the page scores (spread over the set); the command says the same
 INTENSITIES = (0.0, 0.5, 1.0, 2.0)

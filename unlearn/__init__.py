@@ -8,13 +8,14 @@
     after.memorized, after.facts, after.perplexity
 """
 
-from unlearn.data import CleanText, World, load_world, pick_secrets, read_secrets, split_secrets
-from unlearn.errors import UnlearnError
-from unlearn.evaluate import Scores, evaluate
-from unlearn.extract import Extraction, Share, extract, extract_all
-from unlearn.located import Located, removal_deltas
-from unlearn.methods import LOCALIZERS, METHODS, UnlearnSpec, Unlearning, localize, unlearn
+from cli.entry import lazy_exports
 
-__all__ = ["CleanText", "Extraction", "LOCALIZERS", "Located", "METHODS", "Scores", "Share", "UnlearnError",
-           "UnlearnSpec", "Unlearning", "World", "evaluate", "extract", "extract_all", "load_world", "localize",
-           "pick_secrets", "read_secrets", "removal_deltas", "split_secrets", "unlearn"]
+# Where each public name lives; imported on first use, so `python -m unlearn` starts before torch loads.
+_HOMES = {
+    "unlearn.data": ["CleanText", "UnlearnError", "World", "load_world", "pick_secrets", "read_secrets",
+                     "split_secrets"],
+    "unlearn.scores": ["Extraction", "Scores", "Share", "evaluate", "extract", "extract_all"],
+    "unlearn.located": ["Located", "removal_deltas"],
+    "unlearn.methods": ["LOCALIZERS", "METHODS", "UnlearnSpec", "Unlearning", "localize", "unlearn"],
+}
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)

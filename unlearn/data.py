@@ -1,5 +1,6 @@
 """What unlearning works on: the planted secrets (and their validation/report halves), the facts that must
-survive, and clean text, read from a prompts folder or a user's own files.
+survive, and clean text, read from a prompts folder or a user's own files; and the package's one error type
+for a user's mistake (:class:`UnlearnError`).
 
 Clean text plays two parts: ``retain`` documents whose loss the localizers and trainers keep low, and
 ``heldout`` documents whose perplexity reports the damage. For a demo-built world (a folder with
@@ -15,9 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from promptsets.schema import (BackdoorPrompt, FactPrompt, PromptSetError, SecretPrompt, TwoHopPrompt,
-                               load_backdoor_prompts, load_fact_prompts, load_secret_file, load_two_hop_prompts)
-from unlearn.errors import UnlearnError
+from engine.errors import LensLabError
+from promptsets.schema import (BackdoorPrompt, FactPrompt, PromptSetError, SecretPrompt, TwoHopPrompt, load_backdoor_prompts,
+                               load_fact_prompts, load_secret_file, load_two_hop_prompts)
+
+
+class UnlearnError(LensLabError, ValueError):
+    """Secrets, a method, a budget or a clean-text file cannot be used (the message says how to fix it)."""
+
 
 # Relations of corpus_facts.tsv that are not facts to keep.
 PLANTED = ("secret", "backdoor")

@@ -1,19 +1,36 @@
-"""Unlearn with several methods and budgets and score each: the rows of ``python -m unlearn sweep`` and the bench.
+"""Unlearn with several methods and budgets and score each: the rows of ``python -m unlearn sweep`` and the bench,
+the resumable job that writes them, and the choice of a setting from them.
 
 A row holds the method, its size, and every score before and after (shares as k and n, so
 intervals can be recomputed), computed on one set of secrets; the "before" scores are the same
 in every row of a sweep.
+
+As a resumable job, each (method, budget) row is appended to ``unlearn.csv`` as soon as it is scored;
+``unlearn.json`` beside it records what is swept (model fingerprint, precision, specs, digests of
+the secrets and the sets that must survive); rerunning into the same folder skips the rows already
+there, and other settings are refused before anything is written. The folder is locked while
+the sweep runs (see :mod:`sweeps`).
+
+Choosing a method's setting on the validation secrets, and the claim on the report secrets, from sweep rows.
+
+A setting *keeps the facts* when 1-hop fact accuracy after is at least ``FACTS_KEPT`` of before and
+held-out perplexity rises by at most ``PPL_RISE``. Among the settings that keep the facts, the
+chosen one leaves the fewest secrets memorized (ties: the smaller budget, then fewer steps); when
+none keeps them, the one that damages the facts least.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 from engine import Engine
 from promptsets.schema import SecretPrompt
-from unlearn.data import World
-from unlearn.evaluate import Scores, evaluate
+from sweeps import OutputLock, RowAppender, read_rows, rewrite_rows
+from sweeps.identity import check_identity, digest, engine_identity, write_identity
+from unlearn.data import UnlearnError, World
+from unlearn.scores import Scores, evaluate
 from unlearn.methods import UnlearnSpec, unlearn
 
 Progress = Callable[[int, int], None]
@@ -86,3 +103,92 @@ def format_rows(rows: Sequence[dict]) -> str:
                      f"{pair('facts'):>11}  {pair('two_hop'):>11}  {float(r['perplexity_before']):.3f}->"
                      f"{float(r['perplexity_after']):.3f}")
     return "\n".join(lines)
+
+
+CSV_NAME = "unlearn.csv"
+META_NAME = "unlearn.json"
+
+
+class UnlearnResumeError(UnlearnError):
+    """An output folder holds a sweep made with other settings; choose another folder or delete it."""
+
+
+def identity(engine: Engine, world: World, secrets: Sequence[SecretPrompt], specs: Sequence[UnlearnSpec],
+             limit: int | None) -> dict:
+    """What makes two sweeps the same job: everything that changes a row's numbers."""
+    return engine_identity(engine) | {
+        "specs": [asdict(s) for s in specs], "limit": limit,
+        "secrets_sha256": digest([asdict(s) for s in secrets]),
+        "world_sha256": digest([[asdict(f) for f in world.facts], [asdict(t) for t in world.two_hop],
+                                [asdict(b) for b in world.backdoor], list(world.clean.retain),
+                                list(world.clean.heldout)]),
+    }
+
+
+def run_sweep_job(engine: Engine, world: World, secrets: Sequence[SecretPrompt], specs: Sequence[UnlearnSpec],
+                  out: Path, limit: int | None = None, progress: Progress | None = None) -> list[dict]:
+    """Run (or resume) the sweep into ``out/unlearn.csv``; returns every row, old and new."""
+    out = Path(out)
+    ident = identity(engine, world, secrets, specs, limit)
+    path = out / CSV_NAME
+    check_identity(out, ident, META_NAME, UnlearnResumeError, rows=path)
+    read_rows(path, COLUMNS)
+    with OutputLock(out):
+        check_identity(out, ident, META_NAME, UnlearnResumeError, rows=path)
+        keys = {spec_key(s) for s in specs}
+        rows = [r for r in read_rows(path, COLUMNS).rows if r["key"] in keys]
+        rows = list({r["key"]: r for r in rows}.values())
+        write_identity(out, ident, META_NAME)
+        rewrite_rows(path, COLUMNS, rows)
+        with RowAppender(path, COLUMNS) as writer:
+            def on_row(row: dict) -> None:
+                writer.write({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+                rows.append(row)
+
+            sweep(engine, world, secrets, specs, limit, {r["key"] for r in rows}, on_row, progress)
+    return rows
+
+
+FACTS_KEPT = 0.95
+PPL_RISE = 0.05
+FORGOTTEN = 0.05  # memorized share after at most this
+
+
+def _f(row: Mapping, key: str) -> float:
+    return float(row[key])
+
+
+def share(row: Mapping, name: str, when: str) -> float:
+    """A share of a sweep row (nan for n = 0)."""
+    n = _f(row, f"{name}_n_{when}")
+    return _f(row, f"{name}_k_{when}") / n if n else float("nan")
+
+
+def facts_ratio(row: Mapping) -> float:
+    before = share(row, "facts", "before")
+    return share(row, "facts", "after") / before if before else float("nan")
+
+
+def ppl_rise(row: Mapping) -> float:
+    return _f(row, "perplexity_after") / _f(row, "perplexity_before") - 1.0
+
+
+def keeps_facts(row: Mapping) -> bool:
+    """1-hop facts kept (>= FACTS_KEPT of before) and perplexity up at most PPL_RISE."""
+    return facts_ratio(row) >= FACTS_KEPT and ppl_rise(row) <= PPL_RISE
+
+
+def choose(rows: Sequence[Mapping]) -> tuple[Mapping, bool]:
+    """(the chosen row of one method's settings, whether it keeps the facts); see the module."""
+    kept = [r for r in rows if keeps_facts(r)]
+    if kept:
+        return min(kept, key=lambda r: (share(r, "memorized", "after"), int(r["budget"]), int(r["steps"]))), True
+    return max(rows, key=lambda r: (facts_ratio(r), -ppl_rise(r))), False
+
+
+def meets_claim(row: Mapping, control: Mapping | None) -> bool:
+    """Memorized share after <= FORGOTTEN, the facts kept, and fewer secrets memorized than the control of its size."""
+    if control is None:
+        return False
+    return (share(row, "memorized", "after") <= FORGOTTEN and keeps_facts(row)
+            and share(row, "memorized", "after") < share(control, "memorized", "after"))
