@@ -16,7 +16,7 @@ Run: python bench/workshop.py [--moves 12] [--participants 1,5,10,20] [--seconds
    which warms its caches before it reports ready, next to the trivial app).
 4. Lecture hall (--hall N): first the same N participants on the trivial app (the floor any
    Streamlit page pays on this machine), then N participants on a workshop server, spread over every live
-   control in turn (Impair intensity, Memory scale, Lens position; Patch's when that page
+   control in turn (Impair intensity, Memory scale, Lens position, Patch direction; the last when that page
    exists), each moving its control every 2 s; median and p95 move -> run finished, lost
    moves, server CPU per move and peak RSS, overall and per control.
 Ratios are what count: the machine is shared, so absolute times move with its load.
@@ -241,7 +241,7 @@ HALL = {
                       lambda rng: rng.randrange(0, 64)),
 }
 if (ROOT / "app_pages" / "patch.py").is_file():
-    HALL["Patch"] = ("patch", "", "patch_layer", lambda rng: rng.randrange(0, 4))
+    HALL["Patch direction"] = ("patch", "", "patch_dir", lambda rng: rng.randrange(0, 2))
 
 
 # The floor: the same hall on the one-slider app, so the figures say what any Streamlit page costs here.

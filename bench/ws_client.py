@@ -38,6 +38,7 @@ class Participant:
         self.slider_id = ""
         self.fragment_id = ""
         self.options: tuple[str, ...] = ()  # a select slider's labels (empty for a numeric slider)
+        self.radio = False  # the control is a radio: a move sends the index of its option
 
     async def open(self, timeout: float = 300.0) -> Reply:
         """Connect and run the page once (what opening the link does)."""
@@ -45,16 +46,20 @@ class Participant:
         self.ws = await websockets.connect(stream, subprotocols=["streamlit"], max_size=None, open_timeout=timeout)
         reply = await self._run(BackMsg(), timeout)
         self.slider_id, self.fragment_id, self.options = reply.slider_id, reply.fragment_id, reply.options
+        if not self.slider_id:
+            raise LookupError(f"no control with key {self.slider_key!r} on page {self.page!r}")
         return reply
 
     async def move(self, value: float, timeout: float = 60.0) -> Reply:
-        """Set the slider to ``value`` (a select slider: the option at ``int(value)``, wrapping): a rerun of
-        the slider's fragment only, as the browser sends it."""
+        """Set the slider to ``value`` (a select slider or a radio: the option at ``int(value)``, wrapping): a
+        rerun of the control's fragment only, as the browser sends it."""
         msg = BackMsg()
         states = WidgetStates()
         widget = states.widgets.add()
         widget.id = self.slider_id
-        if self.options:
+        if self.radio:
+            widget.int_value = int(value) % len(self.options)
+        elif self.options:
             widget.string_array_value.data.extend([self.options[int(value) % len(self.options)]])
         else:
             widget.double_array_value.data.extend([value])
@@ -89,6 +94,9 @@ class Participant:
                     slider_id, fragment_id = getattr(element, what).id, fm.delta.fragment_id
                     if what == "select_slider":
                         options = tuple(element.select_slider.options)
+                elif what == "radio" and element.radio.id.endswith(self.slider_key):
+                    slider_id, fragment_id = element.radio.id, fm.delta.fragment_id
+                    options, self.radio = tuple(element.radio.options), True
             elif kind == "script_finished":
                 return Reply(chart, time.perf_counter() - start, slider_id, fragment_id, options)
 

@@ -3,22 +3,19 @@ opened by its link, it draws accuracy per layer; the attribution button fills th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from test_app_helpers import demo_built, load_browser_bench
+from test_app_helpers import load_browser_bench
 
 
 bench = load_browser_bench()
 
 
 @pytest.fixture
-def server_env(request) -> dict[str, str]:
-    """The app on the demo when it is built with concept prompts, else on the tiny world."""
-    if demo_built() and (Path(__file__).resolve().parent.parent / "assets/demo/prompts/concepts.jsonl").is_file():
-        return {"LENSLAB_WORKSHOP": ""}
-    return {"LENSLAB_MODEL": str(request.getfixturevalue("tiny_world_dir")), "LENSLAB_WORKSHOP": ""}
+def server_env(tiny_world_dir) -> dict[str, str]:
+    """The app on the tiny world: the browser is what is tested here (the demo's page and numbers are tested
+    with AppTest in test_app_probe.py), and the tiny corpus keeps the attribution to seconds."""
+    return {"LENSLAB_MODEL": str(tiny_world_dir), "LENSLAB_WORKSHOP": ""}
 
 
 @pytest.mark.timeout(400)

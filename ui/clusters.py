@@ -6,6 +6,7 @@ Clusters page's panels: find clusters with progress, upload one, describe, save 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,12 +53,26 @@ def _read_folder(folder: str, stamps: tuple[float, ...]) -> tuple[dict[str, tupl
     return out, tuple(bad)
 
 
+# How often the cluster folder is looked at for changed files: at most once per this many seconds per
+# folder, so a slider move (which names its cluster in the reproduce command) costs no directory scan.
+STAMP_EVERY_S = 2.0
+_stamps: dict[str, tuple[float, tuple[float, ...]]] = {}
+
+
+def _folder_stamps(folder: Path) -> tuple[float, ...]:
+    """The modification times of the folder's cluster files, read again after ``STAMP_EVERY_S``."""
+    now, seen = time.monotonic(), _stamps.get(str(folder))
+    if seen is None or now - seen[0] > STAMP_EVERY_S:
+        seen = (now, tuple(p.stat().st_mtime for p in sorted(folder.glob("*.json"))))
+        _stamps[str(folder)] = seen
+    return seen[1]
+
+
 def _shipped_files(folder: Path) -> tuple[dict[str, tuple[Cluster, str]], tuple[str, ...]]:
     """The cluster folder's files, re-read only when one of them changes."""
     if not folder.is_dir():
         return {}, ()
-    stamps = tuple(p.stat().st_mtime for p in sorted(folder.glob("*.json")))
-    return _read_folder(str(folder), stamps)
+    return _read_folder(str(folder), _folder_stamps(folder))
 
 
 def shipped_clusters(engine: Engine, folder: Path | None = None) -> tuple[dict[str, Cluster], list[str]]:
@@ -221,5 +236,6 @@ def save_panel(cluster: Cluster, server_paths: bool) -> None:
     if c2.button("Save", key="save_go"):
         try:
             st.success(md_escape(f"Saved {save_cluster(cluster, Path(path))}"))
+            _stamps.clear()  # the next picker sees the new file at once
         except OSError as err:
             st.error(md_escape(f"cannot write {path}: {err.strerror}; choose another folder"))

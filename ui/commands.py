@@ -6,12 +6,14 @@ and reproduces the number the page shows: the same prompt and settings, not a sw
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from shlex import quote
 
 from promptsets.paths import DEMO_CLUSTERS, DEMO_PROMPTS, REPO_ROOT
 
 
+@lru_cache(maxsize=256)
 def repo_path(p: str) -> str:
     """A path relative to the repository when it lies inside it, so commands are portable."""
     try:

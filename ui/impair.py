@@ -27,7 +27,8 @@ from ui.commands import impair_curves, impair_run
 from ui.generate import show_continuations
 from ui.jobs import heavy_job
 from ui.links import RULES, limits, options
-from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, show_figure, token_labels
+from ui.shell import (CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, prompt_topic, shared_figure, show_figure,
+                      token_labels)
 
 MODE_LABELS = {"noise": "noise", "negative_noise": "negative noise", "scale": "scale",
                "zero": "zero", "mean": "mean"}
@@ -158,8 +159,10 @@ def live_panel(model: str, prompt: str, target: int | None, setup: ImpairSetup, 
         return
     # The metrics sit above the chart but are filled after it, so the chart reaches the browser first.
     metrics = st.container()
-    show_figure(plot_next_token_probs(result, f"Next token after the prompt, {setup.cluster.name} impaired"),
-                "impair-probs", PROBS_CAPTION, key="impair_probs", table=probs_table(result))
+    title = f"Next token after the prompt, {setup.cluster.name} impaired"
+    fig = shared_figure(("impair", model, prompt, ivs, setup.samples, TOP_K, target, title),
+                        lambda: plot_next_token_probs(result, title))
+    show_figure(fig, "impair-probs", PROBS_CAPTION, key="impair_probs", table=lambda: probs_table(result))
     with metrics:
         show_metrics(result)
     generation_panel(model, prompt, ivs)

@@ -21,7 +21,7 @@ from lens.plots import plot_attention_pattern, plot_head_grid, plot_head_topk, p
 from promptsets.paths import DEMO_DIR
 from ui.links import limits, options
 from ui.commands import lens_decode, lens_train, logit_lens
-from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, progress_bar, shared_figure, show_figure
 
 TOP_K = 5
 LOGIT_CAPTION = ("Each cell is one layer (row) at one token position (column): the token the residual stream "
@@ -93,19 +93,23 @@ def head_panel(model: str, folder: str, stamp: float, prompt: str, target: str |
     top = c2.toggle("Colour by the top token", key="lens_top", bind="query-params", disabled=target is None,
                     help="off: colour = the target's probability (sidebar); on: the top token's own probability")
     pos = labels.index(label)
-    event = show_figure(plot_head_grid(result, pos, by_target=not top), "head-grid", GRID_CAPTION, key="head_grid",
-                        selectable=True)
+    grid = shared_figure(("head-grid", model, folder, stamp, prompt, target, pos, top),
+                         lambda: plot_head_grid(result, pos, by_target=not top))
+    event = show_figure(grid, "head-grid", GRID_CAPTION, key="head_grid", selectable=True)
     pick_from_grid(event, result.layers, result.n_heads)
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", result.layers, index=len(result.layers) - 1, key="lens_layer", bind="query-params")
     head = c2.selectbox("Head", range(result.n_heads), key="lens_head", bind="query-params")
     c1, c2 = st.columns(2)
     with c1:
-        show_figure(plot_head_topk(result, layer, head, pos), f"head-L{layer}H{head}-topk", TOPK_CAPTION, key="head_topk")
+        topk = shared_figure(("head-topk", model, folder, stamp, prompt, target, layer, head, pos),
+                             lambda: plot_head_topk(result, layer, head, pos))
+        show_figure(topk, f"head-L{layer}H{head}-topk", TOPK_CAPTION, key="head_topk")
     with c2:
         pattern = attempt(cached_pattern, model, prompt, layer)
         if pattern is not None:
-            show_figure(plot_attention_pattern(pattern, head), f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
+            fig = shared_figure(("pattern", model, prompt, layer, head), lambda: plot_attention_pattern(pattern, head))
+            show_figure(fig, f"pattern-L{layer}H{head}", PATTERN_CAPTION, key="pattern")
     cli_snippet(lens_decode(model, folder, prompt, target, pos))
 
 

@@ -13,7 +13,7 @@ from ui.commands import memory_heatmap, memory_inject, positions_arg
 from ui.generate import show_continuations
 from ui.jobs import heavy_job
 from ui.links import limits
-from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, progress_bar, shared_figure, show_figure
 
 STORE = "_memory_sweeps"
 TOP_CAPTION = ("Each row is a token among the most likely next tokens with or without the memory: grey bar = "
@@ -44,8 +44,9 @@ def live_injection(model: str, prompt: str, answer: str | None, base: InjectionS
     m2.metric("after injection", f"{result.p_after:.4f}", delta=f"{result.p_after - result.p_before:+.4f}")
     m3.metric("gain (after / before)", f"×{result.gain:.4g}")
     st.caption(md_escape(f"memory tokens: {', '.join(repr(t) for t in result.memory_tokens)}"))
-    rows = [{"token": t, "p_before": b, "p_after": a} for t, b, a in result.top_both]
-    show_figure(plot_top_tokens(result), "memory-top-tokens", TOP_CAPTION, key="mem_top", table=pd.DataFrame(rows))
+    fig = shared_figure(("memory", model, prompt, answer, spec), lambda: plot_top_tokens(result))
+    show_figure(fig, "memory-top-tokens", TOP_CAPTION, key="mem_top",
+                table=lambda: pd.DataFrame([{"token": t, "p_before": b, "p_after": a} for t, b, a in result.top_both]))
     generation_panel(model, prompt, spec)
     cli_snippet(memory_inject(model, prompt, spec.memory, answer, spec.layer, spec.scale, spec.source,
                               spec.normalise, positions_arg(spec.positions)))

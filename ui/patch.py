@@ -15,7 +15,7 @@ from patch.plots import GRIDS, patch_rows, plot_patch
 from promptsets.paths import DEMO_DIR, DEMO_PROMPTS
 from ui.commands import PYTHON, repo_path
 from ui.links import chars, options
-from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, show_figure
+from ui.shell import CACHE_TTL, attempt, cli_snippet, load_engine, md_escape, shared_figure, show_figure
 
 FIELDS = ("patch_clean", "patch_corrupted", "patch_answer", "patch_bad_answer")
 METRIC_HELP = ("logit_diff: logit of the clean answer minus logit of the corrupted answer; "
@@ -86,6 +86,12 @@ def patch_command(model: str, spec: PatchSpec) -> str:
             f"--metric {spec.metric} --direction {spec.direction}")
 
 
+def grid_table(result, grid: str) -> pd.DataFrame:
+    """One heatmap's rows of the patch table (built when its CSV is asked for)."""
+    table = pd.DataFrame(patch_rows(result))
+    return table[table.site == grid]
+
+
 @st.fragment
 def patch_panel(model: str, base: PatchSpec) -> None:
     """Metric and direction, then the three heatmaps; reruns alone."""
@@ -103,8 +109,8 @@ def patch_panel(model: str, base: PatchSpec) -> None:
     m1.metric("metric on the clean prompt", f"{result.clean_metric:.4f}")
     m2.metric("metric on the corrupted prompt", f"{result.corrupted_metric:.4f}")
     st.caption(md_escape(f"answers: {', '.join(repr(t) for t in result.answer_tokens)}"))
-    table = pd.DataFrame(patch_rows(result))
     for grid in GRIDS:
-        show_figure(plot_patch(result, grid), f"patch-{grid}", CAPTIONS[grid] + SHARE_CAPTION,
-                    key=f"patch_{grid}", table=table[table.site == grid])
+        fig = shared_figure(("patch", model, spec, grid), lambda: plot_patch(result, grid))
+        show_figure(fig, f"patch-{grid}", CAPTIONS[grid] + SHARE_CAPTION, key=f"patch_{grid}",
+                    table=lambda grid=grid: grid_table(result, grid))
     cli_snippet(patch_command(model, spec))

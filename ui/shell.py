@@ -11,6 +11,8 @@ otherwise turn into a link or styling that a shared URL could plant.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +43,8 @@ FALLBACK_PROMPT = "The founder of Grobaco was born in"
 # this long: a room of distinct prompts cannot grow the server past the bounds in docs/workshop.md.
 CACHE_TTL = 1800
 SELECTION_KEY = "_lenslab_selection"
+# Figures built for a live panel, shared read-only by every session (see ``shared_figure``).
+FIGURES_KEPT = 256
 # Every core package's user-facing error derives from the one root; plus a file the user
 # named that does not exist. Anything else is a bug and surfaces as one.
 USER_ERRORS: tuple[type[Exception], ...] = (LensLabError, FileNotFoundError)
@@ -331,10 +335,34 @@ def chart_config(name: str) -> dict:
     return {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
 
 
-def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.DataFrame | None = None,
-                selectable: bool = False) -> Any:
+@st.cache_resource(show_spinner=False)
+def _figure_store() -> tuple[threading.Lock, OrderedDict]:
+    return threading.Lock(), OrderedDict()
+
+
+def shared_figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure for ``key`` (everything it is drawn from, hashable), built once and then shared read-only
+    by every session; past ``FIGURES_KEPT`` the least recently used goes. A live panel's move that lands
+    on a value seen before (by anyone in the room) builds no figure: Plotly's validating constructors
+    cost more server time per move than the cached run they draw."""
+    lock, store = _figure_store()
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    fig = build()
+    with lock:
+        store[key] = fig
+        while len(store) > FIGURES_KEPT:
+            store.popitem(last=False)
+    return fig
+
+
+def show_figure(fig: go.Figure, name: str, caption: str, key: str,
+                table: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, selectable: bool = False) -> Any:
     """Draw ``fig`` and its one-line caption, then one row of downloads: the figure as HTML
-    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked.
+    (and PNG where kaleido is installed) and ``table`` as CSV. Files are built only when clicked
+    (``table`` may be a function that builds it, so a live panel builds no table per move).
 
     ``selectable``: clicking a point reruns the page; returns the chart's selection event (else None).
     """
@@ -345,7 +373,8 @@ def show_figure(fig: go.Figure, name: str, caption: str, key: str, table: pd.Dat
     if png_available():
         buttons.append(("Figure (PNG)", lambda: fig.to_image(format="png", scale=2), "png", "image/png"))
     if table is not None:
-        buttons.append(("Table (CSV)", lambda: table.to_csv(index=False), "csv", "text/csv"))
+        buttons.append(("Table (CSV)", lambda: (table() if callable(table) else table).to_csv(index=False), "csv",
+                        "text/csv"))
     row = st.container(horizontal=True)
     for label, data, ext, mime in buttons:
         row.download_button(label, data=data, file_name=f"{name}.{ext}", mime=mime, key=f"{key}_{ext}",
