@@ -19,7 +19,7 @@ browser_page, chart_signature, move_slider = bench.browser_page, bench.chart_sig
 open_impair, running_app = bench.open_impair, bench.running_app
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_env(request) -> dict[str, str]:
     """The app runs on the demo model when it is built, else on the tiny GPT-2 fixture."""
     if demo_built():
@@ -27,9 +27,18 @@ def server_env(request) -> dict[str, str]:
     return {"LENSLAB_MODEL": str(request.getfixturevalue("tiny_model_dir")), "LENSLAB_WORKSHOP": ""}
 
 
+@pytest.fixture(scope="module")
+def app_url(server_env):
+    """One server for the tests of this module that need no settings of their own (as a room shares one):
+    each test opens its own browser sessions on it."""
+    with running_app(server_env) as url:
+        yield url
+
+
 @pytest.mark.timeout(300)
-def test_moving_the_intensity_slider_redraws_the_chart(server_env, tmp_path):
-    with running_app(server_env) as url, browser_page() as page:
+def test_moving_the_intensity_slider_redraws_the_chart(app_url, tmp_path):
+    url = app_url
+    with browser_page() as page:
         before = open_impair(page, url)
         page.get_by_text("Target token").first.wait_for()  # the shared sidebar is there on a direct link
         page.screenshot(path=tmp_path / "impair-before.png", full_page=True)
@@ -81,10 +90,11 @@ CLEAN_JS = """() => {
 
 
 @pytest.mark.timeout(300)
-def test_an_edit_in_one_session_never_shows_in_another(server_env, tmp_path):
+def test_an_edit_in_one_session_never_shows_in_another(app_url, tmp_path):
     if not demo_built():
         pytest.fail("the Edit page's demo facts need the built demo; run `python -m world build`")
-    with running_app(server_env) as url, browser_page() as page:
+    url = app_url
+    with browser_page() as page:
         page.goto(f"{url}/edit?prompt=Dadon+plays&target=+rugby&edit_new=+cycling")
         page.wait_for_function(f"({EDITED_JS})() !== null", timeout=120_000)
         page.screenshot(path=tmp_path / "edit.png", full_page=True)
@@ -106,10 +116,11 @@ def _cluster_caption(page) -> str:
 
 
 @pytest.mark.timeout(300)
-def test_after_a_prompt_change_the_link_opens_on_the_cluster_shown(server_env):
+def test_after_a_prompt_change_the_link_opens_on_the_cluster_shown(app_url):
     if not demo_built():
         pytest.fail("the topic clusters need the built demo; run `python -m world build`")
-    with running_app(server_env) as url, browser_page() as page:
+    url = app_url
+    with browser_page() as page:
         page.goto(f"{url}/impair?prompt=Drinex+plays&target=+cycling")
         assert _cluster_caption(page).startswith("athlete:")
         box = page.get_by_label("Prompt", exact=True)
