@@ -27,10 +27,17 @@ def warm_up() -> float:
     """Load and compute the default views once; returns the seconds it took (errors are logged, not raised:
     a page shows them to whoever opens it)."""
     start = time.perf_counter()
+    # The caches are filled outside any page run, which Streamlit's script-run context logs a warning for on
+    # every call; that is expected here, so the teacher's terminal shows only "ready".
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         _warm()
     except Exception:  # noqa: BLE001 - a cold cache is only slower; the page reports the real error
         log.exception("warm-up stopped early")
+    finally:
+        quiet.setLevel(level)
     seconds = time.perf_counter() - start
     log.info("warm-up done in %.1f s", seconds)
     return seconds
