@@ -68,9 +68,7 @@ class SiteScore:
 
 def _fit(x: np.ndarray, y: np.ndarray, C: float, l1: bool = False) -> LogisticRegression:
     kw = dict(l1_ratio=1.0, solver="saga", max_iter=3000, tol=1e-3) if l1 else dict(max_iter=2000)
-    # One BLAS thread: these problems are small, and a second thread only spins while it waits
-    # (the demo's role probes take 7 s with one, 41 s with two on a busy 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return LogisticRegression(C=C, random_state=0, **kw).fit(x, y)
 
@@ -117,6 +115,13 @@ def _full_weights(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray
     return W, b
 
 
+# One BLAS thread for the fits: these problems are small, and a second thread only spins while it waits
+# (the demo's role probes take 7 s with one, 41 s with two on a busy 2-core machine). Set once per call
+# of the two entry points below, not per fit (each setting costs about 2 ms).
+ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1, user_api="blas")
+
+
+@ONE_BLAS_THREAD
 def score_sites(data: ConceptSet, feats: dict[Site, np.ndarray], seed: int = 0,
                 progress: Callable[[int, int], None] | None = None) -> tuple[list[SiteScore], dict[Site, FittedProbe]]:
     """Every site's :class:`SiteScore` and its probe fit on the true labels."""
@@ -169,6 +174,7 @@ class SparsityPoint:
     hi: float
 
 
+@ONE_BLAS_THREAD
 def l1_path(data: ConceptSet, x: np.ndarray, grid: tuple[float, ...] = L1_GRID) -> list[SparsityPoint]:
     """``x``: ``(n_subjects, d)`` one site's activations; an L1 probe per C of ``grid``, fit on train, judged on
     held-out: the path from few units to many, sorted by units kept."""
