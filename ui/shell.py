@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine import Engine
+from engine.adapter import LRU
 from engine.errors import LensLabError, PromptTooLongError
 from engine.tokens import answer_ids, piece_texts
 from promptsets.paths import DEMO_PROMPTS
@@ -336,8 +336,8 @@ def chart_config(name: str) -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def _figure_store() -> tuple[threading.Lock, OrderedDict]:
-    return threading.Lock(), OrderedDict()
+def _figure_store() -> tuple[threading.Lock, LRU[go.Figure]]:
+    return threading.Lock(), LRU(FIGURES_KEPT)
 
 
 def shared_figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
@@ -347,14 +347,11 @@ def shared_figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
     cost more server time per move than the cached run they draw."""
     lock, store = _figure_store()
     with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    fig = build()
-    with lock:
-        store[key] = fig
-        while len(store) > FIGURES_KEPT:
-            store.popitem(last=False)
+        fig = store.get(key)
+    if fig is None:
+        fig = build()
+        with lock:
+            store.put(key, fig)
     return fig
 
 
