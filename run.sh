@@ -40,7 +40,7 @@ case "${1:-}" in
     setup_browser
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     # One worker per core (pytest-xdist); each test runs its torch and BLAS work on one thread (tests/conftest.py).
-    exec .venv/bin/python -m pytest -q -n auto --dist worksteal "${@:2}"
+    exec .venv/bin/python -m pytest -q -rs -n auto --dist worksteal "${@:2}"
     ;;
   *)
     echo "usage: ./run.sh app | ./run.sh test" >&2
